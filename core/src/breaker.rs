@@ -1,0 +1,942 @@
+//! `Breaker`: try_acquire / record / state / force / reset, as CAS loops on
+//! the state word (layout in `state.rs`).
+//!
+//! Two atomic words carry the shared state:
+//! - `word` decides: state, backoff level, generation and counters;
+//! - `opened_at` is the tick of the last trip. It is raised with `fetch_max`
+//!   *before* the CAS that moves `word` to `Open` (a `Release` CAS), and read
+//!   only after observing `Open` through an `Acquire` fence, so whoever sees
+//!   `Open` sees the tick it opened at. `fetch_max` keeps it monotonic: a
+//!   would-be tripper whose CAS then fails can only raise it to a `now` of a
+//!   call that was concurrent with the trip.
+
+use crate::config::{Config, ConfigError, Trip, allowed_failures, open_ticks_at};
+use crate::state::{MAX_HALF_OPEN_COUNT, Probes, State, Word};
+use crate::sync::{AtomicU64, Ordering, const_fn, fence};
+use crate::window::{Policy, WindowCounts};
+
+/// The outcome of a guarded call.
+///
+/// ```
+/// use tripbit::Outcome;
+/// assert_eq!(Outcome::from_success(true), Outcome::Success);
+/// assert_eq!(Outcome::from_success(false), Outcome::Failure);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum Outcome {
+    /// The call worked.
+    Success = 0,
+    /// The call failed: counts towards tripping.
+    Failure = 1,
+    /// Neither: cancelled, or an error the caller excludes (a client error).
+    /// Counts nothing; releases a half-open slot.
+    Ignored = 2,
+}
+
+impl Outcome {
+    /// `Success` for `true`, `Failure` for `false`.
+    ///
+    /// ```
+    /// assert_eq!(tripbit::Outcome::from_success(false), tripbit::Outcome::Failure);
+    /// ```
+    pub const fn from_success(ok: bool) -> Outcome {
+        if ok { Outcome::Success } else { Outcome::Failure }
+    }
+}
+
+/// A state change, returned to the caller of the operation that caused it;
+/// never delivered by callback, so a listener can never re-enter the breaker.
+///
+/// ```
+/// use tripbit::{Breaker, Config, Outcome, State};
+/// let b = Breaker::new(Config::new(10).consecutive_failures(1));
+/// let t = b.try_acquire(0).unwrap().record(Outcome::Failure, 1).unwrap();
+/// assert_eq!((t.from, t.to), (State::Closed, State::Open));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Transition {
+    /// State before.
+    pub from: State,
+    /// State after.
+    pub to: State,
+    /// Generation after the change (24 bits, wrapping).
+    pub generation: u32,
+    /// Backoff level after the change.
+    pub level: u8,
+}
+
+/// Why a call was not admitted, and when to try again.
+///
+/// ```
+/// use tripbit::{Breaker, Config, Outcome, State};
+/// let b = Breaker::new(Config::new(100).consecutive_failures(1));
+/// b.try_acquire(0).unwrap().record(Outcome::Failure, 5);
+/// let r = b.try_acquire(6).unwrap_err();
+/// assert_eq!(r.state, State::Open);
+/// assert_eq!(r.retry_at, Some(105));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Rejected {
+    /// The state that rejected the call.
+    pub state: State,
+    /// The tick from which a call may be admitted again: the end of the open
+    /// period. `None` when no time bound is known (forced open, or every
+    /// half-open probe slot busy: retry when a probe finishes).
+    pub retry_at: Option<u64>,
+}
+
+impl core::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.retry_at {
+            Some(t) => write!(f, "circuit breaker {} until tick {t}", self.state),
+            None => write!(f, "circuit breaker {}", self.state),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Rejected {}
+
+/// A result that was not counted because the breaker changed state (or was
+/// reset) since the call was admitted: the result belongs to an older
+/// generation.
+///
+/// ```
+/// use tripbit::{Breaker, Config, Outcome, Stale};
+/// let b = Breaker::new(Config::new(10));
+/// let ticket = b.try_acquire(0).unwrap().into_ticket();
+/// b.reset();
+/// assert_eq!(b.record_ticket(ticket, Outcome::Failure, 1), Err(Stale));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Stale;
+
+impl core::fmt::Display for Stale {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("result discarded: the breaker changed state since the call was admitted")
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Stale {}
+
+/// A permit in plain data: what C and Python hold between admitting a call
+/// and reporting its outcome, where a borrow cannot be kept. Hand it back with
+/// [`Breaker::record_ticket`] exactly once; a ticket never recorded keeps its
+/// half-open slot (if it holds one) until the breaker changes generation.
+///
+/// ```
+/// use tripbit::{Breaker, Config, Outcome};
+/// let b = Breaker::new(Config::new(10));
+/// let t = b.try_acquire(0).unwrap().into_ticket();
+/// assert!(!t.is_probe());
+/// assert_eq!(b.record_ticket(t, Outcome::Success, 1), Ok(None));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(C)]
+pub struct Ticket {
+    /// Tick at which the call was admitted (for slow-call timing).
+    pub acquired_at: u64,
+    /// Generation of the word when admitted.
+    pub generation: u32,
+    /// Whether this call holds a half-open probe slot.
+    pub probe: bool,
+}
+
+impl Ticket {
+    /// Whether this ticket holds a half-open probe slot.
+    ///
+    /// ```
+    /// let b = tripbit::Breaker::new(tripbit::Config::new(10));
+    /// assert!(!b.try_acquire(0).unwrap().into_ticket().is_probe());
+    /// ```
+    pub const fn is_probe(&self) -> bool {
+        self.probe
+    }
+}
+
+/// An admitted call. Report its outcome with [`Permit::record`]; dropping it
+/// unrecorded releases its half-open slot (if any) and counts nothing.
+///
+/// ```
+/// use tripbit::{Breaker, Config, Outcome};
+/// let b = Breaker::new(Config::new(10));
+/// let permit = b.try_acquire(0).unwrap();
+/// assert_eq!(permit.record(Outcome::Success, 1), None);
+/// ```
+#[must_use = "record the outcome, or drop the permit to release it"]
+pub struct Permit<'a, P: Policy = Consecutive> {
+    breaker: &'a Breaker<P>,
+    ticket: Ticket,
+    transition: Option<Transition>,
+}
+
+impl<P: Policy> core::fmt::Debug for Permit<'_, P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Permit")
+            .field("ticket", &self.ticket)
+            .field("transition", &self.transition)
+            .finish()
+    }
+}
+
+impl<'a, P: Policy> Permit<'a, P> {
+    /// Reports the outcome at tick `now`; the call's duration is
+    /// `now − acquired_at` (slow-call policies compare it). Returns the
+    /// transition this outcome caused, if any. A result from an older
+    /// generation is discarded.
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, Outcome, State};
+    /// let b = Breaker::new(Config::new(10).consecutive_failures(2));
+    /// assert_eq!(b.try_acquire(0).unwrap().record(Outcome::Failure, 1), None);
+    /// let t = b.try_acquire(2).unwrap().record(Outcome::Failure, 3).unwrap();
+    /// assert_eq!(t.to, State::Open);
+    /// ```
+    pub fn record(self, outcome: Outcome, now: u64) -> Option<Transition> {
+        let elapsed = now.saturating_sub(self.ticket.acquired_at);
+        self.record_elapsed(outcome, elapsed, now)
+    }
+
+    /// Reports the outcome with an explicitly measured duration in ticks.
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, Outcome, Window};
+    /// let b: Breaker<Window<4>> =
+    ///     Breaker::new_window(Config::new(10).failure_rate(100, 1).slow_calls(50, 100));
+    /// let t = b.try_acquire(0).unwrap().record_elapsed(Outcome::Success, 60, 1);
+    /// assert!(t.is_some()); // one call, 100 % slow
+    /// ```
+    pub fn record_elapsed(self, outcome: Outcome, elapsed: u64, now: u64) -> Option<Transition> {
+        let this = core::mem::ManuallyDrop::new(self);
+        this.breaker
+            .record_inner(this.ticket, outcome, elapsed, now)
+            .unwrap_or(None)
+    }
+
+    /// The transition that admitting this call caused (`Open → HalfOpen` for
+    /// the first probe after the open period).
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, Outcome, State};
+    /// let b = Breaker::new(Config::new(10).consecutive_failures(1));
+    /// b.try_acquire(0).unwrap().record(Outcome::Failure, 0);
+    /// let probe = b.try_acquire(10).unwrap();
+    /// assert_eq!(probe.transition().unwrap().to, State::HalfOpen);
+    /// ```
+    pub fn transition(&self) -> Option<Transition> {
+        self.transition
+    }
+
+    /// Whether this call is a half-open probe.
+    ///
+    /// ```
+    /// let b = tripbit::Breaker::new(tripbit::Config::new(10));
+    /// assert!(!b.try_acquire(0).unwrap().is_probe());
+    /// ```
+    pub fn is_probe(&self) -> bool {
+        self.ticket.probe
+    }
+
+    /// Turns the permit into a plain [`Ticket`] without releasing anything;
+    /// report it later with [`Breaker::record_ticket`].
+    ///
+    /// ```
+    /// let b = tripbit::Breaker::new(tripbit::Config::new(10));
+    /// let t = b.try_acquire(3).unwrap().into_ticket();
+    /// assert_eq!(t.acquired_at, 3);
+    /// ```
+    pub fn into_ticket(self) -> Ticket {
+        core::mem::ManuallyDrop::new(self).ticket
+    }
+}
+
+impl<P: Policy> Drop for Permit<'_, P> {
+    fn drop(&mut self) {
+        if self.ticket.probe {
+            // Counts nothing; only frees the slot. Stale is fine: the
+            // generation that owned the slot is gone.
+            let _ = self
+                .breaker
+                .record_inner(self.ticket, Outcome::Ignored, 0, self.ticket.acquired_at);
+        }
+    }
+}
+
+/// The default policy: trip after `n` consecutive failures. Zero-sized: its
+/// failure count lives in the state word, its threshold in the breaker.
+///
+/// ```
+/// assert_eq!(core::mem::size_of::<tripbit::Consecutive>(), 0);
+/// ```
+#[derive(Debug)]
+#[repr(C)]
+pub struct Consecutive {
+    _private: [u8; 0],
+}
+
+impl Consecutive {
+    pub(crate) const INIT: Consecutive = Consecutive { _private: [] };
+}
+
+/// Immutable settings, packed into 16 bytes.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub(crate) struct Params {
+    pub(crate) open_ticks: u64,
+    pub(crate) threshold: u16,
+    pub(crate) close_after: u16,
+    pub(crate) probes: u8,
+    pub(crate) backoff_factor: u8,
+    pub(crate) backoff_max_level: u8,
+    pub(crate) close_max_failure_percent: u8,
+}
+
+impl Params {
+    const fn from_config(c: &Config) -> Params {
+        Params {
+            open_ticks: c.open_ticks,
+            threshold: match c.trip {
+                Trip::ConsecutiveFailures(n) => n,
+                Trip::FailureRate { .. } => 0,
+            },
+            close_after: c.close_after,
+            probes: c.probes,
+            backoff_factor: c.backoff_factor,
+            backoff_max_level: c.backoff_max_level,
+            close_max_failure_percent: c.close_max_failure_percent,
+        }
+    }
+
+    fn open_ticks_at(&self, level: u8) -> u64 {
+        open_ticks_at(
+            self.open_ticks,
+            self.backoff_factor,
+            self.backoff_max_level,
+            level,
+        )
+    }
+}
+
+/// Counters and timestamps of a breaker at one instant.
+///
+/// ```
+/// use tripbit::{Breaker, Config, Outcome, State};
+/// let b = Breaker::new(Config::new(10).consecutive_failures(3));
+/// b.try_acquire(0).unwrap().record(Outcome::Failure, 1);
+/// let s = b.snapshot(2);
+/// assert_eq!(s.state, State::Closed);
+/// assert_eq!(s.consecutive_failures, 1);
+/// assert_eq!(s.opened_at, None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Snapshot {
+    /// The state as [`Breaker::state`] reports it at `now`.
+    pub state: State,
+    /// The state stored in the word (`Open` while [`state`](Self::state)
+    /// already says `HalfOpen` because the open period is over).
+    pub stored_state: State,
+    /// Generation (24 bits, wrapping).
+    pub generation: u32,
+    /// Backoff level: failed probes in a row, capped.
+    pub backoff_level: u8,
+    /// Consecutive failures (Closed and Disabled).
+    pub consecutive_failures: u32,
+    /// Half-open probes in flight.
+    pub probes_in_flight: u32,
+    /// Half-open successes so far.
+    pub probe_successes: u32,
+    /// Half-open failures so far.
+    pub probe_failures: u32,
+    /// Tick of the last trip, while open.
+    pub opened_at: Option<u64>,
+    /// End of the open period, while open.
+    pub open_until: Option<u64>,
+    /// Sliding-window totals (all zero for the consecutive policy).
+    pub window: WindowCounts,
+}
+
+/// A circuit breaker: a `#[repr(C)]` struct of atomics and immutable
+/// settings, no pointers, no allocation. It can live in a `static`, on the
+/// stack, in C storage or in shared memory.
+///
+/// The default policy, [`Consecutive`], is 32 bytes on every target.
+/// [`Breaker<Window<N>>`](crate::Window) adds a sliding window.
+///
+/// ```
+/// use tripbit::{Breaker, Config, Outcome, State};
+///
+/// static B: Breaker = Breaker::new(Config::new(1_000).consecutive_failures(2));
+///
+/// for now in [0, 1] {
+///     let permit = B.try_acquire(now).unwrap();
+///     permit.record(Outcome::Failure, now);
+/// }
+/// assert_eq!(B.state(2), State::Open);
+/// assert!(B.try_acquire(2).is_err());
+/// // After the open period one probe is admitted; its success closes.
+/// let probe = B.try_acquire(1_001).unwrap();
+/// probe.record(Outcome::Success, 1_002);
+/// assert_eq!(B.state(1_002), State::Closed);
+/// ```
+#[repr(C)]
+pub struct Breaker<P: Policy = Consecutive> {
+    /// The state word; bit layout in `state.rs`. Written only by CAS (and by
+    /// the unconditional stores of the operator actions).
+    word: AtomicU64,
+    /// Tick of the last trip; see the module docs for its protocol.
+    opened_at: AtomicU64,
+    params: Params,
+    pub(crate) policy: P,
+}
+
+impl<P: Policy> core::fmt::Debug for Breaker<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let w = Word::unpack(self.word.load(Ordering::Relaxed));
+        f.debug_struct("Breaker")
+            .field("state", &w.state)
+            .field("generation", &w.generation)
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+impl Breaker<Consecutive> {
+    const_fn! {
+        /// A breaker with the consecutive-failures policy. In a `const` or
+        /// `static`, an invalid config is a compile error; at run time it
+        /// panics, so use [`Breaker::try_new`] for configs read from input.
+        ///
+        /// ```
+        /// use tripbit::{Breaker, Config};
+        /// static B: Breaker = Breaker::new(Config::new(100).consecutive_failures(3));
+        /// assert_eq!(core::mem::size_of_val(&B), 32);
+        /// ```
+        ///
+        /// ```compile_fail
+        /// use tripbit::{Breaker, Config};
+        /// static B: Breaker = Breaker::new(Config::new(0)); // open_ticks = 0
+        /// ```
+        pub fn new(config: Config) -> Breaker<Consecutive> {
+            match Self::try_new(config) {
+                Ok(b) => b,
+                Err(e) => panic!("{}", e.message()),
+            }
+        }
+    }
+
+    const_fn! {
+        /// A breaker with the consecutive-failures policy, or the setting at fault.
+        ///
+        /// ```
+        /// use tripbit::{Breaker, Config, ConfigError};
+        /// assert!(Breaker::try_new(Config::new(10)).is_ok());
+        /// assert_eq!(
+        ///     Breaker::try_new(Config::new(10).failure_rate(50, 10)).unwrap_err(),
+        ///     ConfigError::Policy,
+        /// );
+        /// ```
+        pub fn try_new(config: Config) -> Result<Breaker<Consecutive>, ConfigError> {
+            if let Err(e) = config.validate() {
+                return Err(e);
+            }
+            if !matches!(config.trip, Trip::ConsecutiveFailures(_)) || config.slow().is_some() {
+                return Err(ConfigError::Policy);
+            }
+            Ok(Breaker::from_parts(&config, Consecutive::INIT))
+        }
+    }
+}
+
+impl<P: Policy> Breaker<P> {
+    const_fn! {
+        pub(crate) fn from_parts(config: &Config, policy: P) -> Breaker<P> {
+            Breaker {
+                word: AtomicU64::new(Word::INIT.pack()),
+                opened_at: AtomicU64::new(0),
+                params: Params::from_config(config),
+                policy,
+            }
+        }
+    }
+
+    /// Asks to make a call at tick `now`. In `Closed` this is one atomic load.
+    /// In `Open` it rejects until the open period is over, then the first
+    /// caller moves the breaker to `HalfOpen` and becomes a probe; at most
+    /// `probes` probes run at once.
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config};
+    /// let b = Breaker::new(Config::new(10));
+    /// let permit = b.try_acquire(0).expect("closed breakers admit");
+    /// drop(permit);
+    /// ```
+    pub fn try_acquire(&self, now: u64) -> Result<Permit<'_, P>, Rejected> {
+        let (ticket, transition) = self.acquire_ticket(now)?;
+        Ok(Permit {
+            breaker: self,
+            ticket,
+            transition,
+        })
+    }
+
+    /// [`try_acquire`](Self::try_acquire) for callers that cannot hold a
+    /// borrow (C, Python, shared memory across an `await`): returns a plain
+    /// [`Ticket`] and the transition admitting it caused.
+    ///
+    /// ```
+    /// let b = tripbit::Breaker::new(tripbit::Config::new(10));
+    /// let (ticket, transition) = b.acquire_ticket(0).unwrap();
+    /// assert_eq!(transition, None);
+    /// b.record_ticket(ticket, tripbit::Outcome::Success, 1).unwrap();
+    /// ```
+    pub fn acquire_ticket(&self, now: u64) -> Result<(Ticket, Option<Transition>), Rejected> {
+        // Ordering: Relaxed. In the admitting states nothing but the word
+        // itself is read; the Open branch issues the Acquire fence it needs.
+        let mut cur = self.word.load(Ordering::Relaxed);
+        loop {
+            let w = Word::unpack(cur);
+            let (next, transition) = match w.state {
+                State::Closed | State::ForcedClosed | State::Disabled => {
+                    let ticket = Ticket {
+                        acquired_at: now,
+                        generation: w.generation,
+                        probe: false,
+                    };
+                    return Ok((ticket, None));
+                }
+                State::ForcedOpen => {
+                    return Err(Rejected {
+                        state: State::ForcedOpen,
+                        retry_at: None,
+                    });
+                }
+                State::Open => {
+                    // Ordering: Acquire fence, pairs with the Release CAS that
+                    // stored `Open` (trip or failed probe) after raising
+                    // `opened_at`: the load below sees that tick or a later one.
+                    fence(Ordering::Acquire);
+                    let until = self.open_until(w);
+                    if now < until {
+                        return Err(Rejected {
+                            state: State::Open,
+                            retry_at: Some(until),
+                        });
+                    }
+                    let probes = Probes {
+                        in_flight: 1,
+                        successes: 0,
+                        failures: 0,
+                    };
+                    let next = w.next(State::HalfOpen, w.level).with_counters(probes.pack());
+                    (next, Some(transition(w, next)))
+                }
+                State::HalfOpen => {
+                    let mut p = Probes::unpack(w.counters);
+                    if p.in_flight >= u32::from(self.params.probes) {
+                        return Err(Rejected {
+                            state: State::HalfOpen,
+                            retry_at: None,
+                        });
+                    }
+                    p.in_flight += 1;
+                    (w.with_counters(p.pack()), None)
+                }
+            };
+            // Ordering: success Relaxed: claiming a probe slot or moving to
+            // HalfOpen publishes no other memory. Failure Relaxed: the loop
+            // re-decodes the word and the Open branch fences again.
+            match self.word.compare_exchange_weak(
+                cur,
+                next.pack(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    let ticket = Ticket {
+                        acquired_at: now,
+                        generation: next.generation,
+                        probe: true,
+                    };
+                    return Ok((ticket, transition));
+                }
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Reports the outcome of a call admitted as `ticket`. `Err(Stale)` when
+    /// the breaker changed generation since (the result is discarded, never
+    /// counted twice). `Outcome::Ignored` releases a probe slot and counts
+    /// nothing.
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, Outcome};
+    /// let b = Breaker::new(Config::new(10).consecutive_failures(1));
+    /// let (t, _) = b.acquire_ticket(0).unwrap();
+    /// let tr = b.record_ticket(t, Outcome::Failure, 1).unwrap().unwrap();
+    /// assert_eq!(tr.to, tripbit::State::Open);
+    /// ```
+    pub fn record_ticket(
+        &self,
+        ticket: Ticket,
+        outcome: Outcome,
+        now: u64,
+    ) -> Result<Option<Transition>, Stale> {
+        let elapsed = now.saturating_sub(ticket.acquired_at);
+        self.record_inner(ticket, outcome, elapsed, now)
+    }
+
+    fn record_inner(
+        &self,
+        ticket: Ticket,
+        outcome: Outcome,
+        elapsed: u64,
+        now: u64,
+    ) -> Result<Option<Transition>, Stale> {
+        // Ordering: Relaxed. The consecutive policy's success path ends here
+        // when the failure count is already zero: one load, no
+        // read-modify-write. That is where tripbit's speed comes from; keep it.
+        let mut cur = self.word.load(Ordering::Relaxed);
+        loop {
+            let w = Word::unpack(cur);
+            if w.generation != ticket.generation {
+                return Err(Stale);
+            }
+            let (next, tr) = match w.state {
+                State::Closed | State::Disabled if !ticket.probe => {
+                    return P::record_closed(self, ticket, outcome, elapsed, now);
+                }
+                State::HalfOpen if ticket.probe => match self.half_open_next(w, outcome, now) {
+                    Some(next) => next,
+                    None => return Ok(None),
+                },
+                State::ForcedClosed => return Ok(None),
+                // A ticket of this generation cannot come from these states.
+                _ => return Err(Stale),
+            };
+            // Ordering: success Release when the CAS moves the word to Open,
+            // so the `opened_at` raise above is published with it (pairs with
+            // the Acquire fence in `acquire_ticket`); Relaxed otherwise, the
+            // counters publish no other memory. Failure Relaxed: re-decode.
+            let success = if next.state == State::Open {
+                Ordering::Release
+            } else {
+                Ordering::Relaxed
+            };
+            match self
+                .word
+                .compare_exchange_weak(cur, next.pack(), success, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(if tr { Some(transition(w, next)) } else { None }),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// The next half-open word for `outcome`, and whether it is a transition;
+    /// `None` when nothing changes.
+    fn half_open_next(&self, w: Word, outcome: Outcome, now: u64) -> Option<(Word, bool)> {
+        let mut p = Probes::unpack(w.counters);
+        p.in_flight = p.in_flight.saturating_sub(1);
+        match outcome {
+            Outcome::Ignored => {}
+            Outcome::Success => {
+                p.successes = (p.successes + 1).min(MAX_HALF_OPEN_COUNT);
+                if p.successes >= u32::from(self.params.close_after) {
+                    // The window is cleared before the close is published, so
+                    // no closed-state result of the new generation is lost.
+                    self.policy.clear();
+                    return Some((w.next(State::Closed, 0), true));
+                }
+            }
+            Outcome::Failure => {
+                p.failures = (p.failures + 1).min(MAX_HALF_OPEN_COUNT);
+                let allowed = allowed_failures(
+                    u32::from(self.params.close_after),
+                    self.params.close_max_failure_percent,
+                );
+                if p.failures > allowed {
+                    let level = if w.level < self.params.backoff_max_level {
+                        w.level + 1
+                    } else {
+                        w.level
+                    };
+                    self.raise_opened_at(now);
+                    return Some((w.next(State::Open, level), true));
+                }
+            }
+        }
+        Some((w.with_counters(p.pack()), false))
+    }
+
+    /// Raises `opened_at` to `now` before a CAS to `Open`.
+    pub(crate) fn raise_opened_at(&self, now: u64) {
+        // Ordering: Relaxed. The Release CAS to Open that follows in program
+        // order publishes it; readers fence Acquire after seeing Open.
+        self.opened_at.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// Moves `Closed`/`Disabled` of `ticket`'s generation to `Open`, if the
+    /// word still is `expected`; the policy calls it when its bar is reached.
+    pub(crate) fn trip_from(&self, expected: u64, now: u64) -> Option<Transition> {
+        let w = Word::unpack(expected);
+        if w.state != State::Closed {
+            return None;
+        }
+        self.raise_opened_at(now);
+        let next = w.next(State::Open, 0);
+        // Ordering: Release publishes `opened_at` (pairs with the Acquire
+        // fence in `acquire_ticket`). Failure Relaxed: someone else moved the
+        // word first, and exactly one caller reports the transition.
+        self.word
+            .compare_exchange(expected, next.pack(), Ordering::Release, Ordering::Relaxed)
+            .ok()
+            .map(|_| transition(w, next))
+    }
+
+    pub(crate) fn word(&self) -> &AtomicU64 {
+        &self.word
+    }
+
+    pub(crate) fn params(&self) -> &Params {
+        &self.params
+    }
+
+    fn open_until(&self, w: Word) -> u64 {
+        // Ordering: Relaxed; callers fence Acquire after observing Open.
+        let opened = self.opened_at.load(Ordering::Relaxed);
+        opened.saturating_add(self.params.open_ticks_at(w.level))
+    }
+
+    /// The state at tick `now`. Pure: an `Open` breaker whose open period is
+    /// over reports `HalfOpen` (the next `try_acquire` makes it so).
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, Outcome, State};
+    /// let b = Breaker::new(Config::new(10).consecutive_failures(1));
+    /// b.try_acquire(0).unwrap().record(Outcome::Failure, 0);
+    /// assert_eq!(b.state(9), State::Open);
+    /// assert_eq!(b.state(10), State::HalfOpen);
+    /// ```
+    pub fn state(&self, now: u64) -> State {
+        // Ordering: Acquire, pairs with the Release CAS to Open so that
+        // `open_until` reads the trip's `opened_at`.
+        let w = Word::unpack(self.word.load(Ordering::Acquire));
+        if w.state == State::Open && now >= self.open_until(w) {
+            State::HalfOpen
+        } else {
+            w.state
+        }
+    }
+
+    /// Counters and timestamps at tick `now`.
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, Outcome};
+    /// let b = Breaker::new(Config::new(10).consecutive_failures(1));
+    /// b.try_acquire(0).unwrap().record(Outcome::Failure, 4);
+    /// let s = b.snapshot(5);
+    /// assert_eq!((s.opened_at, s.open_until), (Some(4), Some(14)));
+    /// ```
+    pub fn snapshot(&self, now: u64) -> Snapshot {
+        // Ordering: Acquire, as in `state`.
+        let w = Word::unpack(self.word.load(Ordering::Acquire));
+        let probes = if w.state == State::HalfOpen {
+            Probes::unpack(w.counters)
+        } else {
+            Probes {
+                in_flight: 0,
+                successes: 0,
+                failures: 0,
+            }
+        };
+        let (opened_at, open_until) = if w.state == State::Open {
+            // Ordering: Relaxed, ordered by the Acquire load above.
+            let at = self.opened_at.load(Ordering::Relaxed);
+            (Some(at), Some(self.open_until(w)))
+        } else {
+            (None, None)
+        };
+        let state = match open_until {
+            Some(until) if now >= until => State::HalfOpen,
+            _ => w.state,
+        };
+        Snapshot {
+            state,
+            stored_state: w.state,
+            generation: w.generation,
+            backoff_level: w.level,
+            consecutive_failures: match w.state {
+                State::Closed | State::Disabled => w.counters,
+                _ => 0,
+            },
+            probes_in_flight: probes.in_flight,
+            probe_successes: probes.successes,
+            probe_failures: probes.failures,
+            opened_at,
+            open_until,
+            window: self.policy.counts(now),
+        }
+    }
+
+    /// Operator override: reject every call until [`reset`](Self::reset).
+    ///
+    /// ```
+    /// let b = tripbit::Breaker::new(tripbit::Config::new(10));
+    /// assert!(b.force_open().is_some());
+    /// assert!(b.try_acquire(0).is_err());
+    /// assert!(b.force_open().is_none()); // already forced open
+    /// ```
+    pub fn force_open(&self) -> Option<Transition> {
+        self.set_state(State::ForcedOpen)
+    }
+
+    /// Operator override: admit every call and count nothing until
+    /// [`reset`](Self::reset).
+    ///
+    /// ```
+    /// let b = tripbit::Breaker::new(tripbit::Config::new(10));
+    /// b.force_closed();
+    /// assert_eq!(b.state(0), tripbit::State::ForcedClosed);
+    /// ```
+    pub fn force_closed(&self) -> Option<Transition> {
+        self.set_state(State::ForcedClosed)
+    }
+
+    /// Metrics only: admit every call and keep counting, never trip.
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, Outcome};
+    /// let b = Breaker::new(Config::new(10).consecutive_failures(1));
+    /// b.disable();
+    /// b.try_acquire(0).unwrap().record(Outcome::Failure, 1);
+    /// assert_eq!(b.snapshot(1).consecutive_failures, 1);
+    /// assert!(b.try_acquire(2).is_ok());
+    /// ```
+    pub fn disable(&self) -> Option<Transition> {
+        self.set_state(State::Disabled)
+    }
+
+    /// Back to `Closed` with every count, the backoff level and the window
+    /// cleared. Always starts a new generation: results of calls admitted
+    /// before the reset are discarded.
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, State};
+    /// let b = Breaker::new(Config::new(10));
+    /// b.force_open();
+    /// assert_eq!(b.reset().unwrap().to, State::Closed);
+    /// assert_eq!(b.state(0), State::Closed);
+    /// ```
+    pub fn reset(&self) -> Option<Transition> {
+        self.policy.clear();
+        // Ordering: Relaxed; only read in Open, which a reset leaves.
+        self.opened_at.store(0, Ordering::Relaxed);
+        let (from, to) = self.swap_word(|w| w.next(State::Closed, 0));
+        (from.state != State::Closed).then(|| transition(from, to))
+    }
+
+    fn set_state(&self, state: State) -> Option<Transition> {
+        let (from, to) = self.swap_word(|w| {
+            if w.state == state {
+                w
+            } else {
+                w.next(state, 0)
+            }
+        });
+        (from != to).then(|| transition(from, to))
+    }
+
+    fn swap_word(&self, f: impl Fn(Word) -> Word) -> (Word, Word) {
+        // Ordering: Relaxed load; the CAS below re-checks.
+        let mut cur = self.word.load(Ordering::Relaxed);
+        loop {
+            let from = Word::unpack(cur);
+            let to = f(from);
+            if to == from {
+                return (from, to);
+            }
+            // Ordering: AcqRel: operator actions are rare; Release orders the
+            // policy's `clear()` before the new generation becomes visible,
+            // Acquire makes the action see every earlier transition.
+            match self.word.compare_exchange_weak(
+                cur,
+                to.pack(),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return (from, to),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+}
+
+fn transition(from: Word, to: Word) -> Transition {
+    let t = Transition {
+        from: from.state,
+        to: to.state,
+        generation: to.generation,
+        level: to.level,
+    };
+    crate::fmt::transition(&t);
+    t
+}
+
+/// The consecutive policy's closed-state record.
+pub(crate) fn record_consecutive<P: Policy>(
+    b: &Breaker<P>,
+    ticket: Ticket,
+    outcome: Outcome,
+    now: u64,
+) -> Result<Option<Transition>, Stale> {
+    let threshold = u32::from(b.params().threshold);
+    // Ordering: Relaxed, see `record_inner`.
+    let mut cur = b.word().load(Ordering::Relaxed);
+    loop {
+        let w = Word::unpack(cur);
+        if w.generation != ticket.generation || !matches!(w.state, State::Closed | State::Disabled)
+        {
+            return Err(Stale);
+        }
+        let next = match outcome {
+            Outcome::Ignored => return Ok(None),
+            // The hot path: a success while the count is already zero writes
+            // nothing. Loads only, no read-modify-write.
+            Outcome::Success if w.counters == 0 => return Ok(None),
+            Outcome::Success => w.with_counters(0),
+            Outcome::Failure => {
+                let failures = w.counters.saturating_add(1);
+                if w.state == State::Closed && failures >= threshold {
+                    return match b.trip_from(cur, now) {
+                        Some(t) => Ok(Some(t)),
+                        None => {
+                            // Lost the race: re-read and decide again.
+                            // Ordering: Relaxed, as above.
+                            cur = b.word().load(Ordering::Relaxed);
+                            continue;
+                        }
+                    };
+                }
+                w.with_counters(failures)
+            }
+        };
+        // Ordering: Relaxed both ways: the failure count publishes no other
+        // memory; on failure the loop re-decodes the word.
+        match b
+            .word()
+            .compare_exchange_weak(cur, next.pack(), Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => return Ok(None),
+            Err(actual) => cur = actual,
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! `std` conveniences: a monotonic clock and `call` helpers that read it.
+
+use core::future::Future;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::window::Policy;
+use crate::{Breaker, Outcome, Rejected};
+
+/// A process-wide monotonic clock in nanosecond ticks.
+pub mod clock {
+    use super::{Duration, Instant, OnceLock};
+
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+    /// Nanoseconds since the first call in this process (monotonic,
+    /// saturating after 584 years).
+    ///
+    /// ```
+    /// let a = tripbit::clock::now();
+    /// let b = tripbit::clock::now();
+    /// assert!(b >= a);
+    /// ```
+    pub fn now() -> u64 {
+        let epoch = *EPOCH.get_or_init(Instant::now);
+        ticks(epoch.elapsed())
+    }
+
+    /// A duration in this clock's ticks (nanoseconds), saturating.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(tripbit::clock::ticks(Duration::from_millis(30)), 30_000_000);
+    /// ```
+    pub fn ticks(d: Duration) -> u64 {
+        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// The error of a guarded call: the breaker rejected it, or it failed.
+///
+/// ```
+/// use tripbit::{Breaker, CallError, Config};
+/// let b = Breaker::new(Config::new(tripbit::clock::ticks(std::time::Duration::from_secs(30))));
+/// b.force_open();
+/// let r: Result<(), _> = b.call(|| Ok::<(), std::io::Error>(()));
+/// assert!(matches!(r, Err(CallError::Rejected(_))));
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+pub enum CallError<E> {
+    /// Not called: the breaker is open.
+    Rejected(Rejected),
+    /// Called, and it returned this error (counted as a failure, unless the
+    /// classifier said otherwise).
+    Failed(E),
+}
+
+impl<E: core::fmt::Display> core::fmt::Display for CallError<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CallError::Rejected(r) => r.fmt(f),
+            CallError::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for CallError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CallError::Rejected(r) => Some(r),
+            CallError::Failed(e) => Some(e),
+        }
+    }
+}
+
+impl<P: Policy> Breaker<P> {
+    /// Runs `f` if the breaker admits it, timing it on [`clock::now`];
+    /// `Ok` counts as success, `Err` as failure. Configure durations with
+    /// [`clock::ticks`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tripbit::{Breaker, Config, State, clock};
+    /// let b = Breaker::new(Config::new(clock::ticks(Duration::from_secs(30))).consecutive_failures(2));
+    /// for _ in 0..2 {
+    ///     let _ = b.call(|| Err::<(), _>("upstream down"));
+    /// }
+    /// assert_eq!(b.state(clock::now()), State::Open);
+    /// ```
+    pub fn call<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, CallError<E>> {
+        self.call_classified(f, |r| Outcome::from_success(r.is_ok()))
+    }
+
+    /// Like [`call`](Self::call), with `classify` deciding which results
+    /// count (return [`Outcome::Ignored`] for client errors).
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, Outcome};
+    /// let b = Breaker::new(Config::new(1_000_000).consecutive_failures(1));
+    /// let r = b.call_classified(|| Err::<(), u16>(404), |r| match r {
+    ///     Err(404) => Outcome::Ignored,
+    ///     Err(_) => Outcome::Failure,
+    ///     Ok(_) => Outcome::Success,
+    /// });
+    /// assert!(r.is_err());
+    /// assert_eq!(b.snapshot(0).consecutive_failures, 0);
+    /// ```
+    pub fn call_classified<T, E>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+        classify: impl FnOnce(&Result<T, E>) -> Outcome,
+    ) -> Result<T, CallError<E>> {
+        let permit = self.try_acquire(clock::now()).map_err(CallError::Rejected)?;
+        let result = f();
+        permit.record(classify(&result), clock::now());
+        result.map_err(CallError::Failed)
+    }
+
+    /// Awaits `fut` if the breaker admits it. Dropping the returned future
+    /// before it finishes (cancellation) counts nothing and releases a
+    /// half-open slot.
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config};
+    /// let b = Breaker::new(Config::new(1_000_000));
+    /// let fut = b.call_async(async { Ok::<u8, ()>(7) });
+    /// // any executor; here a minimal poll loop
+    /// let v = std::thread::scope(|_| {
+    ///     let waker = std::task::Waker::noop();
+    ///     let mut cx = std::task::Context::from_waker(&waker);
+    ///     let mut fut = std::pin::pin!(fut);
+    ///     loop {
+    ///         if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) { break v; }
+    ///     }
+    /// });
+    /// assert_eq!(v, Ok(7));
+    /// ```
+    pub async fn call_async<T, E, F>(&self, fut: F) -> Result<T, CallError<E>>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        let permit = self.try_acquire(clock::now()).map_err(CallError::Rejected)?;
+        let result = fut.await;
+        permit.record(Outcome::from_success(result.is_ok()), clock::now());
+        result.map_err(CallError::Failed)
+    }
+}
+

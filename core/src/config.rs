@@ -1,0 +1,575 @@
+//! `Config`: what trips a breaker and how it recovers, built with `const fn`s.
+//!
+//! Every duration is in *ticks*, the unit of the `now` values the caller
+//! passes (milliseconds, microseconds, timer counts: tripbit never reads a
+//! clock, so it never assumes one).
+
+use crate::state::{MAX_HALF_OPEN_COUNT, MAX_LEVEL, MAX_PROBES};
+
+/// What makes a breaker trip from `Closed` to `Open`.
+///
+/// ```
+/// use tripbit::{Config, Trip};
+/// let c = Config::new(1_000).failure_rate(50, 20);
+/// assert_eq!(c.trip(), Trip::FailureRate { percent: 50, min_calls: 20 });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Trip {
+    /// Trip after this many failures in a row; a success resets the count.
+    /// Used by [`Breaker`](crate::Breaker) (the default policy).
+    ConsecutiveFailures(u16),
+    /// Trip when `failures × 100 ≥ percent × calls` over the sliding window,
+    /// once the window holds at least `min_calls` calls. Used by
+    /// [`Breaker<Window<N>>`](crate::Window).
+    FailureRate {
+        /// Failure ratio that trips, in percent (1..=100).
+        percent: u8,
+        /// Calls the window must hold before the ratio counts (≥ 1).
+        min_calls: u32,
+    },
+}
+
+/// How a [`Window`](crate::Window) policy cuts its history into buckets.
+///
+/// ```
+/// use tripbit::{Config, WindowKind};
+/// let c = Config::new(1_000).failure_rate(50, 10).time_window(100);
+/// assert_eq!(c.window(), WindowKind::Ticks(100));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum WindowKind {
+    /// Count-based: each bucket holds this many consecutive calls; the window
+    /// is the last `N × calls` calls.
+    Calls(u32),
+    /// Time-based: each bucket covers this many ticks; the window is the last
+    /// `N × ticks` ticks.
+    Ticks(u64),
+}
+
+/// A breaker's configuration. Build it with [`Config::new`] and the
+/// chained `const fn` setters; every setting documents its default.
+///
+/// ```
+/// use tripbit::{Breaker, Config};
+/// // Trip after 3 failures in a row; stay open 30 000 ticks (30 s in ms),
+/// // then let 1 probe through; double the open period on each failed probe,
+/// // at most 2⁴ = 16 times.
+/// const CONFIG: Config = Config::new(30_000).consecutive_failures(3).backoff(2, 4);
+/// static BREAKER: Breaker = Breaker::new(CONFIG);
+/// assert!(BREAKER.try_acquire(0).is_ok());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Config {
+    pub(crate) trip: Trip,
+    pub(crate) open_ticks: u64,
+    pub(crate) probes: u8,
+    pub(crate) close_after: u16,
+    pub(crate) close_max_failure_percent: u8,
+    pub(crate) backoff_factor: u8,
+    pub(crate) backoff_max_level: u8,
+    pub(crate) window: WindowKind,
+    pub(crate) slow_ticks: u64,
+    pub(crate) slow_percent: u8,
+}
+
+/// A setting that [`Config::validate`] refused; [`field`](ConfigError::field)
+/// names it.
+///
+/// ```
+/// use tripbit::{Config, ConfigError};
+/// let err = Config::new(0).validate().unwrap_err();
+/// assert_eq!(err, ConfigError::OpenTicks);
+/// assert_eq!(err.field(), "open_ticks");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `consecutive_failures` is 0.
+    FailureThreshold,
+    /// `open_ticks` is 0.
+    OpenTicks,
+    /// `backoff` factor is 0.
+    BackoffFactor,
+    /// `backoff` max level is above 31.
+    BackoffLevel,
+    /// `open_ticks × factor^max_level` overflows `u64`.
+    BackoffOverflow,
+    /// `probes` is 0, above 255, or more than the close bar can use
+    /// (`close_after` + the failures the close bar allows).
+    Probes,
+    /// `close_after` is 0 or above 4095.
+    CloseAfter,
+    /// `close_max_failure_percent` is above 99, or not stricter (lower) than
+    /// the trip ratio of a failure-rate policy.
+    CloseMaxFailurePercent,
+    /// `failure_rate` percent is outside 1..=100.
+    FailurePercent,
+    /// `failure_rate` min_calls is 0.
+    MinCalls,
+    /// `slow_calls` percent is outside 1..=100.
+    SlowPercent,
+    /// `slow_calls` duration is 0.
+    SlowTicks,
+    /// A window bucket of 0 calls or 0 ticks.
+    WindowBucket,
+    /// The window has no buckets (`Window<0>`) or more than 1024.
+    WindowLen,
+    /// The policy does not fit the breaker type: a failure-rate or slow-call
+    /// config given to the consecutive `Breaker`, or a consecutive config
+    /// given to `Breaker<Window<N>>`.
+    Policy,
+}
+
+impl ConfigError {
+    /// The name of the setting at fault, as the builder method spells it.
+    ///
+    /// ```
+    /// assert_eq!(tripbit::ConfigError::Probes.field(), "probes");
+    /// ```
+    pub const fn field(self) -> &'static str {
+        match self {
+            ConfigError::FailureThreshold => "consecutive_failures",
+            ConfigError::OpenTicks => "open_ticks",
+            ConfigError::BackoffFactor | ConfigError::BackoffLevel => "backoff",
+            ConfigError::BackoffOverflow => "backoff",
+            ConfigError::Probes => "probes",
+            ConfigError::CloseAfter => "close_after",
+            ConfigError::CloseMaxFailurePercent => "close_max_failure_percent",
+            ConfigError::FailurePercent | ConfigError::MinCalls => "failure_rate",
+            ConfigError::SlowPercent | ConfigError::SlowTicks => "slow_calls",
+            ConfigError::WindowBucket => "window",
+            ConfigError::WindowLen => "Window<N>",
+            ConfigError::Policy => "trip",
+        }
+    }
+
+    /// A one-line explanation, naming the setting.
+    ///
+    /// ```
+    /// assert!(tripbit::ConfigError::OpenTicks.message().contains("open_ticks"));
+    /// ```
+    pub const fn message(self) -> &'static str {
+        match self {
+            ConfigError::FailureThreshold => "consecutive_failures must be at least 1",
+            ConfigError::OpenTicks => "open_ticks must be at least 1",
+            ConfigError::BackoffFactor => "backoff factor must be at least 1",
+            ConfigError::BackoffLevel => "backoff max_level must be at most 31",
+            ConfigError::BackoffOverflow => {
+                "backoff: open_ticks x factor^max_level overflows u64 ticks"
+            }
+            ConfigError::Probes => {
+                "probes must be 1..=255 and at most close_after plus the failures the close bar allows"
+            }
+            ConfigError::CloseAfter => "close_after must be 1..=4095",
+            ConfigError::CloseMaxFailurePercent => {
+                "close_max_failure_percent must be at most 99 and below the trip percent"
+            }
+            ConfigError::FailurePercent => "failure_rate percent must be 1..=100",
+            ConfigError::MinCalls => "failure_rate min_calls must be at least 1",
+            ConfigError::SlowPercent => "slow_calls percent must be 1..=100",
+            ConfigError::SlowTicks => "slow_calls duration must be at least 1 tick",
+            ConfigError::WindowBucket => "window buckets must hold at least 1 call or 1 tick",
+            ConfigError::WindowLen => "Window<N> needs 1..=1024 buckets",
+            ConfigError::Policy => {
+                "trip policy does not fit the breaker: failure_rate and slow_calls need Breaker<Window<N>>, consecutive_failures needs Breaker"
+            }
+        }
+    }
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// A configuration that stays open for `open_ticks` after tripping, with
+    /// the defaults: trip after 5 consecutive failures, 1 probe, close after
+    /// 1 success, any half-open failure reopens, no backoff (factor 1), a
+    /// count window of 10 calls per bucket, no slow-call policy.
+    ///
+    /// ```
+    /// let c = tripbit::Config::new(5_000);
+    /// assert_eq!(c.open_ticks(), 5_000);
+    /// assert_eq!(c.trip(), tripbit::Trip::ConsecutiveFailures(5));
+    /// ```
+    pub const fn new(open_ticks: u64) -> Config {
+        Config {
+            trip: Trip::ConsecutiveFailures(5),
+            open_ticks,
+            probes: 1,
+            close_after: 1,
+            close_max_failure_percent: 0,
+            backoff_factor: 1,
+            backoff_max_level: 0,
+            window: WindowKind::Calls(10),
+            slow_ticks: 0,
+            slow_percent: 0,
+        }
+    }
+
+    /// Trip after `n` failures in a row (default 5; must be ≥ 1).
+    ///
+    /// ```
+    /// let c = tripbit::Config::new(100).consecutive_failures(3);
+    /// assert_eq!(c.trip(), tripbit::Trip::ConsecutiveFailures(3));
+    /// ```
+    pub const fn consecutive_failures(self, n: u16) -> Config {
+        Config {
+            trip: Trip::ConsecutiveFailures(n),
+            ..self
+        }
+    }
+
+    /// Trip when at least `percent`% of the window's calls failed, once it
+    /// holds `min_calls` calls. Needs [`Breaker<Window<N>>`](crate::Window).
+    ///
+    /// ```
+    /// let c = tripbit::Config::new(100).failure_rate(50, 10);
+    /// assert!(c.validate().is_ok());
+    /// ```
+    pub const fn failure_rate(self, percent: u8, min_calls: u32) -> Config {
+        Config {
+            trip: Trip::FailureRate { percent, min_calls },
+            ..self
+        }
+    }
+
+    /// A call that took at least `slow_ticks` counts as slow; trip when at
+    /// least `percent`% of the window's calls were slow (default: off).
+    /// Needs [`Breaker<Window<N>>`](crate::Window).
+    ///
+    /// ```
+    /// let c = tripbit::Config::new(100).failure_rate(50, 10).slow_calls(250, 80);
+    /// assert_eq!(c.slow(), Some((250, 80)));
+    /// ```
+    pub const fn slow_calls(self, slow_ticks: u64, percent: u8) -> Config {
+        Config {
+            slow_ticks,
+            slow_percent: percent,
+            ..self
+        }
+    }
+
+    /// Count-based window: each of the `N` buckets holds `calls` calls
+    /// (default 10).
+    ///
+    /// ```
+    /// let c = tripbit::Config::new(100).failure_rate(50, 10).count_window(25);
+    /// assert_eq!(c.window(), tripbit::WindowKind::Calls(25));
+    /// ```
+    pub const fn count_window(self, calls: u32) -> Config {
+        Config {
+            window: WindowKind::Calls(calls),
+            ..self
+        }
+    }
+
+    /// Time-based window: each of the `N` buckets covers `bucket_ticks` ticks.
+    ///
+    /// ```
+    /// let c = tripbit::Config::new(100).failure_rate(50, 10).time_window(1_000);
+    /// assert_eq!(c.window(), tripbit::WindowKind::Ticks(1_000));
+    /// ```
+    pub const fn time_window(self, bucket_ticks: u64) -> Config {
+        Config {
+            window: WindowKind::Ticks(bucket_ticks),
+            ..self
+        }
+    }
+
+    /// Concurrent trial calls admitted while half-open (default 1, max 255).
+    ///
+    /// ```
+    /// let c = tripbit::Config::new(100).probes(3).close_after(3);
+    /// assert!(c.validate().is_ok());
+    /// ```
+    pub const fn probes(self, probes: u8) -> Config {
+        Config { probes, ..self }
+    }
+
+    /// Half-open successes needed to close (default 1, max 4095).
+    ///
+    /// ```
+    /// let c = tripbit::Config::new(100).close_after(5);
+    /// assert_eq!(c.close_bar(), (5, 0));
+    /// ```
+    pub const fn close_after(self, successes: u16) -> Config {
+        Config {
+            close_after: successes,
+            ..self
+        }
+    }
+
+    /// Failures the half-open trial may contain and still close, as a percent
+    /// of its calls (default 0: any half-open failure reopens). Must be below
+    /// the failure-rate trip percent: the close bar is stricter than the trip
+    /// bar, so a breaker hovering at the trip ratio does not flap.
+    ///
+    /// ```
+    /// // close after 8 successes while allowing 2 failures (20 %).
+    /// let c = tripbit::Config::new(100).close_after(8).close_max_failure_percent(20);
+    /// assert_eq!(c.close_bar(), (8, 2));
+    /// ```
+    pub const fn close_max_failure_percent(self, percent: u8) -> Config {
+        Config {
+            close_max_failure_percent: percent,
+            ..self
+        }
+    }
+
+    /// Exponential backoff: after the `k`-th failed probe in a row the open
+    /// period is `open_ticks × factorᵏ`, with `k` capped at `max_level`
+    /// (default factor 1: no backoff). Reset when the breaker closes.
+    ///
+    /// ```
+    /// let c = tripbit::Config::new(100).backoff(2, 3);
+    /// assert_eq!(c.open_ticks_at_level(0), 100);
+    /// assert_eq!(c.open_ticks_at_level(2), 400);
+    /// assert_eq!(c.open_ticks_at_level(9), 800); // capped at level 3
+    /// ```
+    pub const fn backoff(self, factor: u8, max_level: u8) -> Config {
+        Config {
+            backoff_factor: factor,
+            backoff_max_level: max_level,
+            ..self
+        }
+    }
+
+    /// The trip policy.
+    ///
+    /// ```
+    /// assert_eq!(tripbit::Config::new(1).trip(), tripbit::Trip::ConsecutiveFailures(5));
+    /// ```
+    pub const fn trip(&self) -> Trip {
+        self.trip
+    }
+
+    /// The base open period in ticks.
+    ///
+    /// ```
+    /// assert_eq!(tripbit::Config::new(7).open_ticks(), 7);
+    /// ```
+    pub const fn open_ticks(&self) -> u64 {
+        self.open_ticks
+    }
+
+    /// Concurrent half-open probes.
+    ///
+    /// ```
+    /// assert_eq!(tripbit::Config::new(7).probes(2).probe_limit(), 2);
+    /// ```
+    pub const fn probe_limit(&self) -> u8 {
+        self.probes
+    }
+
+    /// The window's bucket kind.
+    ///
+    /// ```
+    /// assert_eq!(tripbit::Config::new(7).window(), tripbit::WindowKind::Calls(10));
+    /// ```
+    pub const fn window(&self) -> WindowKind {
+        self.window
+    }
+
+    /// The slow-call policy as `(slow_ticks, percent)`, if set.
+    ///
+    /// ```
+    /// assert_eq!(tripbit::Config::new(7).slow(), None);
+    /// ```
+    pub const fn slow(&self) -> Option<(u64, u8)> {
+        if self.slow_ticks == 0 && self.slow_percent == 0 {
+            None
+        } else {
+            Some((self.slow_ticks, self.slow_percent))
+        }
+    }
+
+    /// The close bar as `(successes needed, failures allowed)`.
+    ///
+    /// ```
+    /// assert_eq!(tripbit::Config::new(7).close_after(3).close_bar(), (3, 0));
+    /// ```
+    pub const fn close_bar(&self) -> (u32, u32) {
+        let s = self.close_after as u32;
+        (s, allowed_failures(s, self.close_max_failure_percent))
+    }
+
+    /// The open period at backoff level `level` (capped at the max level),
+    /// saturating at `u64::MAX`.
+    ///
+    /// ```
+    /// assert_eq!(tripbit::Config::new(10).backoff(3, 2).open_ticks_at_level(2), 90);
+    /// ```
+    pub const fn open_ticks_at_level(&self, level: u8) -> u64 {
+        open_ticks_at(self.open_ticks, self.backoff_factor, self.backoff_max_level, level)
+    }
+
+    /// Checks every setting; the error names the first one at fault.
+    ///
+    /// ```
+    /// use tripbit::{Config, ConfigError};
+    /// assert_eq!(Config::new(10).consecutive_failures(0).validate(), Err(ConfigError::FailureThreshold));
+    /// assert_eq!(Config::new(10).probes(2).validate(), Err(ConfigError::Probes));
+    /// assert_eq!(Config::new(u64::MAX).backoff(2, 1).validate(), Err(ConfigError::BackoffOverflow));
+    /// assert!(Config::new(10).validate().is_ok());
+    /// ```
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        match self.trip {
+            Trip::ConsecutiveFailures(0) => return Err(ConfigError::FailureThreshold),
+            Trip::ConsecutiveFailures(_) => {}
+            Trip::FailureRate { percent, min_calls } => {
+                if percent == 0 || percent > 100 {
+                    return Err(ConfigError::FailurePercent);
+                }
+                if min_calls == 0 {
+                    return Err(ConfigError::MinCalls);
+                }
+                if self.close_max_failure_percent >= percent {
+                    return Err(ConfigError::CloseMaxFailurePercent);
+                }
+            }
+        }
+        if self.open_ticks == 0 {
+            return Err(ConfigError::OpenTicks);
+        }
+        if self.backoff_factor == 0 {
+            return Err(ConfigError::BackoffFactor);
+        }
+        if self.backoff_max_level > MAX_LEVEL {
+            return Err(ConfigError::BackoffLevel);
+        }
+        if checked_open_ticks(self.open_ticks, self.backoff_factor, self.backoff_max_level)
+            .is_none()
+        {
+            return Err(ConfigError::BackoffOverflow);
+        }
+        if self.close_after == 0 || self.close_after as u32 > MAX_HALF_OPEN_COUNT {
+            return Err(ConfigError::CloseAfter);
+        }
+        if self.close_max_failure_percent > 99 {
+            return Err(ConfigError::CloseMaxFailurePercent);
+        }
+        let (s, f) = self.close_bar();
+        if f > MAX_HALF_OPEN_COUNT {
+            return Err(ConfigError::CloseMaxFailurePercent);
+        }
+        if self.probes == 0 || self.probes as u32 > MAX_PROBES || self.probes as u32 > s + f {
+            return Err(ConfigError::Probes);
+        }
+        if let Some((ticks, percent)) = self.slow() {
+            if ticks == 0 {
+                return Err(ConfigError::SlowTicks);
+            }
+            if percent == 0 || percent > 100 {
+                return Err(ConfigError::SlowPercent);
+            }
+        }
+        match self.window {
+            WindowKind::Calls(0) | WindowKind::Ticks(0) => Err(ConfigError::WindowBucket),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Failures a half-open trial of `successes` may hold at `percent`% failures.
+pub(crate) const fn allowed_failures(successes: u32, percent: u8) -> u32 {
+    if percent >= 100 {
+        return MAX_HALF_OPEN_COUNT + 1;
+    }
+    // f / (s + f) ≤ p / 100  ⇔  f ≤ s·p / (100 − p)
+    successes * percent as u32 / (100 - percent as u32)
+}
+
+const fn checked_open_ticks(open: u64, factor: u8, level: u8) -> Option<u64> {
+    let mut t = open;
+    let mut i = 0;
+    while i < level {
+        t = match t.checked_mul(factor as u64) {
+            Some(t) => t,
+            None => return None,
+        };
+        i += 1;
+    }
+    Some(t)
+}
+
+/// The open period at `level` (capped at `max_level`), saturating.
+pub(crate) const fn open_ticks_at(open: u64, factor: u8, max_level: u8, level: u8) -> u64 {
+    let level = if level > max_level { max_level } else { level };
+    match checked_open_ticks(open, factor, level) {
+        Some(t) => t,
+        None => u64::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        assert_eq!(Config::new(1).validate(), Ok(()));
+    }
+
+    #[test]
+    fn every_error_names_a_field_and_explains_it() {
+        let cases = [
+            (Config::new(1).consecutive_failures(0), ConfigError::FailureThreshold),
+            (Config::new(0), ConfigError::OpenTicks),
+            (Config::new(1).backoff(0, 0), ConfigError::BackoffFactor),
+            (Config::new(1).backoff(2, 32), ConfigError::BackoffLevel),
+            (Config::new(1 << 62).backoff(4, 1), ConfigError::BackoffOverflow),
+            (Config::new(1).probes(0), ConfigError::Probes),
+            (Config::new(1).close_after(2).probes(3), ConfigError::Probes),
+            (Config::new(1).close_after(0), ConfigError::CloseAfter),
+            (Config::new(1).close_after(4096), ConfigError::CloseAfter),
+            (
+                Config::new(1).close_max_failure_percent(100),
+                ConfigError::CloseMaxFailurePercent,
+            ),
+            (
+                Config::new(1).failure_rate(50, 1).close_max_failure_percent(50),
+                ConfigError::CloseMaxFailurePercent,
+            ),
+            (Config::new(1).failure_rate(0, 1), ConfigError::FailurePercent),
+            (Config::new(1).failure_rate(101, 1), ConfigError::FailurePercent),
+            (Config::new(1).failure_rate(50, 0), ConfigError::MinCalls),
+            (Config::new(1).slow_calls(0, 10), ConfigError::SlowTicks),
+            (Config::new(1).slow_calls(10, 0), ConfigError::SlowPercent),
+            (Config::new(1).slow_calls(10, 101), ConfigError::SlowPercent),
+            (Config::new(1).count_window(0), ConfigError::WindowBucket),
+            (Config::new(1).time_window(0), ConfigError::WindowBucket),
+        ];
+        for (config, expected) in cases {
+            assert_eq!(config.validate(), Err(expected), "{config:?}");
+            assert!(!expected.field().is_empty());
+            assert!(expected.message().len() > 10);
+        }
+    }
+
+    #[test]
+    fn close_bar_allows_failures_in_proportion() {
+        assert_eq!(allowed_failures(1, 0), 0);
+        assert_eq!(allowed_failures(8, 20), 2);
+        assert_eq!(allowed_failures(9, 50), 9);
+        assert_eq!(allowed_failures(3, 99), 297);
+    }
+
+    #[test]
+    fn backoff_is_capped_and_saturates() {
+        let c = Config::new(100).backoff(2, 3);
+        assert_eq!(c.open_ticks_at_level(0), 100);
+        assert_eq!(c.open_ticks_at_level(3), 800);
+        assert_eq!(c.open_ticks_at_level(31), 800);
+        assert_eq!(open_ticks_at(u64::MAX, 2, 1, 1), u64::MAX);
+    }
+}

@@ -1,0 +1,32 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+// This mod MUST go first, so the logging shim is visible to the others.
+mod fmt;
+
+mod breaker;
+#[cfg(feature = "std")]
+mod call;
+mod config;
+#[cfg(feature = "embedded-hal")]
+pub mod hal;
+mod registry;
+mod state;
+mod sync;
+mod window;
+
+pub use breaker::{
+    Breaker, Consecutive, Outcome, Permit, Rejected, Snapshot, Stale, Ticket, Transition,
+};
+#[cfg(feature = "std")]
+pub use call::{CallError, clock};
+pub use config::{Config, ConfigError, Trip, WindowKind};
+pub use registry::{MAX_KEY_LEN, Registry, RegistryError, validate_key};
+pub use state::State;
+pub use window::{Policy, Window, WindowCounts};

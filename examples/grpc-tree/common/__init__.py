@@ -1,0 +1,1 @@
+"""Shared modules of the gRPC tree example."""
