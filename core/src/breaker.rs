@@ -42,7 +42,11 @@ impl Outcome {
     /// assert_eq!(tripbit::Outcome::from_success(false), tripbit::Outcome::Failure);
     /// ```
     pub const fn from_success(ok: bool) -> Outcome {
-        if ok { Outcome::Success } else { Outcome::Failure }
+        if ok {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        }
     }
 }
 
@@ -262,9 +266,12 @@ impl<P: Policy> Drop for Permit<'_, P> {
         if self.ticket.probe {
             // Counts nothing; only frees the slot. Stale is fine: the
             // generation that owned the slot is gone.
-            let _ = self
-                .breaker
-                .record_inner(self.ticket, Outcome::Ignored, 0, self.ticket.acquired_at);
+            let _ = self.breaker.record_inner(
+                self.ticket,
+                Outcome::Ignored,
+                0,
+                self.ticket.acquired_at,
+            );
         }
     }
 }
@@ -535,7 +542,9 @@ impl<P: Policy> Breaker<P> {
                         successes: 0,
                         failures: 0,
                     };
-                    let next = w.next(State::HalfOpen, w.level).with_counters(probes.pack());
+                    let next = w
+                        .next(State::HalfOpen, w.level)
+                        .with_counters(probes.pack());
                     (next, Some(transition(w, next)))
                 }
                 State::HalfOpen => {

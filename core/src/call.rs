@@ -110,7 +110,9 @@ impl<P: Policy> Breaker<P> {
         f: impl FnOnce() -> Result<T, E>,
         classify: impl FnOnce(&Result<T, E>) -> Outcome,
     ) -> Result<T, CallError<E>> {
-        let permit = self.try_acquire(clock::now()).map_err(CallError::Rejected)?;
+        let permit = self
+            .try_acquire(clock::now())
+            .map_err(CallError::Rejected)?;
         let result = f();
         permit.record(classify(&result), clock::now());
         result.map_err(CallError::Failed)
@@ -139,10 +141,11 @@ impl<P: Policy> Breaker<P> {
     where
         F: Future<Output = Result<T, E>>,
     {
-        let permit = self.try_acquire(clock::now()).map_err(CallError::Rejected)?;
+        let permit = self
+            .try_acquire(clock::now())
+            .map_err(CallError::Rejected)?;
         let result = fut.await;
         permit.record(Outcome::from_success(result.is_ok()), clock::now());
         result.map_err(CallError::Failed)
     }
 }
-

@@ -410,7 +410,12 @@ impl Config {
     /// assert_eq!(tripbit::Config::new(10).backoff(3, 2).open_ticks_at_level(2), 90);
     /// ```
     pub const fn open_ticks_at_level(&self, level: u8) -> u64 {
-        open_ticks_at(self.open_ticks, self.backoff_factor, self.backoff_max_level, level)
+        open_ticks_at(
+            self.open_ticks,
+            self.backoff_factor,
+            self.backoff_max_level,
+            level,
+        )
     }
 
     /// Checks every setting; the error names the first one at fault.
@@ -523,11 +528,17 @@ mod tests {
     #[test]
     fn every_error_names_a_field_and_explains_it() {
         let cases = [
-            (Config::new(1).consecutive_failures(0), ConfigError::FailureThreshold),
+            (
+                Config::new(1).consecutive_failures(0),
+                ConfigError::FailureThreshold,
+            ),
             (Config::new(0), ConfigError::OpenTicks),
             (Config::new(1).backoff(0, 0), ConfigError::BackoffFactor),
             (Config::new(1).backoff(2, 32), ConfigError::BackoffLevel),
-            (Config::new(1 << 62).backoff(4, 1), ConfigError::BackoffOverflow),
+            (
+                Config::new(1 << 62).backoff(4, 1),
+                ConfigError::BackoffOverflow,
+            ),
             (Config::new(1).probes(0), ConfigError::Probes),
             (Config::new(1).close_after(2).probes(3), ConfigError::Probes),
             (Config::new(1).close_after(0), ConfigError::CloseAfter),
@@ -537,11 +548,19 @@ mod tests {
                 ConfigError::CloseMaxFailurePercent,
             ),
             (
-                Config::new(1).failure_rate(50, 1).close_max_failure_percent(50),
+                Config::new(1)
+                    .failure_rate(50, 1)
+                    .close_max_failure_percent(50),
                 ConfigError::CloseMaxFailurePercent,
             ),
-            (Config::new(1).failure_rate(0, 1), ConfigError::FailurePercent),
-            (Config::new(1).failure_rate(101, 1), ConfigError::FailurePercent),
+            (
+                Config::new(1).failure_rate(0, 1),
+                ConfigError::FailurePercent,
+            ),
+            (
+                Config::new(1).failure_rate(101, 1),
+                ConfigError::FailurePercent,
+            ),
             (Config::new(1).failure_rate(50, 0), ConfigError::MinCalls),
             (Config::new(1).slow_calls(0, 10), ConfigError::SlowTicks),
             (Config::new(1).slow_calls(10, 0), ConfigError::SlowPercent),

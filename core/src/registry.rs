@@ -78,7 +78,11 @@ pub fn validate_key(key: &str) -> Result<(), RegistryError> {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         });
-    if ok { Ok(()) } else { Err(RegistryError::InvalidKey) }
+    if ok {
+        Ok(())
+    } else {
+        Err(RegistryError::InvalidKey)
+    }
 }
 
 /// A fixed-capacity set of up to `N` named breakers of policy `P`. Built once
@@ -116,7 +120,9 @@ impl<const N: usize, P: Policy> Registry<N, P> {
     /// assert!(r.is_empty());
     /// ```
     pub const fn new() -> Self {
-        Registry { entries: Vec::new() }
+        Registry {
+            entries: Vec::new(),
+        }
     }
 
     /// Adds a breaker under `key` and returns it.

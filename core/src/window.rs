@@ -277,7 +277,9 @@ impl<const N: usize> Window<N> {
         let bucket = &self.buckets[(epoch % N as u64) as usize];
         let tag = epoch & TAG_MASK;
         update(&bucket.outcomes, tag, |calls_failures| {
-            let calls = (calls_failures & COUNT_MAX).saturating_add(1).min(COUNT_MAX);
+            let calls = (calls_failures & COUNT_MAX)
+                .saturating_add(1)
+                .min(COUNT_MAX);
             let failures = ((calls_failures >> COUNT_BITS) + u64::from(failure)).min(COUNT_MAX);
             calls | (failures << COUNT_BITS)
         });
@@ -299,7 +301,9 @@ impl<const N: usize> Window<N> {
             }
             let s = b.slow.load(Ordering::Relaxed);
             if in_window::<N>(tag, s & TAG_MASK) {
-                c.slow = c.slow.saturating_add((s >> TAG_BITS).min(u64::from(u32::MAX)) as u32);
+                c.slow = c
+                    .slow
+                    .saturating_add((s >> TAG_BITS).min(u64::from(u32::MAX)) as u32);
             }
         }
         c

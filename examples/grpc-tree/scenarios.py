@@ -89,7 +89,7 @@ def free_ports(n: int) -> List[int]:
 
 def write_configs(run_dir: Path) -> Dict[str, dict]:
     """Copies of configs/process_X.json with every port replaced by a free one."""
-    ports = dict(zip(IDS, free_ports(len(IDS))))
+    ports = {sid: port for sid, port in zip(IDS, free_ports(len(IDS)))}  # noqa: B905 (3.9)
     configs = {}
     for sid in IDS:
         cfg = json.loads((ROOT / "configs" / f"process_{sid.lower()}.json").read_text())
@@ -271,11 +271,21 @@ def median(values) -> Optional[float]:
 
 
 def open_breakers(states: Dict[str, dict]) -> List[str]:
-    return [name for name in BREAKERS if states.get(name, {}).get("state") != "closed"]
-
-
-def expect_states(states: Dict[str, dict], want_open: List[str]) -> None:
+    out = []
     for name in BREAKERS:
+        state = states.get(name, {}).get("state")
+        if state == "open":
+            out.append(name)
+        elif state != "closed":
+            out.append(f"{name} ({state})")
+    return out
+
+
+def expect_states(states: Dict[str, dict], want_open: List[str], ignore=()) -> None:
+    for name in BREAKERS:
+        if name in ignore:
+            print(f"   ·  breaker {name} is {states.get(name, {}).get('state')} (not checked here)")
+            continue
         want = "open" if name in want_open else "closed"
         got = states.get(name, {}).get("state")
         check(got == want, f"breaker {name} is {want.upper()} (get_stats: {got})")
@@ -319,8 +329,10 @@ def test0_config(ctx: Context) -> None:
         out = proc.stdout + proc.stderr
         shown = next((line for line in out.splitlines() if "⚠️" in line or "❌" in line), out.strip()[:120])
         print(f"   {label}: exit {proc.returncode}: {shown}")
-        check(proc.returncode == want_rc and all(t in out for t in want_text),
-              f"{label}: exit status {want_rc} and the expected message")
+        missing = [t for t in want_text if t not in out]
+        check(proc.returncode == want_rc and not missing,
+              f"{label}: exit status {want_rc} (got {proc.returncode}) and the expected message"
+              + (f"; missing from the output: {missing}" if missing else ""))
 
 
 def test1_baseline(ctx: Context) -> None:
@@ -423,7 +435,7 @@ def test3b_hung_peer(ctx: Context) -> None:
         check(all(r.calls["E->D"].seconds >= 0.9 * deadline for r in hung),
               f"each E->D call took the whole deadline (~{deadline}s)")
         states = c.breakers()
-        ctx.rows.append(Row("3b Hung D, E->D closed", hung[-1].total,
+        ctx.rows.append(Row("3b Hung D, until E->D opens", hung[-1].total,
                             median(r.latency("A->B") for r in hung), hung_e, open_breakers(states)))
         fast = []
         for i in range(1, 3):
@@ -437,10 +449,12 @@ def test3b_hung_peer(ctx: Context) -> None:
         check(open_e < hung_e / 4,
               f"E answers in {open_e:.3f}s with E->D OPEN instead of {hung_e:.3f}s while it was CLOSED")
         states = c.breakers()
-        expect_states(states, ["B->C", "E->D"] if states["B->C"]["state"] == "open" else ["E->D"])
+        # C is still down: B->C may be OPEN or, past open_timeout, HALF_OPEN awaiting its probe.
+        expect_states(states, ["E->D"], ignore=["B->C"])
         check(states["A->E"]["state"] == "closed", "the hung worker did not trip A->E (deadline propagation)")
         log = c.log_text("E")
-        line = f"[E] ❌ Error contacting D: StatusCode.DEADLINE_EXCEEDED (failure count: {ctx.threshold}/{ctx.threshold})"
+        k = ctx.threshold
+        line = f"[E] ❌ Error contacting D: StatusCode.DEADLINE_EXCEEDED (failure count: {k}/{k})"
         check(line in log, f"E logged: {line}")
         ctx.notes.append(f"E's latency as seen by A with D hung: {hung_e:.3f}s (E->D closed, {deadline}s deadline) "
                          f"-> {open_e:.3f}s (E->D open, fail-fast)")
@@ -497,11 +511,11 @@ def test5_f_fails(ctx: Context) -> None:
 def print_table(rows: List[Row]) -> None:
     def sec(v):
         return f"{v:.3f}" if v is not None else "-"
-    print(f"\n{'Test':<26} {'Rows':>9} {'Availability':>12} {'B latency (s)':>14} "
+    print(f"\n{'Test':<28} {'Rows':>9} {'Availability':>12} {'B latency (s)':>14} "
           f"{'E latency (s)':>14}  Open breakers")
     print("-" * 96)
     for r in rows:
-        print(f"{r.test:<26} {r.rows:>9,} {100.0 * r.rows / BASELINE_TOTAL:>11.1f}% {sec(r.b_latency):>14} "
+        print(f"{r.test:<28} {r.rows:>9,} {100.0 * r.rows / BASELINE_TOTAL:>11.1f}% {sec(r.b_latency):>14} "
               f"{sec(r.e_latency):>14}  {', '.join(r.open_breakers) or '-'}")
 
 

@@ -24,7 +24,7 @@ import uuid
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common` from any cwd
 

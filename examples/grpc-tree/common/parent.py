@@ -19,7 +19,8 @@ def die_with_parent() -> None:
         return
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        # SIGKILL, not SIGTERM: a server the scenario left SIGSTOPped must die too.
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         return
     if str(os.getppid()) != parent:  # the parent is already gone
