@@ -30,3 +30,8 @@ pub use config::{Config, ConfigError, Trip, WindowKind};
 pub use registry::{MAX_KEY_LEN, Registry, RegistryError, validate_key};
 pub use state::State;
 pub use window::{Policy, Window, WindowCounts};
+
+/// The repository README's examples, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct RootReadme;

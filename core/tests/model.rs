@@ -383,7 +383,7 @@ fn model_for(c: &Config, backoff: (u8, u8), window: Option<ModelWindow>) -> Mode
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 6 } else { 400 }, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn consecutive_policy_matches_the_model(

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every test of the project, installing what it needs first.
+# Each step prints its own output; a summary closes the run and the exit
+# status is non-zero if any step failed.
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=setup.sh
+source scripts/setup.sh
+set +e
+setup_all || { echo "setup failed"; exit 1; }
+
+passed=0
+failed=0
+failures=()
+step() {
+    local name="$1"
+    shift
+    log "$name"
+    local t0=$SECONDS
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "-- ok: $name ($((SECONDS - t0)) s)"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "-- FAILED: $name ($((SECONDS - t0)) s)"
+    fi
+}
+
+embedded_builds() {
+    local t
+    for t in "${EMBEDDED_TARGETS[@]}"; do
+        echo "tripbit for $t"
+        cargo build -q -p tripbit --no-default-features --target "$t" || return 1
+        cargo build -q -p tripbit --no-default-features --features defmt --target "$t" || return 1
+    done
+}
+
+loom_models() {
+    # Bounded: 3 preemptions cover every interleaving of the 3-thread models
+    # that matter here and take well under a minute in release.
+    RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
+        cargo test -q -p tripbit --release --test loom
+}
+
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo clippy (all targets, all features, -D warnings)" \
+    cargo clippy -q --workspace --all-targets --all-features -- -D warnings
+step "cargo doc (warnings denied)" env RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace --no-deps --all-features
+step "cargo test --workspace" cargo test -q --workspace
+step "loom models" loom_models
+step "miri (cargo +nightly miri test -p tripbit)" cargo +nightly miri test -q -p tripbit
+step "no_std builds for ${EMBEDDED_TARGETS[*]}" embedded_builds
+step "demo: simulated outage" cargo run -q -p tripbit --example outage
+
+echo
+echo "test steps: $passed passed, $failed failed"
+for f in "${failures[@]}"; do echo "  failed: $f"; done
+[ "$failed" -eq 0 ]
