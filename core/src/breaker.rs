@@ -621,7 +621,7 @@ impl<P: Policy> Breaker<P> {
             }
             let (next, tr) = match w.state {
                 State::Closed | State::Disabled if !ticket.probe => {
-                    return P::record_closed(self, ticket, outcome, elapsed, now);
+                    return P::record_closed(self, cur, ticket, outcome, elapsed, now);
                 }
                 State::HalfOpen if ticket.probe => match self.half_open_next(w, outcome, now) {
                     Some(next) => next,
@@ -901,15 +901,17 @@ fn transition(from: Word, to: Word) -> Transition {
 }
 
 /// The consecutive policy's closed-state record.
+///
+/// `cur` is the word `record_inner` already loaded (no second load on the
+/// hot path).
 pub(crate) fn record_consecutive<P: Policy>(
     b: &Breaker<P>,
+    mut cur: u64,
     ticket: Ticket,
     outcome: Outcome,
     now: u64,
 ) -> Result<Option<Transition>, Stale> {
     let threshold = u32::from(b.params().threshold);
-    // Ordering: Relaxed, see `record_inner`.
-    let mut cur = b.word().load(Ordering::Relaxed);
     loop {
         let w = Word::unpack(cur);
         if w.generation != ticket.generation || !matches!(w.state, State::Closed | State::Disabled)

@@ -19,6 +19,8 @@ pub mod hal;
 mod registry;
 mod state;
 mod sync;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod window;
 
 pub use breaker::{

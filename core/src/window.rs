@@ -34,6 +34,7 @@ pub trait Policy: sealed::Sealed + Sized {
     #[doc(hidden)]
     fn record_closed(
         b: &Breaker<Self>,
+        cur: u64,
         ticket: Ticket,
         outcome: Outcome,
         elapsed: u64,
@@ -52,12 +53,13 @@ impl sealed::Sealed for Consecutive {}
 impl Policy for Consecutive {
     fn record_closed(
         b: &Breaker<Self>,
+        cur: u64,
         ticket: Ticket,
         outcome: Outcome,
         _elapsed: u64,
         now: u64,
     ) -> Result<Option<Transition>, Stale> {
-        record_consecutive(b, ticket, outcome, now)
+        record_consecutive(b, cur, ticket, outcome, now)
     }
 
     fn clear(&self) {}
@@ -355,14 +357,16 @@ fn update(word: &AtomicU64, tag: u64, f: impl Fn(u64) -> u64) {
 impl<const N: usize> Policy for Window<N> {
     fn record_closed(
         b: &Breaker<Self>,
+        _cur: u64,
         ticket: Ticket,
         outcome: Outcome,
         elapsed: u64,
         now: u64,
     ) -> Result<Option<Transition>, Stale> {
-        // Ordering: Acquire, pairs with the Release/AcqRel CAS that closed or
-        // reset the breaker after `clear()` moved the cursor: this call's
-        // epoch is computed from the cleared window.
+        // Ordering: Acquire (a fresh load, not the caller's Relaxed one),
+        // pairs with the Release/AcqRel CAS that closed or reset the breaker
+        // after `clear()` moved the cursor: this call's epoch is computed from
+        // the cleared window.
         let cur = b.word().load(Ordering::Acquire);
         let w = Word::unpack(cur);
         if w.generation != ticket.generation || !matches!(w.state, State::Closed | State::Disabled)

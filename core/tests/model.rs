@@ -382,8 +382,11 @@ fn model_for(c: &Config, backoff: (u8, u8), window: Option<ModelWindow>) -> Mode
     }
 }
 
+/// Miri interprets every step; keep its runs short.
+const MAX_OPS: usize = if cfg!(miri) { 25 } else { 120 };
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 6 } else { 400 }, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 3 } else { 400 }, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn consecutive_policy_matches_the_model(
@@ -393,7 +396,7 @@ proptest! {
         extra_close in 0u16..3,
         close_pct in prop_oneof![Just(0u8), 20u8..90],
         backoff in (1u8..4, 0u8..4),
-        ops in prop::collection::vec(op(), 1..120),
+        ops in prop::collection::vec(op(), 1..MAX_OPS),
     ) {
         let close_after = u16::from(probes) + extra_close;
         let c = Config::new(open)
@@ -415,7 +418,7 @@ proptest! {
         slow in prop_oneof![Just((0u64, 0u8)), (1u64..30, 1u8..=100)],
         open in 1u64..80,
         probes in 1u8..3,
-        ops in prop::collection::vec(op(), 1..120),
+        ops in prop::collection::vec(op(), 1..MAX_OPS),
     ) {
         let mut c = Config::new(open).failure_rate(percent, min_calls).probes(probes).close_after(u16::from(probes));
         c = if by_time { c.time_window(bucket * 10) } else { c.count_window(bucket as u32) };
