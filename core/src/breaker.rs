@@ -504,10 +504,31 @@ impl<P: Policy> Breaker<P> {
     /// assert_eq!(transition, None);
     /// b.record_ticket(ticket, tripbit::Outcome::Success, 1).unwrap();
     /// ```
+    #[inline]
     pub fn acquire_ticket(&self, now: u64) -> Result<(Ticket, Option<Transition>), Rejected> {
         // Ordering: Relaxed. In the admitting states nothing but the word
         // itself is read; the Open branch issues the Acquire fence it needs.
-        let mut cur = self.word.load(Ordering::Relaxed);
+        let cur = self.word.load(Ordering::Relaxed);
+        // The hot path: closed admits with this one load.
+        if Word::raw_is_closed(cur) {
+            let ticket = Ticket {
+                acquired_at: now,
+                generation: Word::raw_generation(cur),
+                probe: false,
+            };
+            return Ok((ticket, None));
+        }
+        self.acquire_slow(cur, now)
+    }
+
+    /// Every state but `Closed`: kept out of line so the closed path inlines
+    /// into the caller as a load, a test and a branch.
+    #[inline(never)]
+    fn acquire_slow(
+        &self,
+        mut cur: u64,
+        now: u64,
+    ) -> Result<(Ticket, Option<Transition>), Rejected> {
         loop {
             let w = Word::unpack(cur);
             let (next, transition) = match w.state {
@@ -603,6 +624,7 @@ impl<P: Policy> Breaker<P> {
         self.record_inner(ticket, outcome, elapsed, now)
     }
 
+    #[inline]
     fn record_inner(
         &self,
         ticket: Ticket,
@@ -610,10 +632,34 @@ impl<P: Policy> Breaker<P> {
         elapsed: u64,
         now: u64,
     ) -> Result<Option<Transition>, Stale> {
-        // Ordering: Relaxed. The consecutive policy's success path ends here
-        // when the failure count is already zero: one load, no
-        // read-modify-write. That is where tripbit's speed comes from; keep it.
-        let mut cur = self.word.load(Ordering::Relaxed);
+        // Ordering: Relaxed: the word publishes no other memory to a record
+        // (the window policy re-loads with Acquire where it needs to).
+        let cur = self.word.load(Ordering::Relaxed);
+        // The hot path: the consecutive policy's success on a closed word of
+        // this generation with no failures counted changes nothing: one load,
+        // no read-modify-write, so cores sharing a breaker never contend on
+        // its cache line. That is where tripbit's speed comes from; keep it.
+        if P::COUNTS_IN_WORD
+            && matches!(outcome, Outcome::Success)
+            && cur == Word::raw_closed_clean(ticket.generation)
+            && !ticket.probe
+        {
+            return Ok(None);
+        }
+        self.record_slow(cur, ticket, outcome, elapsed, now)
+    }
+
+    /// Everything but the clean closed success: out of line, see
+    /// `acquire_slow`.
+    #[inline(never)]
+    fn record_slow(
+        &self,
+        mut cur: u64,
+        ticket: Ticket,
+        outcome: Outcome,
+        elapsed: u64,
+        now: u64,
+    ) -> Result<Option<Transition>, Stale> {
         loop {
             let w = Word::unpack(cur);
             if w.generation != ticket.generation {

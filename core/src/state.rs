@@ -170,6 +170,25 @@ impl Word {
     pub(crate) const fn with_counters(self, counters: u32) -> Word {
         Word { counters, ..self }
     }
+
+    /// Whether a raw word is `Closed` (any generation, any counters).
+    #[inline(always)]
+    pub(crate) const fn raw_is_closed(raw: u64) -> bool {
+        raw & TAG_MASK == State::Closed as u64
+    }
+
+    /// The generation of a raw word.
+    #[inline(always)]
+    pub(crate) const fn raw_generation(raw: u64) -> u32 {
+        ((raw >> GEN_SHIFT) as u32) & GEN_MASK
+    }
+
+    /// The raw word of `Closed`, `generation`, level 0, no failures: the
+    /// word on which a success changes nothing.
+    #[inline(always)]
+    pub(crate) const fn raw_closed_clean(generation: u32) -> u64 {
+        ((generation & GEN_MASK) as u64) << GEN_SHIFT
+    }
 }
 
 /// Half-open counters, packed into the word's upper 32 bits.
@@ -241,6 +260,26 @@ mod tests {
         assert_eq!(n.level, 3);
         assert_eq!(n.counters, 0);
         assert_eq!(Word::unpack(n.pack()), n);
+    }
+
+    #[test]
+    fn raw_helpers_agree_with_unpack() {
+        for state in State::ALL {
+            for generation in [0, 5, GEN_MASK] {
+                let w = Word {
+                    state,
+                    level: 0,
+                    generation,
+                    counters: 0,
+                };
+                assert_eq!(Word::raw_is_closed(w.pack()), state == State::Closed);
+                assert_eq!(Word::raw_generation(w.pack()), generation);
+                assert_eq!(
+                    Word::raw_closed_clean(generation) == w.pack(),
+                    state == State::Closed
+                );
+            }
+        }
     }
 
     #[test]

@@ -31,6 +31,10 @@ mod sealed {
 /// A trip policy: [`Consecutive`] (the default) or [`Window<N>`]. Sealed;
 /// its methods are tripbit's internals.
 pub trait Policy: sealed::Sealed + Sized {
+    /// Whether closed-state counts live in the state word only (so a success
+    /// on a clean closed word changes nothing and can return after a load).
+    #[doc(hidden)]
+    const COUNTS_IN_WORD: bool;
     #[doc(hidden)]
     fn record_closed(
         b: &Breaker<Self>,
@@ -51,6 +55,8 @@ pub trait Policy: sealed::Sealed + Sized {
 impl sealed::Sealed for Consecutive {}
 
 impl Policy for Consecutive {
+    const COUNTS_IN_WORD: bool = true;
+
     fn record_closed(
         b: &Breaker<Self>,
         cur: u64,
@@ -355,6 +361,8 @@ fn update(word: &AtomicU64, tag: u64, f: impl Fn(u64) -> u64) {
 }
 
 impl<const N: usize> Policy for Window<N> {
+    const COUNTS_IN_WORD: bool = false;
+
     fn record_closed(
         b: &Breaker<Self>,
         _cur: u64,
