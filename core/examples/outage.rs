@@ -57,5 +57,8 @@ fn main() {
     assert_eq!(end.state, State::Closed);
     // The outage is 7.5 s long; at 10 req/s that is 75 requests, of which
     // the breaker let through only the 3 that tripped it and the probes.
-    assert!(failed <= 8, "too many calls hit the dead upstream: {failed}");
+    assert!(
+        failed <= 8,
+        "too many calls hit the dead upstream: {failed}"
+    );
 }

@@ -1,0 +1,660 @@
+//! `tripbit_breaker_t`: caller-allocated storage for one `tripbit::Breaker`
+//! (the consecutive-failures policy), and every function that uses it.
+//!
+//! C owns the storage (a `static`, a stack variable, a struct member, shared
+//! memory); tripbit never allocates and never keeps a pointer. The storage is
+//! exactly a `Breaker`: same size, same alignment (asserted at compile time
+//! here and in the header).
+
+use tripbit::{Breaker, Config, Outcome, Rejected, Stale};
+
+use crate::panic::{boundary, opt_out_ptr, out_ptr, try_ffi, write_out};
+use crate::tripbit_result_t::{self, *};
+use crate::types::{
+    tripbit_config_t, tripbit_outcome_t, tripbit_snapshot_t, tripbit_state_t, tripbit_ticket_t,
+    tripbit_transition_t,
+};
+
+/// `sizeof(tripbit_breaker_t)`: RAM per breaker, in bytes.
+pub const TRIPBIT_BREAKER_SIZE: usize = 32;
+/// `alignof(tripbit_breaker_t)`: the alignment the storage needs.
+pub const TRIPBIT_BREAKER_ALIGN: usize = 8;
+
+/// Storage for one circuit breaker, declared by C: `static tripbit_breaker_t b;`.
+/// Opaque: never read or write its bytes; initialize it with
+/// `tripbit_breaker_init()` before any other call (zeroed storage, as a
+/// `static` starts, is reported as `TRIPBIT_E_UNINIT`, never used).
+///
+/// Thread-safety: every `tripbit_breaker_*` function except `_init` is
+/// lock-free and may be called on the same breaker from any number of
+/// threads or interrupt handlers at once. `_init` must complete before any
+/// other call on that storage starts (initialize before starting threads or
+/// enabling interrupts). No `_free` exists: a breaker owns nothing, so the
+/// storage can simply go out of scope.
+#[repr(C)]
+pub struct tripbit_breaker_t {
+    _opaque: [u64; 4],
+}
+
+// The storage and the Rust type must agree exactly (checked again in the
+// header, on the C side).
+const _: () = {
+    assert!(size_of::<tripbit_breaker_t>() == size_of::<Breaker>());
+    assert!(align_of::<tripbit_breaker_t>() == align_of::<Breaker>());
+    assert!(TRIPBIT_BREAKER_SIZE == size_of::<Breaker>());
+    assert!(TRIPBIT_BREAKER_ALIGN == align_of::<Breaker>());
+};
+
+/// Where `Breaker`'s immutable settings start: after its two atomic words.
+const PARAMS_OFFSET: usize = 16;
+
+/// The settings a breaker stores, decoded from their bytes.
+///
+/// The core keeps them private (`Params`, `#[repr(C)]`, bytes 16..32 of the
+/// `#[repr(C)]` `Breaker`): `open_ticks: u64`, `threshold: u16`,
+/// `close_after: u16`, `probes`, `backoff_factor`, `backoff_max_level`,
+/// `close_max_failure_percent` (`u8` each). `LAYOUT_CHECK` below proves that
+/// reading at compile time, so a change in the core breaks the build instead
+/// of this check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct StoredParams {
+    open_ticks: u64,
+    threshold: u16,
+    close_after: u16,
+    probes: u8,
+    backoff_factor: u8,
+    backoff_max_level: u8,
+    close_max_failure_percent: u8,
+}
+
+impl StoredParams {
+    const fn decode(b: &[u8; 16]) -> StoredParams {
+        StoredParams {
+            open_ticks: u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+            threshold: u16::from_ne_bytes([b[8], b[9]]),
+            close_after: u16::from_ne_bytes([b[10], b[11]]),
+            probes: b[12],
+            backoff_factor: b[13],
+            backoff_max_level: b[14],
+            close_max_failure_percent: b[15],
+        }
+    }
+
+    /// Whether these could be the settings of an initialized breaker: every
+    /// range `Config::validate` enforces, checked cheaply (no multiplication
+    /// or division, so it costs a few compares per call). All-zero storage
+    /// always fails (`open_ticks` 0); random bytes pass about once in 900.
+    const fn plausible(&self) -> bool {
+        self.open_ticks != 0
+            && self.threshold != 0
+            && self.close_after != 0
+            && self.close_after <= 4095
+            && self.probes != 0
+            && self.backoff_factor != 0
+            && self.backoff_max_level <= 31
+            && self.close_max_failure_percent <= 99
+    }
+}
+
+/// Proves at compile time that bytes 16..32 of a `Breaker` are its settings,
+/// in the order `StoredParams::decode` reads them.
+const LAYOUT_CHECK: () = {
+    let config = Config::new(0x0001_0203_0405_0607)
+        .consecutive_failures(0x1234)
+        .close_after(0x0ABC)
+        .probes(0x5A)
+        .close_max_failure_percent(42)
+        .backoff(3, 5);
+    let breaker = match Breaker::try_new(config) {
+        Ok(b) => b,
+        Err(_) => panic!("layout probe config is invalid"),
+    };
+    // SAFETY: `Breaker` (consecutive policy) is `#[repr(C)]` and 32 bytes of
+    // integers with no padding: two `AtomicU64` (an `UnsafeCell<u64>` each)
+    // and the `#[repr(C)]` settings (8 + 2 + 2 + 4 × 1 bytes). Every byte is
+    // initialized, so it is a valid `[u8; 32]`. It has no `Drop`.
+    let bytes: [u8; 32] = unsafe { core::mem::transmute(breaker) };
+    let mut raw = [0u8; 16];
+    let mut i = 0;
+    while i < 16 {
+        raw[i] = bytes[PARAMS_OFFSET + i];
+        i += 1;
+    }
+    let p = StoredParams::decode(&raw);
+    assert!(
+        p.open_ticks == 0x0001_0203_0405_0607
+            && p.threshold == 0x1234
+            && p.close_after == 0x0ABC
+            && p.probes == 0x5A
+            && p.close_max_failure_percent == 42
+            && p.backoff_factor == 3
+            && p.backoff_max_level == 5
+            && p.plausible(),
+        "tripbit::Breaker's layout changed: update StoredParams in ffi-c/src/breaker.rs"
+    );
+};
+#[allow(clippy::let_unit_value)]
+const _: () = LAYOUT_CHECK;
+
+/// Checks a breaker pointer, NULL and alignment first, then that the storage
+/// holds an initialized breaker.
+///
+/// # Safety
+/// A non-NULL, aligned `p` must point to `TRIPBIT_BREAKER_SIZE` readable
+/// bytes that stay valid for `'a` (the header's contract for every
+/// `tripbit_breaker_t *`).
+unsafe fn breaker_ref<'a>(p: *const tripbit_breaker_t) -> Result<&'a Breaker, tripbit_result_t> {
+    if p.is_null() {
+        return Err(TRIPBIT_E_NULL);
+    }
+    if !p.is_aligned() {
+        return Err(TRIPBIT_E_MISALIGNED);
+    }
+    // SAFETY: in bounds of the 32 readable bytes (function contract); `[u8;
+    // 16]` has alignment 1 and no invalid values. The settings are written
+    // only by `tripbit_breaker_init`, which the header requires to complete
+    // before any concurrent use, so this plain read races with nothing.
+    let raw = unsafe { p.cast::<u8>().add(PARAMS_OFFSET).cast::<[u8; 16]>().read() };
+    if !StoredParams::decode(&raw).plausible() {
+        return Err(TRIPBIT_E_UNINIT);
+    }
+    // SAFETY: non-NULL and aligned for `Breaker` (same alignment as the
+    // storage, asserted above); 32 bytes, valid for `'a` per the contract.
+    // Every bit pattern is a valid `Breaker`: two atomic `u64`s and integer
+    // settings (no bools, enums or pointers), and the settings were checked
+    // plausible, so the core state machine runs with in-range parameters.
+    // Shared access only: the atomics carry all mutation.
+    Ok(unsafe { &*p.cast::<Breaker>() })
+}
+
+/// Writes the optional transition out-parameter (already checked).
+fn write_transition(out: Option<*mut tripbit_transition_t>, t: Option<tripbit::Transition>) {
+    if let Some(out) = out {
+        write_out(out, tripbit_transition_t::from_core(t));
+    }
+}
+
+impl tripbit_breaker_t {
+    /// Initializes (or re-initializes) `breaker` with `config`: closed, no
+    /// counts, generation 0. On error the storage is left untouched.
+    ///
+    /// Returns `TRIPBIT_OK`, `TRIPBIT_E_NULL`, `TRIPBIT_E_MISALIGNED` (either
+    /// pointer), or the `TRIPBIT_E_CONFIG_*` code of the first field at fault.
+    ///
+    /// Not thread-safe: nothing else may use this storage while it runs.
+    ///
+    /// # Safety
+    /// `breaker` is NULL or points to `TRIPBIT_BREAKER_SIZE` writable bytes;
+    /// `config` is NULL or points to a readable `tripbit_config_t`.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn tripbit_breaker_init(
+        breaker: *mut tripbit_breaker_t,
+        config: *const tripbit_config_t,
+    ) -> tripbit_result_t {
+        boundary(TRIPBIT_E_PANIC, || {
+            let out = try_ffi!(out_ptr(breaker));
+            // SAFETY: forwarded contract; `tripbit_config_t` is plain integers.
+            let c = try_ffi!(unsafe { crate::panic::read_in(config) });
+            let config = try_ffi!(c.to_config());
+            let b = try_ffi!(Breaker::try_new(config).map_err(tripbit_result_t::from_config_error));
+            // SAFETY: `out` is non-NULL and aligned for `Breaker` (checked;
+            // same alignment as the storage) and points to 32 writable bytes
+            // (contract). `write` neither reads nor drops the old bytes, and
+            // no other access runs concurrently (contract of `_init`).
+            unsafe { out.cast::<Breaker>().write(b) };
+            TRIPBIT_OK
+        })
+    }
+
+    /// Asks to make a call at tick `now`. On `TRIPBIT_OK` the call is
+    /// admitted and `*ticket_out` holds its ticket: run the call, then report
+    /// it with `tripbit_breaker_record()` (or give it up with
+    /// `tripbit_breaker_release()`). The first call after the open period
+    /// moves the breaker to half-open (reported in `*transition_out`).
+    ///
+    /// Returns `TRIPBIT_OK`, `TRIPBIT_E_REJECTED` (fail fast: see
+    /// `tripbit_breaker_snapshot()` for when it reopens), `TRIPBIT_E_NULL`
+    /// (`breaker` or `ticket_out`), `TRIPBIT_E_MISALIGNED`,
+    /// `TRIPBIT_E_UNINIT`. `transition_out` may be NULL. Out-params are
+    /// written only on `TRIPBIT_OK`.
+    ///
+    /// Lock-free, thread-safe; while closed it is a single atomic load.
+    ///
+    /// # Safety
+    /// Each pointer is NULL or valid for its type (`breaker`: the storage).
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn tripbit_breaker_acquire(
+        breaker: *mut tripbit_breaker_t,
+        now: u64,
+        ticket_out: *mut tripbit_ticket_t,
+        transition_out: *mut tripbit_transition_t,
+    ) -> tripbit_result_t {
+        boundary(TRIPBIT_E_PANIC, || {
+            // SAFETY: forwarded contract.
+            let b = try_ffi!(unsafe { breaker_ref(breaker) });
+            let ticket_out = try_ffi!(out_ptr(ticket_out));
+            let transition_out = try_ffi!(opt_out_ptr(transition_out));
+            match b.acquire_ticket(now) {
+                Ok((ticket, transition)) => {
+                    write_out(ticket_out, tripbit_ticket_t::from_core(ticket));
+                    write_transition(transition_out, transition);
+                    TRIPBIT_OK
+                }
+                Err(Rejected { .. }) => TRIPBIT_E_REJECTED,
+            }
+        })
+    }
+
+    /// Reports the outcome (`TRIPBIT_OUTCOME_*`) of the call admitted as
+    /// `ticket`, at tick `now` (ticks that went backwards count as no time).
+    /// `*transition_out` tells whether this outcome tripped, reopened or
+    /// closed the breaker.
+    ///
+    /// Returns `TRIPBIT_OK`, `TRIPBIT_E_STALE` (the breaker changed state or
+    /// was reset since the ticket was acquired: the result was discarded,
+    /// never counted twice; not a misuse), `TRIPBIT_E_OUTCOME`,
+    /// `TRIPBIT_E_TICKET`, `TRIPBIT_E_NULL`, `TRIPBIT_E_MISALIGNED`,
+    /// `TRIPBIT_E_UNINIT`. `transition_out` may be NULL; it is written only
+    /// on `TRIPBIT_OK`.
+    ///
+    /// Report each ticket once: a ticket reported twice in the same
+    /// generation is counted twice. Lock-free, thread-safe.
+    ///
+    /// # Safety
+    /// Each pointer is NULL or valid for its type (`breaker`: the storage).
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn tripbit_breaker_record(
+        breaker: *mut tripbit_breaker_t,
+        ticket: tripbit_ticket_t,
+        outcome: u32,
+        now: u64,
+        transition_out: *mut tripbit_transition_t,
+    ) -> tripbit_result_t {
+        boundary(TRIPBIT_E_PANIC, || {
+            // SAFETY: forwarded contract.
+            let b = try_ffi!(unsafe { breaker_ref(breaker) });
+            let transition_out = try_ffi!(opt_out_ptr(transition_out));
+            let outcome = match outcome {
+                o if o == tripbit_outcome_t::TRIPBIT_OUTCOME_SUCCESS as u32 => Outcome::Success,
+                o if o == tripbit_outcome_t::TRIPBIT_OUTCOME_FAILURE as u32 => Outcome::Failure,
+                o if o == tripbit_outcome_t::TRIPBIT_OUTCOME_IGNORED as u32 => Outcome::Ignored,
+                _ => return TRIPBIT_E_OUTCOME,
+            };
+            let ticket = try_ffi!(ticket.to_core());
+            match b.record_ticket(ticket, outcome, now) {
+                Ok(transition) => {
+                    write_transition(transition_out, transition);
+                    TRIPBIT_OK
+                }
+                Err(Stale) => TRIPBIT_E_STALE,
+            }
+        })
+    }
+
+    /// Gives up an admitted call without counting anything (the call was not
+    /// made, or its result should not count): frees its half-open probe slot,
+    /// if it holds one. Same as recording `TRIPBIT_OUTCOME_IGNORED`, except
+    /// that a stale ticket is not an error here (the state change already
+    /// freed the slot): returns `TRIPBIT_OK`, `TRIPBIT_E_TICKET`,
+    /// `TRIPBIT_E_NULL`, `TRIPBIT_E_MISALIGNED` or `TRIPBIT_E_UNINIT`.
+    /// Lock-free, thread-safe.
+    ///
+    /// # Safety
+    /// `breaker` is NULL or points to the storage.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn tripbit_breaker_release(
+        breaker: *mut tripbit_breaker_t,
+        ticket: tripbit_ticket_t,
+    ) -> tripbit_result_t {
+        boundary(TRIPBIT_E_PANIC, || {
+            // SAFETY: forwarded contract.
+            let b = try_ffi!(unsafe { breaker_ref(breaker) });
+            let ticket = try_ffi!(ticket.to_core());
+            // An ignored outcome changes no state, so there is no transition;
+            // `Stale` means the slot is already gone.
+            let _ = b.record_ticket(ticket, Outcome::Ignored, ticket.acquired_at);
+            TRIPBIT_OK
+        })
+    }
+
+    /// The state at tick `now`, into `*state_out`. Pure: an open breaker
+    /// whose open period is over reports `TRIPBIT_STATE_HALF_OPEN` (the next
+    /// acquire makes it so). Returns `TRIPBIT_OK`, `TRIPBIT_E_NULL`,
+    /// `TRIPBIT_E_MISALIGNED` or `TRIPBIT_E_UNINIT`. Does not mutate;
+    /// thread-safe.
+    ///
+    /// # Safety
+    /// Each pointer is NULL or valid for its type (`breaker`: the storage).
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn tripbit_breaker_state(
+        breaker: *const tripbit_breaker_t,
+        now: u64,
+        state_out: *mut tripbit_state_t,
+    ) -> tripbit_result_t {
+        boundary(TRIPBIT_E_PANIC, || {
+            // SAFETY: forwarded contract.
+            let b = try_ffi!(unsafe { breaker_ref(breaker) });
+            let state_out = try_ffi!(out_ptr(state_out));
+            write_out(state_out, b.state(now).into());
+            TRIPBIT_OK
+        })
+    }
+
+    /// Counters and timestamps at tick `now`, into `*snapshot_out`. Returns
+    /// `TRIPBIT_OK`, `TRIPBIT_E_NULL`, `TRIPBIT_E_MISALIGNED` or
+    /// `TRIPBIT_E_UNINIT`. Does not mutate; thread-safe.
+    ///
+    /// # Safety
+    /// Each pointer is NULL or valid for its type (`breaker`: the storage).
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn tripbit_breaker_snapshot(
+        breaker: *const tripbit_breaker_t,
+        now: u64,
+        snapshot_out: *mut tripbit_snapshot_t,
+    ) -> tripbit_result_t {
+        boundary(TRIPBIT_E_PANIC, || {
+            // SAFETY: forwarded contract.
+            let b = try_ffi!(unsafe { breaker_ref(breaker) });
+            let snapshot_out = try_ffi!(out_ptr(snapshot_out));
+            write_out(
+                snapshot_out,
+                tripbit_snapshot_t::from_core(&b.snapshot(now)),
+            );
+            TRIPBIT_OK
+        })
+    }
+
+    /// Operator override: reject every call until `tripbit_breaker_reset()`.
+    /// `*transition_out` (may be NULL) says whether the state changed.
+    /// Returns `TRIPBIT_OK`, `TRIPBIT_E_NULL`, `TRIPBIT_E_MISALIGNED` or
+    /// `TRIPBIT_E_UNINIT`. Thread-safe.
+    ///
+    /// # Safety
+    /// Each pointer is NULL or valid for its type (`breaker`: the storage).
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn tripbit_breaker_force_open(
+        breaker: *mut tripbit_breaker_t,
+        transition_out: *mut tripbit_transition_t,
+    ) -> tripbit_result_t {
+        // SAFETY: forwarded contract.
+        unsafe { operator(breaker, transition_out, Breaker::force_open) }
+    }
+
+    /// Operator override: admit every call and count nothing until
+    /// `tripbit_breaker_reset()`. Same results as `_force_open`.
+    ///
+    /// # Safety
+    /// Each pointer is NULL or valid for its type (`breaker`: the storage).
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn tripbit_breaker_force_closed(
+        breaker: *mut tripbit_breaker_t,
+        transition_out: *mut tripbit_transition_t,
+    ) -> tripbit_result_t {
+        // SAFETY: forwarded contract.
+        unsafe { operator(breaker, transition_out, Breaker::force_closed) }
+    }
+
+    /// Metrics only: admit every call and keep counting, never trip, until
+    /// `tripbit_breaker_reset()`. Same results as `_force_open`.
+    ///
+    /// # Safety
+    /// Each pointer is NULL or valid for its type (`breaker`: the storage).
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn tripbit_breaker_disable(
+        breaker: *mut tripbit_breaker_t,
+        transition_out: *mut tripbit_transition_t,
+    ) -> tripbit_result_t {
+        // SAFETY: forwarded contract.
+        unsafe { operator(breaker, transition_out, Breaker::disable) }
+    }
+
+    /// Back to closed with every count and the backoff level cleared. Always
+    /// starts a new generation: tickets acquired before are stale
+    /// (`TRIPBIT_E_STALE` when recorded). `*transition_out` reports a change
+    /// unless it was already closed. Same results as `_force_open`.
+    ///
+    /// # Safety
+    /// Each pointer is NULL or valid for its type (`breaker`: the storage).
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn tripbit_breaker_reset(
+        breaker: *mut tripbit_breaker_t,
+        transition_out: *mut tripbit_transition_t,
+    ) -> tripbit_result_t {
+        // SAFETY: forwarded contract.
+        unsafe { operator(breaker, transition_out, Breaker::reset) }
+    }
+}
+
+/// The four operator actions share their checks.
+///
+/// # Safety
+/// Each pointer is NULL or valid for its type (`breaker`: the storage).
+unsafe fn operator(
+    breaker: *mut tripbit_breaker_t,
+    transition_out: *mut tripbit_transition_t,
+    action: fn(&Breaker) -> Option<tripbit::Transition>,
+) -> tripbit_result_t {
+    boundary(TRIPBIT_E_PANIC, || {
+        // SAFETY: forwarded contract.
+        let b = try_ffi!(unsafe { breaker_ref(breaker) });
+        let transition_out = try_ffi!(opt_out_ptr(transition_out));
+        write_transition(transition_out, action(b));
+        TRIPBIT_OK
+    })
+}
+
+// `tripbit_state_t` is used above only through `.into()`.
+const _: fn(tripbit_state_t) = |_| {};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::ptr;
+
+    fn init(config: &tripbit_config_t) -> (tripbit_breaker_t, tripbit_result_t) {
+        let mut b = tripbit_breaker_t { _opaque: [0; 4] };
+        // SAFETY: both pointers are valid references.
+        let r = unsafe { tripbit_breaker_t::tripbit_breaker_init(&mut b, config) };
+        (b, r)
+    }
+
+    #[test]
+    fn zeroed_storage_is_uninit_and_init_fixes_it() {
+        let mut b = tripbit_breaker_t { _opaque: [0; 4] };
+        let mut st = tripbit_state_t::TRIPBIT_STATE_OPEN;
+        // SAFETY: valid pointers.
+        let r = unsafe { tripbit_breaker_t::tripbit_breaker_state(&b, 0, &mut st) };
+        assert_eq!(r, TRIPBIT_E_UNINIT);
+        assert_eq!(
+            st,
+            tripbit_state_t::TRIPBIT_STATE_OPEN,
+            "out-param untouched"
+        );
+        let c = tripbit_config_t::DEFAULT;
+        // SAFETY: valid pointers.
+        assert_eq!(
+            unsafe { tripbit_breaker_t::tripbit_breaker_init(&mut b, &c) },
+            TRIPBIT_OK
+        );
+        // SAFETY: valid pointers.
+        let r = unsafe { tripbit_breaker_t::tripbit_breaker_state(&b, 0, &mut st) };
+        assert_eq!((r, st), (TRIPBIT_OK, tripbit_state_t::TRIPBIT_STATE_CLOSED));
+    }
+
+    #[test]
+    fn null_and_misaligned_come_first() {
+        // SAFETY: NULL is allowed and checked.
+        let r = unsafe { tripbit_breaker_t::tripbit_breaker_init(ptr::null_mut(), ptr::null()) };
+        assert_eq!(r, TRIPBIT_E_NULL);
+        let mut storage = [0u64; 5];
+        let mis = storage
+            .as_mut_ptr()
+            .cast::<u8>()
+            .wrapping_add(1)
+            .cast::<tripbit_breaker_t>();
+        let c = tripbit_config_t::DEFAULT;
+        // SAFETY: checked before any access.
+        let r = unsafe { tripbit_breaker_t::tripbit_breaker_init(mis, &c) };
+        assert_eq!(r, TRIPBIT_E_MISALIGNED);
+        assert_eq!(storage, [0; 5], "nothing written on error");
+    }
+
+    #[test]
+    fn every_config_field_has_its_code() {
+        let d = tripbit_config_t::DEFAULT;
+        let cases = [
+            (
+                tripbit_config_t { open_ticks: 0, ..d },
+                TRIPBIT_E_CONFIG_OPEN_TICKS,
+            ),
+            (
+                tripbit_config_t {
+                    consecutive_failures: 0,
+                    ..d
+                },
+                TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES,
+            ),
+            (
+                tripbit_config_t {
+                    consecutive_failures: 65_536,
+                    ..d
+                },
+                TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES,
+            ),
+            (tripbit_config_t { probes: 0, ..d }, TRIPBIT_E_CONFIG_PROBES),
+            (
+                tripbit_config_t {
+                    probes: 257,
+                    close_after: 300,
+                    ..d
+                },
+                TRIPBIT_E_CONFIG_PROBES,
+            ),
+            (
+                tripbit_config_t {
+                    close_after: 0,
+                    ..d
+                },
+                TRIPBIT_E_CONFIG_CLOSE_AFTER,
+            ),
+            (
+                tripbit_config_t {
+                    close_after: 65_537,
+                    ..d
+                },
+                TRIPBIT_E_CONFIG_CLOSE_AFTER,
+            ),
+            (
+                tripbit_config_t {
+                    close_max_failure_percent: 100,
+                    ..d
+                },
+                TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT,
+            ),
+            (
+                tripbit_config_t {
+                    backoff_factor: 0,
+                    ..d
+                },
+                TRIPBIT_E_CONFIG_BACKOFF_FACTOR,
+            ),
+            (
+                tripbit_config_t {
+                    backoff_factor: 256,
+                    ..d
+                },
+                TRIPBIT_E_CONFIG_BACKOFF_FACTOR,
+            ),
+            (
+                tripbit_config_t {
+                    backoff_max_level: 32,
+                    ..d
+                },
+                TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL,
+            ),
+            (
+                tripbit_config_t {
+                    open_ticks: u64::MAX,
+                    backoff_factor: 2,
+                    backoff_max_level: 1,
+                    ..d
+                },
+                TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW,
+            ),
+        ];
+        for (c, code) in cases {
+            let (_, r) = init(&c);
+            assert_eq!(r, code, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn trip_probe_close_and_stale() {
+        let c = tripbit_config_t {
+            open_ticks: 10,
+            consecutive_failures: 2,
+            ..tripbit_config_t::DEFAULT
+        };
+        let (mut b, r) = init(&c);
+        assert_eq!(r, TRIPBIT_OK);
+        let mut t = tripbit_ticket_t {
+            acquired_at: 0,
+            generation: 0,
+            probe: 0,
+        };
+        let mut tr = tripbit_transition_t::from_core(None);
+        // SAFETY: valid pointers throughout.
+        unsafe {
+            for now in 0..2 {
+                assert_eq!(
+                    tripbit_breaker_t::tripbit_breaker_acquire(&mut b, now, &mut t, &mut tr),
+                    TRIPBIT_OK
+                );
+                assert_eq!(
+                    tripbit_breaker_t::tripbit_breaker_record(&mut b, t, 1, now, &mut tr),
+                    TRIPBIT_OK
+                );
+            }
+            assert!(tr.occurred);
+            assert_eq!(tr.to, tripbit_state_t::TRIPBIT_STATE_OPEN);
+            assert_eq!(
+                tripbit_breaker_t::tripbit_breaker_acquire(&mut b, 5, &mut t, ptr::null_mut()),
+                TRIPBIT_E_REJECTED
+            );
+            assert_eq!(
+                tripbit_breaker_t::tripbit_breaker_acquire(&mut b, 11, &mut t, &mut tr),
+                TRIPBIT_OK
+            );
+            assert_eq!(
+                (t.probe, tr.to),
+                (1, tripbit_state_t::TRIPBIT_STATE_HALF_OPEN)
+            );
+            assert_eq!(
+                tripbit_breaker_t::tripbit_breaker_record(&mut b, t, 0, 12, &mut tr),
+                TRIPBIT_OK
+            );
+            assert_eq!(tr.to, tripbit_state_t::TRIPBIT_STATE_CLOSED);
+            assert_eq!(
+                tripbit_breaker_t::tripbit_breaker_acquire(&mut b, 13, &mut t, ptr::null_mut()),
+                TRIPBIT_OK
+            );
+            assert_eq!(
+                tripbit_breaker_t::tripbit_breaker_reset(&mut b, ptr::null_mut()),
+                TRIPBIT_OK
+            );
+            assert_eq!(
+                tripbit_breaker_t::tripbit_breaker_record(&mut b, t, 0, 14, ptr::null_mut()),
+                TRIPBIT_E_STALE
+            );
+            assert_eq!(
+                tripbit_breaker_t::tripbit_breaker_record(&mut b, t, 3, 14, ptr::null_mut()),
+                TRIPBIT_E_OUTCOME
+            );
+            let forged = tripbit_ticket_t { probe: 2, ..t };
+            assert_eq!(
+                tripbit_breaker_t::tripbit_breaker_record(&mut b, forged, 0, 14, ptr::null_mut()),
+                TRIPBIT_E_TICKET
+            );
+        }
+    }
+}

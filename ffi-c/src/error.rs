@@ -1,0 +1,240 @@
+//! `tripbit_result_t`: the stable table of result codes, and their text.
+//!
+//! The numbers are part of the ABI: they never change and are never reused.
+//! A retired code stays here as a comment ("Reserved from previous use").
+//! Ranges: 0 success; 1..=99 misuse and run-time outcomes; 100..=199 a
+//! rejected `tripbit_config_t`, one code per field.
+
+use core::ffi::c_char;
+
+use tripbit::ConfigError;
+
+use crate::panic::boundary;
+
+/// The result of every fallible tripbit function. Fixed numbers, never
+/// reused; `tripbit_strerror()` gives the text. Config errors are
+/// `TRIPBIT_E_CONFIG ..= 199`, one code per field, and
+/// `tripbit_config_field()` names the field.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum tripbit_result_t {
+    /// Success; out-parameters were written.
+    TRIPBIT_OK = 0,
+    /// A required pointer argument was NULL.
+    TRIPBIT_E_NULL = 1,
+    /// The breaker pointer is not aligned to `TRIPBIT_BREAKER_ALIGN`.
+    TRIPBIT_E_MISALIGNED = 2,
+    /// The breaker storage was never initialized with
+    /// `tripbit_breaker_init()` (zeroed storage is always detected; other
+    /// garbage is detected by validating the stored settings).
+    TRIPBIT_E_UNINIT = 3,
+    /// The breaker rejected the call (open, forced open, or every half-open
+    /// probe slot is busy). Not a misuse: fail fast, or use a fallback.
+    TRIPBIT_E_REJECTED = 4,
+    /// The result was discarded: the breaker changed state (or was reset)
+    /// since the ticket was acquired. Not a misuse; nothing was counted.
+    TRIPBIT_E_STALE = 5,
+    /// The outcome is not a `tripbit_outcome_t` value.
+    TRIPBIT_E_OUTCOME = 6,
+    /// The ticket was not produced by `tripbit_breaker_acquire()` (its
+    /// `probe` field is neither 0 nor 1, or its generation exceeds 24 bits).
+    TRIPBIT_E_TICKET = 7,
+    /// A Rust panic was caught at the boundary (a tripbit bug: please report).
+    TRIPBIT_E_PANIC = 8,
+    // 9..=99: reserved for future misuse codes.
+    /// The config was rejected for a reason without a code of its own.
+    TRIPBIT_E_CONFIG = 100,
+    /// `open_ticks` is 0.
+    TRIPBIT_E_CONFIG_OPEN_TICKS = 101,
+    /// `consecutive_failures` is 0 or above 65535.
+    TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES = 102,
+    /// `probes` is 0, above 255, or more than `close_after` plus the
+    /// failures the close bar allows.
+    TRIPBIT_E_CONFIG_PROBES = 103,
+    /// `close_after` is 0 or above 4095.
+    TRIPBIT_E_CONFIG_CLOSE_AFTER = 104,
+    /// `close_max_failure_percent` is above 99.
+    TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT = 105,
+    /// `backoff_factor` is 0 or above 255.
+    TRIPBIT_E_CONFIG_BACKOFF_FACTOR = 106,
+    /// `backoff_max_level` is above 31.
+    TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL = 107,
+    /// `open_ticks × backoff_factor ^ backoff_max_level` overflows 64 bits.
+    TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW = 108,
+    // 109..=199: reserved for future config fields.
+}
+
+use tripbit_result_t::*;
+
+impl tripbit_result_t {
+    /// Every code, in numeric order (for tests and tables).
+    pub(crate) const ALL: [tripbit_result_t; 18] = [
+        TRIPBIT_OK,
+        TRIPBIT_E_NULL,
+        TRIPBIT_E_MISALIGNED,
+        TRIPBIT_E_UNINIT,
+        TRIPBIT_E_REJECTED,
+        TRIPBIT_E_STALE,
+        TRIPBIT_E_OUTCOME,
+        TRIPBIT_E_TICKET,
+        TRIPBIT_E_PANIC,
+        TRIPBIT_E_CONFIG,
+        TRIPBIT_E_CONFIG_OPEN_TICKS,
+        TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES,
+        TRIPBIT_E_CONFIG_PROBES,
+        TRIPBIT_E_CONFIG_CLOSE_AFTER,
+        TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT,
+        TRIPBIT_E_CONFIG_BACKOFF_FACTOR,
+        TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL,
+        TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW,
+    ];
+
+    /// The code for a raw number, if it is one.
+    pub const fn from_u32(n: u32) -> Option<tripbit_result_t> {
+        let mut i = 0;
+        while i < Self::ALL.len() {
+            if Self::ALL[i] as u32 == n {
+                return Some(Self::ALL[i]);
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// The code for a config the core refused.
+    pub const fn from_config_error(e: ConfigError) -> tripbit_result_t {
+        match e {
+            ConfigError::OpenTicks => TRIPBIT_E_CONFIG_OPEN_TICKS,
+            ConfigError::FailureThreshold => TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES,
+            ConfigError::Probes => TRIPBIT_E_CONFIG_PROBES,
+            ConfigError::CloseAfter => TRIPBIT_E_CONFIG_CLOSE_AFTER,
+            ConfigError::CloseMaxFailurePercent => TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT,
+            ConfigError::BackoffFactor => TRIPBIT_E_CONFIG_BACKOFF_FACTOR,
+            ConfigError::BackoffLevel => TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL,
+            ConfigError::BackoffOverflow => TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW,
+            // The window/slow-call policies are not reachable from C, and
+            // `ConfigError` is non-exhaustive.
+            _ => TRIPBIT_E_CONFIG,
+        }
+    }
+
+    /// The text `tripbit_strerror()` returns, NUL-terminated.
+    pub const fn message(self) -> &'static core::ffi::CStr {
+        match self {
+            TRIPBIT_OK => c"success",
+            TRIPBIT_E_NULL => c"a required pointer argument is NULL",
+            TRIPBIT_E_MISALIGNED => {
+                c"the breaker pointer is not aligned to TRIPBIT_BREAKER_ALIGN"
+            }
+            TRIPBIT_E_UNINIT => {
+                c"the breaker is not initialized: call tripbit_breaker_init() first"
+            }
+            TRIPBIT_E_REJECTED => c"circuit breaker open: call rejected",
+            TRIPBIT_E_STALE => {
+                c"result discarded: the breaker changed state since the ticket was acquired"
+            }
+            TRIPBIT_E_OUTCOME => c"outcome is not a tripbit_outcome_t value",
+            TRIPBIT_E_TICKET => {
+                c"ticket was not produced by tripbit_breaker_acquire()"
+            }
+            TRIPBIT_E_PANIC => c"internal error: a Rust panic was caught at the C boundary",
+            TRIPBIT_E_CONFIG => c"config rejected",
+            TRIPBIT_E_CONFIG_OPEN_TICKS => c"open_ticks must be at least 1",
+            TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES => c"consecutive_failures must be 1..=65535",
+            TRIPBIT_E_CONFIG_PROBES => {
+                c"probes must be 1..=255 and at most close_after plus the failures the close bar allows"
+            }
+            TRIPBIT_E_CONFIG_CLOSE_AFTER => c"close_after must be 1..=4095",
+            TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT => {
+                c"close_max_failure_percent must be at most 99"
+            }
+            TRIPBIT_E_CONFIG_BACKOFF_FACTOR => c"backoff_factor must be 1..=255",
+            TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL => c"backoff_max_level must be at most 31",
+            TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW => {
+                c"open_ticks x backoff_factor^backoff_max_level overflows 64-bit ticks"
+            }
+        }
+    }
+
+    /// The `tripbit_config_t` field a config code names, NUL-terminated.
+    pub const fn config_field(self) -> Option<&'static core::ffi::CStr> {
+        match self {
+            TRIPBIT_E_CONFIG_OPEN_TICKS => Some(c"open_ticks"),
+            TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES => Some(c"consecutive_failures"),
+            TRIPBIT_E_CONFIG_PROBES => Some(c"probes"),
+            TRIPBIT_E_CONFIG_CLOSE_AFTER => Some(c"close_after"),
+            TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT => Some(c"close_max_failure_percent"),
+            TRIPBIT_E_CONFIG_BACKOFF_FACTOR => Some(c"backoff_factor"),
+            TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL => Some(c"backoff_max_level"),
+            TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW => Some(c"backoff_factor"),
+            _ => None,
+        }
+    }
+}
+
+/// A one-line, NUL-terminated English description of `result` (any
+/// `uint32_t`: unknown numbers get "unknown tripbit result code"). Never
+/// returns NULL; the string is static, never free it. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn tripbit_strerror(result: u32) -> *const c_char {
+    boundary(
+        c"unknown tripbit result code".as_ptr(),
+        || match tripbit_result_t::from_u32(result) {
+            Some(r) => r.message().as_ptr(),
+            None => c"unknown tripbit result code".as_ptr(),
+        },
+    )
+}
+
+/// For a config error code (`TRIPBIT_E_CONFIG_*`), the name of the
+/// `tripbit_config_t` field at fault, e.g. "probes"; NULL for every other
+/// code (including the generic `TRIPBIT_E_CONFIG`). Static string, never free
+/// it. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn tripbit_config_field(result: u32) -> *const c_char {
+    boundary(core::ptr::null(), || {
+        match tripbit_result_t::from_u32(result).and_then(tripbit_result_t::config_field) {
+            Some(s) => s.as_ptr(),
+            None => core::ptr::null(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_stable() {
+        // NB: sync with the table in README.md and tests/api.c.
+        let expected: [(tripbit_result_t, u32); 18] = [
+            (TRIPBIT_OK, 0),
+            (TRIPBIT_E_NULL, 1),
+            (TRIPBIT_E_MISALIGNED, 2),
+            (TRIPBIT_E_UNINIT, 3),
+            (TRIPBIT_E_REJECTED, 4),
+            (TRIPBIT_E_STALE, 5),
+            (TRIPBIT_E_OUTCOME, 6),
+            (TRIPBIT_E_TICKET, 7),
+            (TRIPBIT_E_PANIC, 8),
+            (TRIPBIT_E_CONFIG, 100),
+            (TRIPBIT_E_CONFIG_OPEN_TICKS, 101),
+            (TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES, 102),
+            (TRIPBIT_E_CONFIG_PROBES, 103),
+            (TRIPBIT_E_CONFIG_CLOSE_AFTER, 104),
+            (TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT, 105),
+            (TRIPBIT_E_CONFIG_BACKOFF_FACTOR, 106),
+            (TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL, 107),
+            (TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW, 108),
+        ];
+        for (i, (code, n)) in expected.into_iter().enumerate() {
+            assert_eq!(code as u32, n);
+            assert_eq!(tripbit_result_t::ALL[i], code);
+            assert_eq!(tripbit_result_t::from_u32(n), Some(code));
+            assert!(!code.message().is_empty());
+            assert_eq!(code.config_field().is_some(), (101..200).contains(&n));
+        }
+        assert_eq!(tripbit_result_t::from_u32(9), None);
+        assert_eq!(tripbit_result_t::from_u32(u32::MAX), None);
+    }
+}

@@ -1,0 +1,65 @@
+//! C API for [tripbit](../tripbit/index.html): statically allocatable,
+//! lock-free circuit breakers behind a generated header, `include/tripbit.h`.
+//!
+//! The contract (results, out-params, ownership, threads, NULL, panics) is in
+//! `README.md`, the header repeats it per function. Layout:
+//! - `error.rs`: the stable `tripbit_result_t` table and its text;
+//! - `panic.rs`: the panic boundary and the pointer checks;
+//! - `types.rs`: config, ticket, transition, snapshot, state and outcome;
+//! - `breaker.rs`: `tripbit_breaker_t` and its functions.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![allow(non_camel_case_types)]
+#![warn(missing_docs)]
+
+mod breaker;
+mod error;
+mod panic;
+mod types;
+
+pub use breaker::{TRIPBIT_BREAKER_ALIGN, TRIPBIT_BREAKER_SIZE, tripbit_breaker_t};
+pub use error::{tripbit_config_field, tripbit_result_t, tripbit_strerror};
+pub use types::{
+    tripbit_config_check, tripbit_config_default, tripbit_config_t, tripbit_outcome_t,
+    tripbit_snapshot_t, tripbit_state_name, tripbit_state_t, tripbit_ticket_t,
+    tripbit_transition_t,
+};
+
+/// The library version ("0.1.0"), NUL-terminated, static. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn tripbit_version() -> *const core::ffi::c_char {
+    const VERSION: &core::ffi::CStr = match core::ffi::CStr::from_bytes_with_nul(
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
+    ) {
+        Ok(s) => s,
+        Err(_) => panic!("version contains NUL"),
+    };
+    panic::boundary(VERSION.as_ptr(), || VERSION.as_ptr())
+}
+
+/// Test only (feature `panic-test`, left out of the header): panics inside
+/// the boundary, so the C tests can check it returns `TRIPBIT_E_PANIC`.
+#[cfg(feature = "panic-test")]
+#[unsafe(no_mangle)]
+pub extern "C" fn tripbit_test_panic() -> tripbit_result_t {
+    panic::boundary(tripbit_result_t::TRIPBIT_E_PANIC, || {
+        panic!("tripbit_test_panic: deliberate panic to test the boundary")
+    })
+}
+
+/// Bare metal without `std`: there is no unwinding to catch (the firmware
+/// profile aborts), so a panic traps: `udf` on Arm raises a HardFault the
+/// firmware can report; elsewhere it spins. tripbit's core never panics on
+/// caller input, so this is reached only through a tripbit bug.
+#[cfg(all(not(feature = "std"), target_os = "none", not(test)))]
+#[panic_handler]
+fn panic_handler(_info: &core::panic::PanicInfo<'_>) -> ! {
+    loop {
+        #[cfg(target_arch = "arm")]
+        // SAFETY: `udf` takes no operands and touches no memory; it raises an
+        // undefined-instruction fault (HardFault on Cortex-M).
+        unsafe {
+            core::arch::asm!("udf #0xfe", options(nomem, nostack));
+        }
+        core::hint::spin_loop();
+    }
+}

@@ -1,0 +1,293 @@
+//! The plain C structs and enums: config, ticket, transition, snapshot, state
+//! and outcome. Everything here is `#[repr(C)]` data with no pointers.
+
+use core::ffi::c_char;
+
+use tripbit::{Config, Snapshot, State, Ticket, Transition};
+
+use crate::panic::{boundary, read_in, try_ffi};
+use crate::tripbit_result_t::{self, *};
+
+/// A breaker's settings, filled in by C. Start from
+/// `tripbit_config_default()` and change the fields you need. Every duration
+/// is in ticks, the unit of the `now` values you pass (ms, µs, timer counts).
+/// Plain data: copy it freely; tripbit never keeps a pointer to it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct tripbit_config_t {
+    /// How long the breaker stays open after tripping, in ticks (≥ 1).
+    /// Default 30000 (30 s if your ticks are milliseconds).
+    pub open_ticks: u64,
+    /// Trip after this many failures in a row; a success resets the count
+    /// (1..=65535, default 5).
+    pub consecutive_failures: u32,
+    /// Concurrent trial calls admitted while half-open (1..=255, default 1;
+    /// at most `close_after` plus the failures the close bar allows).
+    pub probes: u32,
+    /// Half-open successes needed to close (1..=4095, default 1).
+    pub close_after: u32,
+    /// Failures the half-open trial may contain and still close, as a percent
+    /// of its calls (0..=99, default 0: any half-open failure reopens).
+    pub close_max_failure_percent: u32,
+    /// Exponential backoff: each failed probe in a row multiplies the open
+    /// period by this factor (1..=255, default 1: no backoff).
+    pub backoff_factor: u32,
+    /// Cap on the backoff exponent (0..=31, default 0). The longest open
+    /// period, `open_ticks × backoff_factor ^ backoff_max_level`, must fit in
+    /// 64 bits.
+    pub backoff_max_level: u32,
+}
+
+impl tripbit_config_t {
+    /// The documented defaults.
+    pub(crate) const DEFAULT: tripbit_config_t = tripbit_config_t {
+        open_ticks: 30_000,
+        consecutive_failures: 5,
+        probes: 1,
+        close_after: 1,
+        close_max_failure_percent: 0,
+        backoff_factor: 1,
+        backoff_max_level: 0,
+    };
+
+    /// The core `Config`, or the code of the first field at fault (fields
+    /// wider in C than in the core are range-checked first, so a value is
+    /// never silently truncated).
+    pub fn to_config(&self) -> Result<Config, tripbit_result_t> {
+        let threshold = u16::try_from(self.consecutive_failures)
+            .map_err(|_| TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES)?;
+        let probes = u8::try_from(self.probes).map_err(|_| TRIPBIT_E_CONFIG_PROBES)?;
+        let close_after =
+            u16::try_from(self.close_after).map_err(|_| TRIPBIT_E_CONFIG_CLOSE_AFTER)?;
+        let close_pct = u8::try_from(self.close_max_failure_percent)
+            .map_err(|_| TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT)?;
+        let factor =
+            u8::try_from(self.backoff_factor).map_err(|_| TRIPBIT_E_CONFIG_BACKOFF_FACTOR)?;
+        let level =
+            u8::try_from(self.backoff_max_level).map_err(|_| TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL)?;
+        let config = Config::new(self.open_ticks)
+            .consecutive_failures(threshold)
+            .probes(probes)
+            .close_after(close_after)
+            .close_max_failure_percent(close_pct)
+            .backoff(factor, level);
+        config
+            .validate()
+            .map_err(tripbit_result_t::from_config_error)?;
+        Ok(config)
+    }
+}
+
+/// The defaults: `open_ticks` 30000, `consecutive_failures` 5, `probes` 1,
+/// `close_after` 1, `close_max_failure_percent` 0, `backoff_factor` 1,
+/// `backoff_max_level` 0. Cannot fail. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn tripbit_config_default() -> tripbit_config_t {
+    boundary(tripbit_config_t::DEFAULT, || tripbit_config_t::DEFAULT)
+}
+
+/// Checks `config` without initializing anything: `TRIPBIT_OK`, the
+/// `TRIPBIT_E_CONFIG_*` code of the first field at fault, `TRIPBIT_E_NULL`,
+/// or `TRIPBIT_E_MISALIGNED`. Does not mutate. Thread-safe.
+///
+/// # Safety
+/// `config` is NULL or points to a readable `tripbit_config_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tripbit_config_check(config: *const tripbit_config_t) -> tripbit_result_t {
+    boundary(TRIPBIT_E_PANIC, || {
+        // SAFETY: forwarded contract; `tripbit_config_t` is plain integers.
+        let c = try_ffi!(unsafe { read_in(config) });
+        try_ffi!(c.to_config());
+        TRIPBIT_OK
+    })
+}
+
+/// A breaker state. The numbers are stable.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum tripbit_state_t {
+    /// Healthy: every call is admitted and its outcome counted.
+    TRIPBIT_STATE_CLOSED = 0,
+    /// Unhealthy: every call is rejected until the open period has passed.
+    TRIPBIT_STATE_OPEN = 1,
+    /// Recovering: at most `probes` calls run at once; their results decide.
+    TRIPBIT_STATE_HALF_OPEN = 2,
+    /// Operator override: rejects every call until reset.
+    TRIPBIT_STATE_FORCED_OPEN = 3,
+    /// Operator override: admits every call and counts nothing until reset.
+    TRIPBIT_STATE_FORCED_CLOSED = 4,
+    /// Metrics only: admits every call, counts outcomes, never trips.
+    TRIPBIT_STATE_DISABLED = 5,
+}
+
+impl From<State> for tripbit_state_t {
+    fn from(s: State) -> Self {
+        match s {
+            State::Closed => tripbit_state_t::TRIPBIT_STATE_CLOSED,
+            State::Open => tripbit_state_t::TRIPBIT_STATE_OPEN,
+            State::HalfOpen => tripbit_state_t::TRIPBIT_STATE_HALF_OPEN,
+            State::ForcedOpen => tripbit_state_t::TRIPBIT_STATE_FORCED_OPEN,
+            State::ForcedClosed => tripbit_state_t::TRIPBIT_STATE_FORCED_CLOSED,
+            State::Disabled => tripbit_state_t::TRIPBIT_STATE_DISABLED,
+        }
+    }
+}
+
+/// The lower-case name of a state ("closed", "open", "half_open",
+/// "forced_open", "forced_closed", "disabled"); "unknown" for any other
+/// number. Never NULL; static, never free it. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn tripbit_state_name(state: u32) -> *const c_char {
+    boundary(c"unknown".as_ptr(), || {
+        let name = match u8::try_from(state).ok().and_then(State::from_tag) {
+            Some(State::Closed) => c"closed",
+            Some(State::Open) => c"open",
+            Some(State::HalfOpen) => c"half_open",
+            Some(State::ForcedOpen) => c"forced_open",
+            Some(State::ForcedClosed) => c"forced_closed",
+            Some(State::Disabled) => c"disabled",
+            None => c"unknown",
+        };
+        name.as_ptr()
+    })
+}
+
+/// The outcome of a guarded call, passed to `tripbit_breaker_record()` as a
+/// `uint32_t` (any other number is `TRIPBIT_E_OUTCOME`). Stable numbers.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum tripbit_outcome_t {
+    /// The call worked.
+    TRIPBIT_OUTCOME_SUCCESS = 0,
+    /// The call failed: counts towards tripping.
+    TRIPBIT_OUTCOME_FAILURE = 1,
+    /// Neither (cancelled, or an error you exclude): counts nothing and frees
+    /// a half-open probe slot.
+    TRIPBIT_OUTCOME_IGNORED = 2,
+}
+
+/// An admitted call, in plain data: keep it from `tripbit_breaker_acquire()`
+/// until you report the call with `tripbit_breaker_record()` or give it up
+/// with `tripbit_breaker_release()`, exactly once. Do not build or edit
+/// tickets yourself. A ticket never reported keeps its half-open probe slot
+/// (if it holds one) until the breaker changes state.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct tripbit_ticket_t {
+    /// Tick at which the call was admitted.
+    pub acquired_at: u64,
+    /// Breaker generation when admitted (24 bits).
+    pub generation: u32,
+    /// 1 if the call holds a half-open probe slot, else 0.
+    pub probe: u8,
+}
+
+impl tripbit_ticket_t {
+    pub(crate) const fn from_core(t: Ticket) -> Self {
+        tripbit_ticket_t {
+            acquired_at: t.acquired_at,
+            generation: t.generation,
+            probe: t.probe as u8,
+        }
+    }
+
+    pub(crate) const fn to_core(self) -> Result<Ticket, tripbit_result_t> {
+        if self.probe > 1 || self.generation > 0x00FF_FFFF {
+            return Err(TRIPBIT_E_TICKET);
+        }
+        Ok(Ticket {
+            acquired_at: self.acquired_at,
+            generation: self.generation,
+            probe: self.probe == 1,
+        })
+    }
+}
+
+/// A state change, written to an optional `transition_out` by every call
+/// that can cause one. On success it is always written: `occurred` tells
+/// whether the call changed the state (the other fields are then
+/// meaningful; when false they are all zero).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct tripbit_transition_t {
+    /// State before.
+    pub from: tripbit_state_t,
+    /// State after.
+    pub to: tripbit_state_t,
+    /// Generation after the change (24 bits, wrapping).
+    pub generation: u32,
+    /// Backoff level after the change.
+    pub level: u8,
+    /// Whether this call changed the state.
+    pub occurred: bool,
+}
+
+impl tripbit_transition_t {
+    pub(crate) fn from_core(t: Option<Transition>) -> Self {
+        match t {
+            Some(t) => tripbit_transition_t {
+                from: t.from.into(),
+                to: t.to.into(),
+                generation: t.generation,
+                level: t.level,
+                occurred: true,
+            },
+            None => tripbit_transition_t {
+                from: tripbit_state_t::TRIPBIT_STATE_CLOSED,
+                to: tripbit_state_t::TRIPBIT_STATE_CLOSED,
+                generation: 0,
+                level: 0,
+                occurred: false,
+            },
+        }
+    }
+}
+
+/// Counters and timestamps of a breaker at one tick, from
+/// `tripbit_breaker_snapshot()`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct tripbit_snapshot_t {
+    /// Tick of the last trip; valid when `open` is true, else 0.
+    pub opened_at: u64,
+    /// End of the open period (a call is admitted from this tick on); valid
+    /// when `open` is true, else 0.
+    pub open_until: u64,
+    /// The state as `tripbit_breaker_state()` reports it at `now`.
+    pub state: tripbit_state_t,
+    /// The state stored in the breaker (`TRIPBIT_STATE_OPEN` while `state`
+    /// already says half-open because the open period is over).
+    pub stored_state: tripbit_state_t,
+    /// Generation (24 bits, wrapping): bumped by every state change.
+    pub generation: u32,
+    /// Consecutive failures (closed and disabled states).
+    pub consecutive_failures: u32,
+    /// Half-open probes in flight.
+    pub probes_in_flight: u32,
+    /// Half-open successes so far.
+    pub probe_successes: u32,
+    /// Half-open failures so far.
+    pub probe_failures: u32,
+    /// Backoff level: failed probes in a row, capped at `backoff_max_level`.
+    pub backoff_level: u8,
+    /// Whether the stored state is open (`opened_at`, `open_until` valid).
+    pub open: bool,
+}
+
+impl tripbit_snapshot_t {
+    pub(crate) fn from_core(s: &Snapshot) -> Self {
+        tripbit_snapshot_t {
+            opened_at: s.opened_at.unwrap_or(0),
+            open_until: s.open_until.unwrap_or(0),
+            state: s.state.into(),
+            stored_state: s.stored_state.into(),
+            generation: s.generation,
+            consecutive_failures: s.consecutive_failures,
+            probes_in_flight: s.probes_in_flight,
+            probe_successes: s.probe_successes,
+            probe_failures: s.probe_failures,
+            backoff_level: s.backoff_level,
+            open: s.opened_at.is_some(),
+        }
+    }
+}

@@ -1,0 +1,504 @@
+/* Every function and every result code of the C API, single-threaded:
+ * NULL and misaligned pointers, zeroed and garbage configs and storage,
+ * out-parameters untouched on error, the state machine with explicit ticks,
+ * a record after reset, ticks going backwards, operator actions, strings. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+/* Test hook, built only with the `panic-test` feature (not in the header). */
+tripbit_result_t tripbit_test_panic(void);
+
+/* Sentinel byte for out-parameters that must stay untouched on error. */
+#define SENTINEL 0xCD
+
+static void *misalign(void *p) { return (void *)((uintptr_t)p + 1); }
+
+static int all_bytes(const void *p, size_t n, unsigned char v) {
+    const unsigned char *b = (const unsigned char *)p;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (b[i] != v) return 0;
+    }
+    return 1;
+}
+
+static tripbit_config_t config(uint64_t open_ticks, uint32_t failures) {
+    tripbit_config_t c = tripbit_config_default();
+    c.open_ticks = open_ticks;
+    c.consecutive_failures = failures;
+    return c;
+}
+
+static tripbit_state_t state_at(const tripbit_breaker_t *b, uint64_t now) {
+    tripbit_state_t s = (tripbit_state_t)99;
+    CHECK_RC(tripbit_breaker_state(b, now, &s), TRIPBIT_OK);
+    return s;
+}
+
+static void test_strings(void) {
+    static const uint32_t codes[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 100, 101, 102, 103,
+                                     104, 105, 106, 107, 108};
+    size_t i;
+    const char *v = tripbit_version();
+    CHECK(v != NULL && strcmp(v, "0.1.0") == 0);
+
+    for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        const char *s = tripbit_strerror(codes[i]);
+        const char *field = tripbit_config_field(codes[i]);
+        CHECK(s != NULL && strlen(s) > 5 && strcmp(s, "unknown tripbit result code") != 0);
+        CHECK((field != NULL) == (codes[i] > 100));
+    }
+    CHECK(strcmp(tripbit_strerror(TRIPBIT_OK), "success") == 0);
+    CHECK(strcmp(tripbit_strerror(9), "unknown tripbit result code") == 0);
+    CHECK(strcmp(tripbit_strerror(UINT32_MAX), "unknown tripbit result code") == 0);
+    CHECK(strcmp(tripbit_config_field(TRIPBIT_E_CONFIG_PROBES), "probes") == 0);
+    CHECK(strcmp(tripbit_config_field(TRIPBIT_E_CONFIG_OPEN_TICKS), "open_ticks") == 0);
+    CHECK(tripbit_config_field(TRIPBIT_E_CONFIG) == NULL);
+    CHECK(tripbit_config_field(TRIPBIT_E_NULL) == NULL);
+    CHECK(tripbit_config_field(UINT32_MAX) == NULL);
+
+    CHECK(strcmp(tripbit_state_name(TRIPBIT_STATE_CLOSED), "closed") == 0);
+    CHECK(strcmp(tripbit_state_name(TRIPBIT_STATE_OPEN), "open") == 0);
+    CHECK(strcmp(tripbit_state_name(TRIPBIT_STATE_HALF_OPEN), "half_open") == 0);
+    CHECK(strcmp(tripbit_state_name(TRIPBIT_STATE_FORCED_OPEN), "forced_open") == 0);
+    CHECK(strcmp(tripbit_state_name(TRIPBIT_STATE_FORCED_CLOSED), "forced_closed") == 0);
+    CHECK(strcmp(tripbit_state_name(TRIPBIT_STATE_DISABLED), "disabled") == 0);
+    CHECK(strcmp(tripbit_state_name(6), "unknown") == 0);
+    CHECK(strcmp(tripbit_state_name(UINT32_MAX), "unknown") == 0);
+
+    /* The numbers are ABI: they must never change. */
+    CHECK(TRIPBIT_OK == 0 && TRIPBIT_E_NULL == 1 && TRIPBIT_E_MISALIGNED == 2);
+    CHECK(TRIPBIT_E_UNINIT == 3 && TRIPBIT_E_REJECTED == 4 && TRIPBIT_E_STALE == 5);
+    CHECK(TRIPBIT_E_OUTCOME == 6 && TRIPBIT_E_TICKET == 7 && TRIPBIT_E_PANIC == 8);
+    CHECK(TRIPBIT_E_CONFIG == 100 && TRIPBIT_E_CONFIG_OPEN_TICKS == 101);
+    CHECK(TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW == 108);
+    CHECK(TRIPBIT_STATE_DISABLED == 5 && TRIPBIT_OUTCOME_IGNORED == 2);
+}
+
+static void test_panic_boundary(void) {
+    /* A Rust panic comes back as a code; the process goes on. */
+    CHECK_RC(tripbit_test_panic(), TRIPBIT_E_PANIC);
+    CHECK_RC(tripbit_test_panic(), TRIPBIT_E_PANIC);
+}
+
+static void test_config(void) {
+    tripbit_config_t d = tripbit_config_default();
+    tripbit_config_t c;
+    uint64_t buf[8];
+    unsigned seed = 12345;
+    int i;
+
+    CHECK(d.open_ticks == 30000 && d.consecutive_failures == 5 && d.probes == 1);
+    CHECK(d.close_after == 1 && d.close_max_failure_percent == 0);
+    CHECK(d.backoff_factor == 1 && d.backoff_max_level == 0);
+    CHECK_RC(tripbit_config_check(&d), TRIPBIT_OK);
+    CHECK_RC(tripbit_config_check(NULL), TRIPBIT_E_NULL);
+    memcpy(misalign(buf), &d, sizeof d);
+    CHECK_RC(tripbit_config_check((const tripbit_config_t *)misalign(buf)), TRIPBIT_E_MISALIGNED);
+
+    /* A zeroed config: the first field at fault is named. */
+    memset(&c, 0, sizeof c);
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES);
+    /* All ones: too wide for the core's u16 threshold, never truncated. */
+    memset(&c, 0xFF, sizeof c);
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES);
+
+    c = d; c.open_ticks = 0;
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_OPEN_TICKS);
+    c = d; c.consecutive_failures = 0;
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES);
+    c = d; c.consecutive_failures = 65536; /* would truncate to 0 */
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES);
+    c = d; c.consecutive_failures = 65535;
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_OK);
+    c = d; c.probes = 0;
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_PROBES);
+    c = d; c.probes = 2; /* more probes than close_after can use */
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_PROBES);
+    c = d; c.probes = 257; c.close_after = 300; /* would truncate to 1 */
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_PROBES);
+    c = d; c.close_after = 0;
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CLOSE_AFTER);
+    c = d; c.close_after = 4096;
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CLOSE_AFTER);
+    c = d; c.close_after = 65537; /* would truncate to 1 */
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CLOSE_AFTER);
+    c = d; c.close_max_failure_percent = 100;
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT);
+    c = d; c.close_max_failure_percent = 256 + 10; /* would truncate to 10 */
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT);
+    c = d; c.backoff_factor = 0;
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_BACKOFF_FACTOR);
+    c = d; c.backoff_factor = 258;
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_BACKOFF_FACTOR);
+    c = d; c.backoff_max_level = 32;
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL);
+    c = d; c.open_ticks = UINT64_MAX; c.backoff_factor = 2; c.backoff_max_level = 1;
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW);
+    c = d; c.open_ticks = UINT64_MAX; /* no backoff: the longest period fits */
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_OK);
+
+    /* Random garbage: always a definite answer, never a crash. */
+    for (i = 0; i < 20000; i++) {
+        tripbit_result_t rc;
+        unsigned char *p = (unsigned char *)&c;
+        size_t k;
+        for (k = 0; k < sizeof c; k++) p[k] = (unsigned char)rand_r(&seed);
+        rc = tripbit_config_check(&c);
+        if (rc != TRIPBIT_OK && !(rc > TRIPBIT_E_CONFIG && rc <= TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW)) {
+            CHECK(!"garbage config gave an unexpected code");
+            break;
+        }
+    }
+    CHECK(i == 20000);
+}
+
+static void test_init_and_uninit(void) {
+    static tripbit_breaker_t zeroed; /* static storage: all zero */
+    tripbit_breaker_t b, garbage;
+    tripbit_config_t d = tripbit_config_default();
+    tripbit_config_t bad = d;
+    tripbit_ticket_t t;
+    tripbit_transition_t tr;
+    tripbit_snapshot_t snap;
+    tripbit_state_t st;
+    uint64_t raw[6];
+    tripbit_breaker_t *mis = (tripbit_breaker_t *)misalign(raw);
+    unsigned seed = 777;
+    int i;
+
+    CHECK(sizeof(tripbit_breaker_t) == TRIPBIT_BREAKER_SIZE && TRIPBIT_BREAKER_SIZE <= 32);
+
+    /* NULL first, then alignment, then config; storage untouched on error. */
+    CHECK_RC(tripbit_breaker_init(NULL, &d), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_init(&b, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_init(NULL, NULL), TRIPBIT_E_NULL);
+    memset(raw, SENTINEL, sizeof raw);
+    CHECK_RC(tripbit_breaker_init(mis, &d), TRIPBIT_E_MISALIGNED);
+    CHECK(all_bytes(raw, sizeof raw, SENTINEL));
+    memset(&b, SENTINEL, sizeof b);
+    bad.open_ticks = 0;
+    CHECK_RC(tripbit_breaker_init(&b, &bad), TRIPBIT_E_CONFIG_OPEN_TICKS);
+    CHECK(all_bytes(&b, sizeof b, SENTINEL));
+
+    /* Zeroed storage: every call says uninitialized and writes nothing. */
+    memset(&t, SENTINEL, sizeof t);
+    memset(&tr, SENTINEL, sizeof tr);
+    memset(&snap, SENTINEL, sizeof snap);
+    memset(&st, SENTINEL, sizeof st);
+    CHECK_RC(tripbit_breaker_acquire(&zeroed, 0, &t, &tr), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_breaker_record(&zeroed, t, TRIPBIT_OUTCOME_SUCCESS, 0, &tr), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_breaker_release(&zeroed, t), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_breaker_state(&zeroed, 0, &st), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_breaker_snapshot(&zeroed, 0, &snap), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_breaker_force_open(&zeroed, &tr), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_breaker_force_closed(&zeroed, &tr), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_breaker_disable(&zeroed, &tr), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_breaker_reset(&zeroed, &tr), TRIPBIT_E_UNINIT);
+    CHECK(all_bytes(&t, sizeof t, SENTINEL) && all_bytes(&tr, sizeof tr, SENTINEL));
+    CHECK(all_bytes(&snap, sizeof snap, SENTINEL) && all_bytes(&st, sizeof st, SENTINEL));
+    CHECK(all_bytes(&zeroed, sizeof zeroed, 0));
+
+    /* Garbage storage with patterns C often leaves behind. */
+    memset(&garbage, 0xFF, sizeof garbage);
+    CHECK_RC(tripbit_breaker_acquire(&garbage, 0, &t, NULL), TRIPBIT_E_UNINIT);
+    memset(&garbage, 0xA5, sizeof garbage);
+    CHECK_RC(tripbit_breaker_state(&garbage, 0, &st), TRIPBIT_E_UNINIT);
+    memset(&garbage, SENTINEL, sizeof garbage);
+    CHECK_RC(tripbit_breaker_reset(&garbage, NULL), TRIPBIT_E_UNINIT);
+    /* Random storage: detected nearly always; when a random pattern happens
+     * to look initialized, calls still return a definite code (no UB). */
+    {
+        int detected = 0;
+        for (i = 0; i < 20000; i++) {
+            unsigned char *p = (unsigned char *)&garbage;
+            size_t k;
+            tripbit_result_t rc;
+            for (k = 0; k < sizeof garbage; k++) p[k] = (unsigned char)rand_r(&seed);
+            rc = tripbit_breaker_acquire(&garbage, (uint64_t)i, &t, &tr);
+            if (rc == TRIPBIT_E_UNINIT) {
+                detected++;
+            } else if (rc == TRIPBIT_OK) {
+                rc = tripbit_breaker_record(&garbage, t, TRIPBIT_OUTCOME_FAILURE, (uint64_t)i, &tr);
+                CHECK(rc == TRIPBIT_OK || rc == TRIPBIT_E_STALE);
+                CHECK_RC(tripbit_breaker_snapshot(&garbage, (uint64_t)i, &snap), TRIPBIT_OK);
+            } else {
+                CHECK_RC(rc, TRIPBIT_E_REJECTED);
+            }
+        }
+        printf("api: random storage detected as uninitialized: %d / 20000\n", detected);
+        CHECK(detected > 19900);
+    }
+
+    /* Misaligned storage: reported before anything is read. */
+    memset(raw, 0, sizeof raw);
+    CHECK_RC(tripbit_breaker_acquire(mis, 0, &t, NULL), TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_record(mis, t, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_release(mis, t), TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_state(mis, 0, &st), TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_snapshot(mis, 0, &snap), TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_force_open(mis, NULL), TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_force_closed(mis, NULL), TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_disable(mis, NULL), TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_reset(mis, NULL), TRIPBIT_E_MISALIGNED);
+
+    /* NULL breaker everywhere. */
+    CHECK_RC(tripbit_breaker_acquire(NULL, 0, &t, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_record(NULL, t, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_release(NULL, t), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_state(NULL, 0, &st), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_snapshot(NULL, 0, &snap), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_force_open(NULL, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_force_closed(NULL, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_disable(NULL, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_reset(NULL, NULL), TRIPBIT_E_NULL);
+
+    /* Initialized: NULL and misaligned out-parameters. */
+    CHECK_RC(tripbit_breaker_init(&zeroed, &d), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_acquire(&zeroed, 0, NULL, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_state(&zeroed, 0, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_snapshot(&zeroed, 0, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_acquire(&zeroed, 0, (tripbit_ticket_t *)misalign(raw), NULL),
+             TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_acquire(&zeroed, 0, &t, (tripbit_transition_t *)misalign(raw)),
+             TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_state(&zeroed, 0, (tripbit_state_t *)misalign(raw)),
+             TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_snapshot(&zeroed, 0, (tripbit_snapshot_t *)misalign(raw)),
+             TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_force_open(&zeroed, (tripbit_transition_t *)misalign(raw)),
+             TRIPBIT_E_MISALIGNED);
+    CHECK(state_at(&zeroed, 0) == TRIPBIT_STATE_CLOSED); /* nothing happened */
+}
+
+static void test_trip_probe_close(void) {
+    tripbit_breaker_t b;
+    tripbit_config_t c = config(100, 3);
+    tripbit_ticket_t t, t2;
+    tripbit_transition_t tr;
+    tripbit_snapshot_t s;
+    int i;
+
+    c.backoff_factor = 2;
+    c.backoff_max_level = 2;
+    CHECK_RC(tripbit_breaker_init(&b, &c), TRIPBIT_OK);
+    CHECK(state_at(&b, 0) == TRIPBIT_STATE_CLOSED);
+
+    /* A success while closed resets the failure count. */
+    for (i = 0; i < 2; i++) {
+        CHECK_RC(tripbit_breaker_acquire(&b, 1, &t, &tr), TRIPBIT_OK);
+        CHECK(!tr.occurred && t.probe == 0 && t.acquired_at == 1);
+        CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 2, &tr), TRIPBIT_OK);
+        CHECK(!tr.occurred);
+    }
+    CHECK_RC(tripbit_breaker_snapshot(&b, 2, &s), TRIPBIT_OK);
+    CHECK(s.consecutive_failures == 2 && !s.open);
+    CHECK_RC(tripbit_breaker_acquire(&b, 3, &t, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_SUCCESS, 3, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_snapshot(&b, 3, &s), TRIPBIT_OK);
+    CHECK(s.consecutive_failures == 0);
+    /* Ignored counts nothing. */
+    CHECK_RC(tripbit_breaker_acquire(&b, 3, &t, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_IGNORED, 3, NULL), TRIPBIT_OK);
+
+    /* Three failures in a row trip it, at the third, at tick 12. */
+    for (i = 0; i < 3; i++) {
+        CHECK_RC(tripbit_breaker_acquire(&b, 10 + (uint64_t)i, &t, NULL), TRIPBIT_OK);
+        CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 10 + (uint64_t)i, &tr), TRIPBIT_OK);
+        CHECK(tr.occurred == (i == 2));
+    }
+    CHECK(tr.from == TRIPBIT_STATE_CLOSED && tr.to == TRIPBIT_STATE_OPEN && tr.level == 0);
+    CHECK_RC(tripbit_breaker_snapshot(&b, 50, &s), TRIPBIT_OK);
+    CHECK(s.open && s.opened_at == 12 && s.open_until == 112 && s.state == TRIPBIT_STATE_OPEN);
+    CHECK(s.generation == tr.generation && s.generation == 1);
+
+    /* Open: fail fast, out-params untouched. */
+    memset(&t2, SENTINEL, sizeof t2);
+    memset(&tr, SENTINEL, sizeof tr);
+    CHECK_RC(tripbit_breaker_acquire(&b, 111, &t2, &tr), TRIPBIT_E_REJECTED);
+    CHECK(all_bytes(&t2, sizeof t2, SENTINEL) && all_bytes(&tr, sizeof tr, SENTINEL));
+    CHECK(state_at(&b, 111) == TRIPBIT_STATE_OPEN);
+    CHECK(state_at(&b, 112) == TRIPBIT_STATE_HALF_OPEN); /* pure: reports only */
+
+    /* After the open period: one probe (probes = 1), the next is rejected. */
+    CHECK_RC(tripbit_breaker_acquire(&b, 112, &t, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.from == TRIPBIT_STATE_OPEN && tr.to == TRIPBIT_STATE_HALF_OPEN);
+    CHECK(t.probe == 1);
+    CHECK_RC(tripbit_breaker_acquire(&b, 113, &t2, NULL), TRIPBIT_E_REJECTED);
+    CHECK_RC(tripbit_breaker_snapshot(&b, 113, &s), TRIPBIT_OK);
+    CHECK(s.state == TRIPBIT_STATE_HALF_OPEN && s.probes_in_flight == 1);
+
+    /* A failed probe reopens with backoff: 100 x 2^1 from tick 120. */
+    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 120, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.from == TRIPBIT_STATE_HALF_OPEN && tr.to == TRIPBIT_STATE_OPEN && tr.level == 1);
+    CHECK_RC(tripbit_breaker_snapshot(&b, 121, &s), TRIPBIT_OK);
+    CHECK(s.open && s.opened_at == 120 && s.open_until == 320 && s.backoff_level == 1);
+    CHECK_RC(tripbit_breaker_acquire(&b, 319, &t, NULL), TRIPBIT_E_REJECTED);
+
+    /* Released probe: frees the slot, counts nothing. */
+    CHECK_RC(tripbit_breaker_acquire(&b, 320, &t, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_HALF_OPEN && t.probe == 1);
+    CHECK_RC(tripbit_breaker_release(&b, t), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_snapshot(&b, 320, &s), TRIPBIT_OK);
+    CHECK(s.probes_in_flight == 0 && s.probe_successes == 0 && s.probe_failures == 0);
+
+    /* A successful probe closes it and clears the backoff level. */
+    CHECK_RC(tripbit_breaker_acquire(&b, 321, &t, &tr), TRIPBIT_OK);
+    CHECK(!tr.occurred && t.probe == 1);
+    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_SUCCESS, 322, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.from == TRIPBIT_STATE_HALF_OPEN && tr.to == TRIPBIT_STATE_CLOSED && tr.level == 0);
+    CHECK(state_at(&b, 322) == TRIPBIT_STATE_CLOSED);
+    CHECK_RC(tripbit_breaker_snapshot(&b, 322, &s), TRIPBIT_OK);
+    CHECK(s.backoff_level == 0 && !s.open && s.generation == 5);
+}
+
+static void test_probes_and_close_after(void) {
+    tripbit_breaker_t b;
+    tripbit_config_t c = config(10, 1);
+    tripbit_ticket_t p[3], extra;
+    tripbit_transition_t tr;
+    int i;
+
+    c.probes = 3;
+    c.close_after = 3;
+    CHECK_RC(tripbit_breaker_init(&b, &c), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_acquire(&b, 0, &p[0], NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, p[0], TRIPBIT_OUTCOME_FAILURE, 0, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
+    /* Exactly `probes` are admitted. */
+    for (i = 0; i < 3; i++) CHECK_RC(tripbit_breaker_acquire(&b, 10, &p[i], NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_acquire(&b, 10, &extra, NULL), TRIPBIT_E_REJECTED);
+    /* close_after = 3: the third success closes. */
+    for (i = 0; i < 3; i++) {
+        CHECK_RC(tripbit_breaker_record(&b, p[i], TRIPBIT_OUTCOME_SUCCESS, 11, &tr), TRIPBIT_OK);
+        CHECK(tr.occurred == (i == 2));
+    }
+    CHECK(tr.to == TRIPBIT_STATE_CLOSED);
+}
+
+static void test_stale_and_bad_tickets(void) {
+    tripbit_breaker_t b;
+    tripbit_config_t c = config(10, 2);
+    tripbit_ticket_t t, forged;
+    tripbit_transition_t tr;
+    tripbit_snapshot_t s;
+
+    CHECK_RC(tripbit_breaker_init(&b, &c), TRIPBIT_OK);
+    /* A record after reset is stale: discarded, never counted. */
+    CHECK_RC(tripbit_breaker_acquire(&b, 0, &t, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_reset(&b, &tr), TRIPBIT_OK);
+    CHECK(!tr.occurred); /* already closed; the generation moved on anyway */
+    memset(&tr, SENTINEL, sizeof tr);
+    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 1, &tr), TRIPBIT_E_STALE);
+    CHECK(all_bytes(&tr, sizeof tr, SENTINEL));
+    CHECK_RC(tripbit_breaker_snapshot(&b, 1, &s), TRIPBIT_OK);
+    CHECK(s.consecutive_failures == 0 && s.generation == 1);
+    /* Releasing a stale ticket is fine: the slot is gone already. */
+    CHECK_RC(tripbit_breaker_release(&b, t), TRIPBIT_OK);
+
+    /* Invalid outcomes and forged tickets. */
+    CHECK_RC(tripbit_breaker_acquire(&b, 2, &t, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, t, 3, 2, NULL), TRIPBIT_E_OUTCOME);
+    CHECK_RC(tripbit_breaker_record(&b, t, UINT32_MAX, 2, NULL), TRIPBIT_E_OUTCOME);
+    forged = t; forged.probe = 2;
+    CHECK_RC(tripbit_breaker_record(&b, forged, TRIPBIT_OUTCOME_SUCCESS, 2, NULL), TRIPBIT_E_TICKET);
+    CHECK_RC(tripbit_breaker_release(&b, forged), TRIPBIT_E_TICKET);
+    forged = t; forged.generation = 0x1000000;
+    CHECK_RC(tripbit_breaker_record(&b, forged, TRIPBIT_OUTCOME_SUCCESS, 2, NULL), TRIPBIT_E_TICKET);
+    forged = t; forged.generation = t.generation + 7;
+    CHECK_RC(tripbit_breaker_record(&b, forged, TRIPBIT_OUTCOME_SUCCESS, 2, NULL), TRIPBIT_E_STALE);
+    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_SUCCESS, 2, NULL), TRIPBIT_OK);
+}
+
+static void test_ticks_backwards(void) {
+    tripbit_breaker_t b;
+    tripbit_config_t c = config(100, 1);
+    tripbit_ticket_t t;
+    tripbit_transition_t tr;
+    tripbit_snapshot_t s;
+
+    CHECK_RC(tripbit_breaker_init(&b, &c), TRIPBIT_OK);
+    /* Recorded before it was acquired: no time passed, still counted. */
+    CHECK_RC(tripbit_breaker_acquire(&b, 1000, &t, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 500, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
+    CHECK_RC(tripbit_breaker_snapshot(&b, 0, &s), TRIPBIT_OK);
+    CHECK(s.opened_at == 500 && s.open_until == 600);
+    /* A clock that jumps back never shortens the open period. */
+    CHECK(state_at(&b, 0) == TRIPBIT_STATE_OPEN);
+    CHECK_RC(tripbit_breaker_acquire(&b, 10, &t, NULL), TRIPBIT_E_REJECTED);
+    CHECK_RC(tripbit_breaker_acquire(&b, 599, &t, NULL), TRIPBIT_E_REJECTED);
+    CHECK_RC(tripbit_breaker_acquire(&b, 600, &t, &tr), TRIPBIT_OK);
+    CHECK(tr.to == TRIPBIT_STATE_HALF_OPEN);
+    /* ...and a probe recorded "earlier" than it started still counts. */
+    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_SUCCESS, 3, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_CLOSED);
+    /* Tick extremes. */
+    CHECK_RC(tripbit_breaker_acquire(&b, UINT64_MAX, &t, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, UINT64_MAX, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_snapshot(&b, UINT64_MAX, &s), TRIPBIT_OK);
+    CHECK(s.open && s.open_until == UINT64_MAX); /* saturates, never wraps */
+}
+
+static void test_operator_actions(void) {
+    tripbit_breaker_t b;
+    tripbit_config_t c = config(10, 1);
+    tripbit_ticket_t t;
+    tripbit_transition_t tr;
+    tripbit_snapshot_t s;
+
+    CHECK_RC(tripbit_breaker_init(&b, &c), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_force_open(&b, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.from == TRIPBIT_STATE_CLOSED && tr.to == TRIPBIT_STATE_FORCED_OPEN);
+    CHECK_RC(tripbit_breaker_force_open(&b, &tr), TRIPBIT_OK);
+    CHECK(!tr.occurred && tr.generation == 0 && tr.level == 0);
+    CHECK_RC(tripbit_breaker_acquire(&b, 1000000, &t, NULL), TRIPBIT_E_REJECTED);
+    CHECK(state_at(&b, 1000000) == TRIPBIT_STATE_FORCED_OPEN);
+
+    /* Forced closed: admits everything, counts nothing. */
+    CHECK_RC(tripbit_breaker_force_closed(&b, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.from == TRIPBIT_STATE_FORCED_OPEN && tr.to == TRIPBIT_STATE_FORCED_CLOSED);
+    CHECK_RC(tripbit_breaker_acquire(&b, 1, &t, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 1, &tr), TRIPBIT_OK);
+    CHECK(!tr.occurred && state_at(&b, 1) == TRIPBIT_STATE_FORCED_CLOSED);
+
+    /* Disabled: admits everything, counts, never trips. */
+    CHECK_RC(tripbit_breaker_disable(&b, NULL), TRIPBIT_OK);
+    CHECK(state_at(&b, 2) == TRIPBIT_STATE_DISABLED);
+    CHECK_RC(tripbit_breaker_acquire(&b, 2, &t, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 2, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_acquire(&b, 3, &t, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 3, &tr), TRIPBIT_OK);
+    CHECK(!tr.occurred);
+    CHECK_RC(tripbit_breaker_snapshot(&b, 3, &s), TRIPBIT_OK);
+    CHECK(s.state == TRIPBIT_STATE_DISABLED && s.consecutive_failures == 2);
+
+    /* Reset: closed, counts cleared, transition reported. */
+    CHECK_RC(tripbit_breaker_reset(&b, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.from == TRIPBIT_STATE_DISABLED && tr.to == TRIPBIT_STATE_CLOSED);
+    CHECK_RC(tripbit_breaker_snapshot(&b, 4, &s), TRIPBIT_OK);
+    CHECK(s.state == TRIPBIT_STATE_CLOSED && s.consecutive_failures == 0);
+
+    /* Re-initializing an idle breaker starts it over. */
+    CHECK_RC(tripbit_breaker_force_open(&b, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_init(&b, &c), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_snapshot(&b, 0, &s), TRIPBIT_OK);
+    CHECK(s.state == TRIPBIT_STATE_CLOSED && s.generation == 0);
+}
+
+int main(void) {
+    test_strings();
+    test_panic_boundary();
+    test_config();
+    test_init_and_uninit();
+    test_trip_probe_close();
+    test_probes_and_close_after();
+    test_stale_and_bad_tickets();
+    test_ticks_backwards();
+    test_operator_actions();
+    return check_summary("api");
+}

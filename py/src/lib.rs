@@ -1,0 +1,41 @@
+//! `tripbit._tripbit`: the native half of the `tripbit` Python package.
+//!
+//! Thin `#[pyclass]` wrappers over the core's [`tripbit::Breaker`]: every
+//! decision (admit, count, trip, probe, close) is the core's; this crate only
+//! reads the clock, turns Python exceptions into outcomes, and announces the
+//! transitions the core returns (stdout line, `logging`, listeners). The
+//! Pythonic conveniences (argument parsing, decorators, asyncio) live in
+//! `python/tripbit/_breaker.py`, in a subclass of `breaker::CoreBreaker`.
+//!
+//! This file only registers things.
+
+#![forbid(unsafe_code)]
+
+use pyo3::prelude::*;
+
+mod breaker;
+mod emit;
+mod engine;
+mod errors;
+mod guard;
+mod state;
+mod time;
+
+/// The native module. `__version__` comes from `CARGO_PKG_VERSION`, so the
+/// version is set once, in the workspace `Cargo.toml`.
+#[pymodule]
+fn _tripbit(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    time::init();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("TripbitError", py.get_type::<errors::TripbitError>())?;
+    m.add(
+        "CircuitBreakerOpenError",
+        py.get_type::<errors::CircuitBreakerOpenError>(),
+    )?;
+    m.add("CircuitState", state::circuit_state_type(py)?)?;
+    m.add_class::<breaker::CoreBreaker>()?;
+    m.add_class::<guard::Guard>()?;
+    m.add_class::<emit::Transition>()?;
+    Ok(())
+}
