@@ -1,0 +1,457 @@
+"""``CircuitBreaker``: the native breaker plus the Python conveniences.
+
+The native base class (``tripbit._tripbit.CoreBreaker``) holds the core
+breaker and does everything on the guarded path: ``call()``, ``guard()``,
+counting, announcing transitions. This subclass only parses arguments,
+turns seconds into the core's nanosecond ticks, and builds decorators.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import numbers
+import operator
+import sys
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Awaitable,
+    Callable,
+    Mapping,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+    cast,
+    overload,
+)
+
+from ._tripbit import CircuitBreakerOpenError, CoreBreaker
+
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 10):
+        from typing import ParamSpec, Protocol
+    else:
+        from typing_extensions import ParamSpec, Protocol
+
+    P = ParamSpec("P")
+    R = TypeVar("R")
+    R_co = TypeVar("R_co", covariant=True)
+
+    class GuardedFunction(Protocol[P, R]):
+        """A function guarded by ``@breaker``."""
+
+        breaker: CircuitBreaker
+
+        def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+        def fallback(self, fallback: Callable[P, R]) -> Callable[P, R]:
+            """Registers the function called, with the same arguments,
+            instead of raising CircuitBreakerOpenError."""
+            ...
+
+        def __get__(self, instance: Any, owner: type | None = None) -> Callable[..., R]: ...
+
+    class AsyncGuardedFunction(Protocol[P, R_co]):
+        """An ``async def`` function guarded by ``@breaker``."""
+
+        breaker: CircuitBreaker
+
+        def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[R_co]: ...
+
+        def fallback(
+            self, fallback: Callable[P, Any]
+        ) -> Callable[P, Any]:
+            """Registers the (sync or async) function called, with the same
+            arguments, instead of raising CircuitBreakerOpenError."""
+            ...
+
+        def __get__(
+            self, instance: Any, owner: type | None = None
+        ) -> Callable[..., Awaitable[R_co]]: ...
+
+
+ExceptionFilter = Union[
+    Type[BaseException],
+    Tuple[Type[BaseException], ...],
+    Callable[[BaseException], object],
+]
+"""Which exceptions a filter matches: a type, a tuple of types, or a
+predicate called with the exception."""
+
+_T = TypeVar("_T")
+_UNSET: Any = object()
+
+_U16 = 65535
+_MAX_CLOSE_AFTER = 4095  # the core's half-open counters are 12 bits
+_MAX_PROBES = 255
+_MAX_NS = 2**64 - 1
+_MAX_WINDOW = 10 * (2**20 - 1)  # 10 buckets, 2**20 - 1 calls each
+_DEFAULT_BACKOFF_LEVEL = 4  # backoff=2 -> at most 2**4 = 16 x open_timeout
+
+_CONFIG_KEYS = {
+    "failure_threshold": "failure_threshold",
+    "open_timeout_seconds": "open_timeout",
+    "success_threshold": "success_threshold",
+}
+_OPTION_KEYS = frozenset(
+    {
+        "failure_rate",
+        "min_calls",
+        "window",
+        "window_seconds",
+        "slow_call",
+        "slow_rate",
+        "probes",
+        "close_failure_rate",
+        "backoff",
+        "stdout",
+    }
+)
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def _int(arg: str, value: object, lo: int, hi: int) -> int:
+    """An integer argument: TypeError for a non-integer (bool included),
+    ValueError outside lo..hi."""
+    if isinstance(value, bool):
+        raise TypeError(f"{arg} must be an int, got bool")
+    try:
+        n = operator.index(cast(Any, value))
+    except TypeError:
+        raise TypeError(f"{arg} must be an int, got {_type_name(value)}") from None
+    if not lo <= n <= hi:
+        raise ValueError(f"{arg} must be an integer in {lo}..{hi}, got {n!r}")
+    return n
+
+
+def _nanoseconds(arg: str, value: object, *, zero_ok: bool) -> int:
+    """Seconds (int or float) as core ticks (ns): TypeError for a
+    non-number, ValueError for NaN, infinity, a negative value, zero (unless
+    zero_ok: then it is 1 ns, "at once") or more than 2**64 - 1 ns."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{arg} must be a number of seconds, got {_type_name(value)}")
+    seconds = float(value)
+    if math.isnan(seconds) or math.isinf(seconds):
+        raise ValueError(f"{arg} must be a finite number of seconds, got {value!r}")
+    if seconds < 0 or (seconds == 0 and not zero_ok):
+        bar = ">= 0" if zero_ok else "> 0"
+        raise ValueError(f"{arg} must be {bar} seconds, got {value!r}")
+    if isinstance(value, int):
+        ns = value * 1_000_000_000
+    else:
+        ns = round(seconds * 1e9)
+    if ns > _MAX_NS:
+        raise ValueError(f"{arg} is too large: at most {_MAX_NS / 1e9:.0f} seconds, got {value!r}")
+    return max(ns, 1)
+
+
+def _percent(arg: str, value: object, lo: int = 1, hi: int = 100) -> int:
+    """A whole percent in lo..hi (an int, or a float with no fraction)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{arg} must be a percent (a number), got {_type_name(value)}")
+    f = float(value)
+    if math.isnan(f) or f != math.floor(f) or not lo <= f <= hi:
+        raise ValueError(f"{arg} must be a whole percent in {lo}..{hi} (e.g. 50), got {value!r}")
+    return int(f)
+
+
+def _filter(arg: str, value: object) -> object:
+    """An exception filter as the native breaker takes it: a tuple of
+    exception types, or a predicate."""
+    if value is None:
+        return None
+    if isinstance(value, type):
+        value = (value,)
+    if isinstance(value, (tuple, list, set, frozenset)):
+        types = tuple(value)
+        for t in types:
+            if not (isinstance(t, type) and issubclass(t, BaseException)):
+                raise TypeError(
+                    f"{arg} must hold exception types, got {t!r} ({_type_name(t)})"
+                )
+        return types
+    if callable(value):
+        return value
+    raise TypeError(
+        f"{arg} must be an exception type, a tuple of them, or a predicate, got {_type_name(value)}"
+    )
+
+
+def _backoff(value: object) -> tuple[int, int]:
+    if value is None:
+        return (1, 0)
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise TypeError(f"backoff must be a factor or (factor, max_level), got {value!r}")
+        return (_int("backoff factor", value[0], 1, 255), _int("backoff max_level", value[1], 0, 31))
+    return (_int("backoff", value, 1, 255), _DEFAULT_BACKOFF_LEVEL)
+
+
+class CircuitBreaker(CoreBreaker):
+    """A circuit breaker: the drop-in for the gRPC tree's breaker, and the
+    Pythonic API (``@breaker``, ``.fallback``, asyncio, listeners).
+
+    Full documentation: ``help(tripbit)`` and the package README.
+    """
+
+    __slots__ = ()
+
+    @overload
+    def __new__(
+        cls,
+        failure_threshold: int = 3,
+        open_timeout: float = 30.0,
+        success_threshold: int = 1,
+        name: str = "unknown",
+        *,
+        failure_rate: float | None = None,
+        min_calls: int | None = None,
+        window: int | None = None,
+        window_seconds: float | None = None,
+        slow_call: float | None = None,
+        slow_rate: float | None = None,
+        probes: int | None = None,
+        close_failure_rate: float = 0,
+        backoff: int | tuple[int, int] | None = None,
+        include: ExceptionFilter | None = None,
+        exclude: ExceptionFilter | None = None,
+        stdout: bool = True,
+    ) -> CircuitBreaker: ...
+
+    @overload
+    def __new__(
+        cls,
+        failure_threshold: str,
+        open_timeout: float = 30.0,
+        success_threshold: int = 1,
+        *,
+        failure_rate: float | None = None,
+        min_calls: int | None = None,
+        window: int | None = None,
+        window_seconds: float | None = None,
+        slow_call: float | None = None,
+        slow_rate: float | None = None,
+        probes: int | None = None,
+        close_failure_rate: float = 0,
+        backoff: int | tuple[int, int] | None = None,
+        include: ExceptionFilter | None = None,
+        exclude: ExceptionFilter | None = None,
+        stdout: bool = True,
+    ) -> CircuitBreaker: ...
+
+    def __new__(
+        cls,
+        failure_threshold: Any = _UNSET,
+        open_timeout: Any = 30.0,
+        success_threshold: Any = 1,
+        name: Any = _UNSET,
+        *,
+        failure_rate: Any = None,
+        min_calls: Any = None,
+        window: Any = None,
+        window_seconds: Any = None,
+        slow_call: Any = None,
+        slow_rate: Any = None,
+        probes: Any = None,
+        close_failure_rate: Any = 0,
+        backoff: Any = None,
+        include: Any = None,
+        exclude: Any = None,
+        stdout: Any = True,
+    ) -> CircuitBreaker:
+        # A str first argument is the name (a dotted key such as
+        # "company.product.service"); an int keeps the drop-in's meaning.
+        if isinstance(failure_threshold, str):
+            if name is not _UNSET:
+                raise TypeError("CircuitBreaker() got the name twice: as the first argument and as name=")
+            name, failure_threshold = failure_threshold, _UNSET
+        if name is _UNSET:
+            name = "unknown"
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {_type_name(name)}")
+        if not isinstance(stdout, bool):
+            raise TypeError(f"stdout must be a bool, got {_type_name(stdout)}")
+
+        window_policy = (
+            failure_rate is not None
+            or min_calls is not None
+            or window is not None
+            or window_seconds is not None
+            or slow_call is not None
+            or slow_rate is not None
+        )
+        if window_policy and failure_threshold is not _UNSET:
+            raise ValueError(
+                "failure_threshold (trip on consecutive failures) and failure_rate/window/"
+                "slow_call (trip on a ratio over a window) are two policies: give one"
+            )
+        threshold = 3 if failure_threshold is _UNSET else _int("failure_threshold", failure_threshold, 1, _U16)
+        open_ns = _nanoseconds("open_timeout", open_timeout, zero_ok=True)
+        successes = _int("success_threshold", success_threshold, 1, _MAX_CLOSE_AFTER)
+        n_probes = (
+            min(successes, _MAX_PROBES) if probes is None else _int("probes", probes, 1, _MAX_PROBES)
+        )
+        close_rate = _percent("close_failure_rate", close_failure_rate, 0, 99)
+        factor, max_level = _backoff(backoff)
+
+        kw: dict[str, Any] = {}
+        if window_policy:
+            kw["failure_rate"] = 50 if failure_rate is None else _percent("failure_rate", failure_rate)
+            if window is not None and window_seconds is not None:
+                raise ValueError("give window (calls) or window_seconds (time), not both")
+            if window_seconds is not None:
+                kw["window_ns"] = _nanoseconds("window_seconds", window_seconds, zero_ok=False)
+                calls_in_window = None
+            else:
+                calls_in_window = 100 if window is None else _int("window", window, 1, _MAX_WINDOW)
+                kw["window_calls"] = calls_in_window
+            if min_calls is None:
+                kw["min_calls"] = 10 if calls_in_window is None else min(10, calls_in_window)
+            else:
+                kw["min_calls"] = _int("min_calls", min_calls, 1, 2**32 - 1)
+                if calls_in_window is not None and kw["min_calls"] > calls_in_window:
+                    raise ValueError(
+                        f"min_calls ({kw['min_calls']}) is more than the window holds ({calls_in_window} calls): "
+                        "the breaker could never trip"
+                    )
+            if slow_call is not None:
+                kw["slow_ns"] = _nanoseconds("slow_call", slow_call, zero_ok=False)
+                kw["slow_rate"] = 50 if slow_rate is None else _percent("slow_rate", slow_rate)
+            elif slow_rate is not None:
+                raise ValueError("slow_rate needs slow_call (the duration that makes a call slow)")
+
+        return super().__new__(
+            cls,
+            name=name,
+            open_timeout=open_timeout,
+            open_ns=open_ns,
+            failure_threshold=threshold,
+            success_threshold=successes,
+            probes=n_probes,
+            close_failure_rate=close_rate,
+            backoff_factor=factor,
+            backoff_max_level=max_level,
+            include=_filter("include", include),
+            exclude=_filter("exclude", exclude),
+            stdout=stdout,
+            **kw,
+        )
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Mapping[str, Any],
+        name: str = "unknown",
+        **options: Any,
+    ) -> CircuitBreaker:
+        """A breaker from the gRPC tree's ``circuit_breakers`` JSON section
+        (``failure_threshold``, ``open_timeout_seconds``,
+        ``success_threshold``; missing keys take the defaults 3, 30.0, 1),
+        or from a whole server config holding that section. The section may
+        also name any keyword option (``failure_rate``, ``backoff``, ...);
+        ``options`` override it. An unknown key is a ValueError."""
+        if not isinstance(config, Mapping):
+            raise TypeError(f"config must be a mapping, got {_type_name(config)}")
+        section = config.get("circuit_breakers", config)
+        if not isinstance(section, Mapping):
+            raise TypeError(f"config['circuit_breakers'] must be a mapping, got {_type_name(section)}")
+        kwargs: dict[str, Any] = {}
+        for key, value in section.items():
+            if key in _CONFIG_KEYS:
+                kwargs[_CONFIG_KEYS[key]] = value
+            elif key in _OPTION_KEYS:
+                kwargs[key] = value
+            else:
+                known = ", ".join(sorted([*_CONFIG_KEYS, *_OPTION_KEYS]))
+                raise ValueError(f"unknown circuit_breakers key {key!r} (known: {known})")
+        kwargs.update(options)
+        return cls(name=name, **kwargs)
+
+    @overload
+    def __call__(self, func: Callable[P, Awaitable[R]]) -> AsyncGuardedFunction[P, R]: ...
+
+    @overload
+    def __call__(self, func: Callable[P, R]) -> GuardedFunction[P, R]: ...
+
+    def __call__(self, func: Callable[..., Any]) -> Any:
+        """``@breaker``: guards every call of ``func``; ``async def``
+        functions are awaited inside the guard. The result has
+        ``.fallback``, a decorator registering the function called (with the
+        same arguments) instead of raising CircuitBreakerOpenError."""
+        if not callable(func):
+            raise TypeError(f"@CircuitBreaker needs a callable, got {_type_name(func)}")
+        if inspect.iscoroutinefunction(func):
+            return _guard_async(self, func)
+        return _guard_sync(self, func)
+
+    async def call_async(self, func: Callable[..., Awaitable[_T]], /, *args: Any, **kwargs: Any) -> _T:
+        """Awaits ``func(*args, **kwargs)`` through the breaker: the
+        asyncio twin of ``call()``. Cancellation counts nothing."""
+        if not callable(func):
+            raise TypeError(f"call_async() argument must be callable, got {_type_name(func)}")
+        with self.guard():
+            return await func(*args, **kwargs)
+
+
+def _guard_sync(breaker: CircuitBreaker, func: Callable[..., Any]) -> Any:
+    guarded = breaker._guarded
+    fallback: Callable[..., Any] | None = None
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # One crossing into Rust: admit, call, record (or the fallback).
+        return guarded(func, fallback, args, kwargs or None)
+
+    def register(fb: Callable[..., Any]) -> Callable[..., Any]:
+        nonlocal fallback
+        if not callable(fb):
+            raise TypeError(f"fallback must be callable, got {_type_name(fb)}")
+        if inspect.iscoroutinefunction(fb):
+            raise TypeError(
+                f"{getattr(func, '__qualname__', func)!s} is not async: its fallback cannot be async either"
+            )
+        fallback = fb
+        return fb
+
+    wrapper.fallback = register  # type: ignore[attr-defined]
+    wrapper.breaker = breaker  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _guard_async(breaker: CircuitBreaker, func: Callable[..., Any]) -> Any:
+    fallback: Callable[..., Any] | None = None
+
+    @functools.wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            guard = breaker.guard()
+        except CircuitBreakerOpenError:
+            if fallback is None:
+                raise
+            fb = fallback
+        else:
+            with guard:
+                return await func(*args, **kwargs)
+        # Outside the except block, so the fallback's own errors do not
+        # carry the rejection as their __context__.
+        result = fb(*args, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    def register(fb: Callable[..., Any]) -> Callable[..., Any]:
+        nonlocal fallback
+        if not callable(fb):
+            raise TypeError(f"fallback must be callable, got {_type_name(fb)}")
+        fallback = fb
+        return fb
+
+    wrapper.fallback = register  # type: ignore[attr-defined]
+    wrapper.breaker = breaker  # type: ignore[attr-defined]
+    return wrapper

@@ -1,0 +1,241 @@
+"""The native module: thin wrappers over the Rust core (`tripbit` crate).
+
+Every decision (admit, count, trip, probe, close) is the core's lock-free
+state machine; this module reads the clock, turns Python exceptions into
+outcomes and announces the transitions the core returns.
+"""
+
+import enum
+from types import TracebackType
+from typing import Any, Callable, Literal, TypeVar, final
+
+from typing_extensions import Self
+
+__version__: str
+"""The package version, from the crate's ``CARGO_PKG_VERSION``."""
+
+_T = TypeVar("_T")
+
+StateName = Literal["closed", "open", "half_open", "forced_open", "forced_closed", "disabled"]
+
+class TripbitError(Exception):
+    """Base class of the exceptions tripbit defines."""
+
+class CircuitBreakerOpenError(TripbitError):
+    """Raised instead of calling the guarded function: the breaker is open
+    (or forced open, or every half-open probe slot is busy).
+
+    ``str(err)`` is ``Circuit breaker OPEN for <name>``, as in the original.
+    """
+
+    name: str
+    """The breaker's name."""
+    state: StateName
+    """The core state that rejected the call ("open", "half_open" when every
+    probe slot is busy, or "forced_open")."""
+    retry_after: float | None
+    """Seconds until the open period ends, or None when unknown (forced
+    open, or half-open with every probe slot busy)."""
+
+class CircuitState(enum.Enum):
+    """The three states of the drop-in API; compare ``.value`` with
+    "closed", "open" or "half_open". The operator states map onto them:
+    forced_open reads OPEN, forced_closed and disabled read CLOSED
+    (``snapshot()['state']`` has the exact one)."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+@final
+class Transition:
+    """A state change, as listeners receive it (after the change is
+    published, outside any lock)."""
+
+    @property
+    def breaker(self) -> CoreBreaker:
+        """The breaker that changed state."""
+    @property
+    def name(self) -> str:
+        """Its name (or dotted key)."""
+    @property
+    def old_state(self) -> StateName:
+        """The state before."""
+    @property
+    def new_state(self) -> StateName:
+        """The state after."""
+    @property
+    def failure_count(self) -> int:
+        """The failure count the transition line shows."""
+    @property
+    def generation(self) -> int:
+        """The core's generation after the change (24 bits, wrapping)."""
+    @property
+    def backoff_level(self) -> int:
+        """Failed probes in a row (the backoff exponent) after the change."""
+    @property
+    def time(self) -> float:
+        """When it happened, in epoch seconds."""
+
+@final
+class Guard:
+    """One admitted call whose outcome the caller reports: call
+    ``success()``, ``failure()`` or ``ignore()`` exactly once, or use it as a
+    context manager (no exception: success; an ``Exception``: failure,
+    after the breaker's filters; any other ``BaseException``: ignored).
+
+    A guard dropped without a report counts nothing and frees its half-open
+    probe slot.
+    """
+
+    def success(self) -> None:
+        """The call worked. RuntimeError if an outcome was already reported."""
+    def failure(self) -> None:
+        """The call failed: counts towards opening the breaker."""
+    def ignore(self) -> None:
+        """Neither (cancelled, a client error): counts nothing, frees a
+        probe slot."""
+    @property
+    def is_probe(self) -> bool:
+        """Whether this call holds a half-open probe slot."""
+    @property
+    def recorded(self) -> bool:
+        """Whether an outcome was reported already."""
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> Literal[False]:
+        """Reports the block's outcome unless one was reported inside it;
+        never suppresses the exception."""
+
+class CoreBreaker:
+    """The native breaker; use its subclass ``tripbit.CircuitBreaker``,
+    which parses the arguments. Instances can be neither pickled nor copied
+    (TypeError): a breaker is live shared state."""
+
+    def __new__(
+        cls,
+        *,
+        name: str,
+        open_timeout: float,
+        open_ns: int,
+        failure_threshold: int,
+        success_threshold: int,
+        probes: int,
+        close_failure_rate: int = 0,
+        backoff_factor: int = 1,
+        backoff_max_level: int = 0,
+        failure_rate: int | None = None,
+        min_calls: int = 1,
+        window_calls: int | None = None,
+        window_ns: int | None = None,
+        slow_ns: int | None = None,
+        slow_rate: int = 100,
+        include: Any = None,
+        exclude: Any = None,
+        stdout: bool = True,
+    ) -> Self:
+        """Builds the core breaker from parsed settings (ticks in ns) and
+        announces it: ``[CircuitBreaker-<name>] Initialized: threshold=3,
+        timeout=30.0s``."""
+    def call(self, func: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+        """Calls ``func(*args, **kwargs)`` through the breaker.
+
+        Raises CircuitBreakerOpenError, without calling ``func``, when the
+        breaker is open. Any ``Exception`` from ``func`` is counted (a
+        failure, unless the filters exclude it) and re-raised unchanged: the
+        same object, with its traceback, after any transition line was
+        printed. A ``BaseException`` that is not an ``Exception``
+        (KeyboardInterrupt) passes through uncounted. TypeError, counting
+        nothing, if ``func`` is not callable.
+        """
+    def _guarded(
+        self,
+        func: Callable[..., _T],
+        fallback: Callable[..., _T] | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any] | None,
+    ) -> _T:
+        """The decorator's path: ``call`` that returns
+        ``fallback(*args, **kwargs)`` instead of raising when rejected."""
+    def guard(self) -> Guard:
+        """Admits one call now and returns its Guard; raises
+        CircuitBreakerOpenError when the breaker is open."""
+    def get_state(self) -> CircuitState:
+        """The current state. Once ``open_timeout`` has passed since the
+        breaker opened, moves it OPEN -> HALF_OPEN (silently, as the
+        original did): the next ``call()`` is the probe."""
+    @property
+    def state(self) -> CircuitState:
+        """The state as stored, without the lazy move (the original's
+        attribute)."""
+    @property
+    def name(self) -> str:
+        """The name (or dotted key) given at construction."""
+    @property
+    def failure_threshold(self) -> int:
+        """Consecutive failures that open the breaker."""
+    @property
+    def open_timeout(self) -> float:
+        """Seconds the breaker stays open, exactly as given (30 or 30.0)."""
+    @property
+    def success_threshold(self) -> int:
+        """Half-open successes that close it (also the probe count, unless
+        ``probes=`` says otherwise)."""
+    @property
+    def failure_count(self) -> int:
+        """Consecutive failures while closed (window failures for a
+        failure-rate breaker); the threshold while open after a trip; 0
+        after the half-open move and while open after a failed probe."""
+    @property
+    def success_count(self) -> int:
+        """Half-open successes so far (0 in any other state)."""
+    @property
+    def last_failure_time(self) -> float | None:
+        """Epoch seconds of the last failure, or None since creation/reset."""
+    @property
+    def last_state_change_time(self) -> float:
+        """Epoch seconds of the last state change (or creation, or reset)."""
+    def get_stats(self) -> dict[str, Any]:
+        """The original's stats: exactly ``state`` (the CircuitState value),
+        ``failure_count``, ``success_count``, ``last_state_change_time``,
+        ``last_failure_time`` (epoch float or None) and
+        ``time_since_last_failure`` (seconds or None). Moves nothing."""
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the core knows: ``state`` (the exact state name, e.g.
+        "forced_open"), ``stored_state``, ``generation``, ``backoff_level``,
+        ``consecutive_failures``, ``probes_in_flight``, ``probe_successes``,
+        ``probe_failures``, ``opened_at`` / ``open_until`` (epoch or None),
+        ``window_calls``, ``window_failures``, ``window_slow``."""
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The effective settings, after rounding the window to its buckets."""
+    def reset(self) -> None:
+        """Back to CLOSED, every count cleared (prints nothing, as the
+        original); results of calls admitted before are discarded."""
+    def force_open(self) -> None:
+        """Operator override: reject every call until ``reset()``."""
+    def force_closed(self) -> None:
+        """Operator override: admit every call and count nothing until
+        ``reset()``."""
+    def disable(self) -> None:
+        """Metrics only: admit every call, keep counting, never trip, until
+        ``reset()``."""
+    def add_listener(self, listener: Callable[[Transition], object], /) -> None:
+        """Calls ``listener(transition)`` after every state change, outside
+        any lock (it may call back into the breaker). Its exceptions go to
+        ``sys.unraisablehook``."""
+    def remove_listener(self, listener: Callable[[Transition], object], /) -> None:
+        """Removes a listener (compared with ``==``); ValueError if absent."""
+    @property
+    def listeners(self) -> tuple[Callable[[Transition], object], ...]:
+        """The registered listeners, in call order."""
+    def __reduce__(self) -> Any:
+        """TypeError: a breaker cannot be pickled."""
+    def __copy__(self) -> Any:
+        """TypeError: a breaker cannot be copied."""
+    def __deepcopy__(self, memo: Any, /) -> Any:
+        """TypeError: a breaker cannot be copied."""

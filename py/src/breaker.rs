@@ -1,0 +1,825 @@
+//! `CoreBreaker`: the native base class of `tripbit.CircuitBreaker`.
+//!
+//! A frozen pyclass over the core breaker's atomics: no Python-level lock,
+//! no `RefCell`. The guarded path (`call`) crosses into Rust once, reads the
+//! clock only when the core needs it, and lets the core decide everything.
+//! Besides the core it keeps only bookkeeping the drop-in reports
+//! (last failure, last state change), the exception filters and the
+//! listener list.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple};
+use tripbit::{Config, Outcome, Rejected, Snapshot, State, Ticket, Transition};
+
+use crate::emit::{Announcement, log_line, print_line};
+use crate::engine::{Core, count_buckets, time_buckets};
+use crate::errors::{CircuitBreakerOpenError, config_error};
+use crate::guard::Guard;
+use crate::{state, time};
+
+/// Which exceptions an exception filter matches.
+enum Matcher {
+    /// `isinstance(exc, types)`.
+    Types(Py<PyTuple>),
+    /// `bool(predicate(exc))`.
+    Predicate(Py<PyAny>),
+}
+
+impl Matcher {
+    fn new(arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<Matcher> {
+        if let Ok(t) = obj.cast::<PyTuple>() {
+            for item in t.iter() {
+                if !item.is_instance_of::<pyo3::types::PyType>() {
+                    return Err(PyTypeError::new_err(format!(
+                        "{arg} must be an exception type, a tuple of them, or a predicate; got {} in the tuple",
+                        item.get_type().name()?
+                    )));
+                }
+            }
+            Ok(Matcher::Types(t.clone().unbind()))
+        } else if obj.is_callable() {
+            Ok(Matcher::Predicate(obj.clone().unbind()))
+        } else {
+            Err(PyTypeError::new_err(format!(
+                "{arg} must be an exception type, a tuple of them, or a predicate; got {}",
+                obj.get_type().name()?
+            )))
+        }
+    }
+
+    /// Whether `exc` matches; `on_error` when the predicate raises (the
+    /// predicate's error goes to `sys.unraisablehook`, the call's own
+    /// exception keeps propagating).
+    fn matches(&self, exc: &Bound<'_, PyAny>, on_error: bool) -> bool {
+        let py = exc.py();
+        let r = match self {
+            Matcher::Types(t) => exc.is_instance(t.bind(py)),
+            Matcher::Predicate(p) => p.bind(py).call1((exc,)).and_then(|r| r.is_truthy()),
+        };
+        r.unwrap_or_else(|e| {
+            e.write_unraisable(py, Some(exc));
+            on_error
+        })
+    }
+
+    fn to_object(&self, py: Python<'_>) -> Py<PyAny> {
+        match self {
+            Matcher::Types(t) => t.clone_ref(py).into_any(),
+            Matcher::Predicate(p) => p.clone_ref(py),
+        }
+    }
+}
+
+/// The settings, as `CoreBreaker.settings` reports them.
+struct Settings {
+    open_ns: u64,
+    probes: u8,
+    close_failure_rate: u8,
+    backoff: (u8, u8),
+    /// `(percent, min_calls)` for a window breaker.
+    failure_rate: Option<(u8, u32)>,
+    /// Effective count window (calls) or time window (ns).
+    window_calls: Option<u32>,
+    window_ns: Option<u64>,
+    slow: Option<(u64, u8)>,
+}
+
+/// The native breaker. `tripbit.CircuitBreaker` subclasses it in Python for
+/// argument parsing and decorators; `call()` and everything on the guarded
+/// path is here.
+#[pyclass(frozen, subclass, weakref, module = "tripbit._tripbit")]
+pub(crate) struct CoreBreaker {
+    pub(crate) core: Core,
+    /// Window policies need the real tick on every record (time buckets,
+    /// slow calls, and a success can complete `min_calls` and trip); the
+    /// consecutive policy only on failures and while open.
+    timed: bool,
+    name: Py<PyString>,
+    /// The Python value given, shown as is (`timeout=30s` for 30).
+    open_timeout: Py<PyAny>,
+    failure_threshold: u16,
+    success_threshold: u16,
+    include: Option<Matcher>,
+    exclude: Option<Matcher>,
+    stdout: bool,
+    settings: Settings,
+    /// Monotonic ns of the last failure; 0 = none since creation or reset.
+    last_failure: AtomicU64,
+    /// Monotonic ns of the last state change.
+    last_change: AtomicU64,
+    /// Copy-on-write: replaced whole, never mutated, so `emit` iterates a
+    /// snapshot taken with the mutex held only for a reference-count bump.
+    listeners: Mutex<Option<Py<PyTuple>>>,
+}
+
+/// What the core said when asked to admit a call.
+pub(crate) enum Admission {
+    Admitted(Ticket),
+    Rejected(Rejected, u64),
+}
+
+#[pymethods]
+impl CoreBreaker {
+    /// Builds the core breaker from already-parsed settings; the Python
+    /// subclass's `__new__` parses and checks the user's arguments.
+    #[new]
+    #[pyo3(signature = (
+        *, name, open_timeout, open_ns, failure_threshold, success_threshold, probes,
+        close_failure_rate = 0, backoff_factor = 1, backoff_max_level = 0,
+        failure_rate = None, min_calls = 1, window_calls = None, window_ns = None,
+        slow_ns = None, slow_rate = 100, include = None, exclude = None, stdout = true,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: Bound<'_, PyString>,
+        open_timeout: Bound<'_, PyAny>,
+        open_ns: u64,
+        failure_threshold: u16,
+        success_threshold: u16,
+        probes: u8,
+        close_failure_rate: u8,
+        backoff_factor: u8,
+        backoff_max_level: u8,
+        failure_rate: Option<u8>,
+        min_calls: u32,
+        window_calls: Option<u32>,
+        window_ns: Option<u64>,
+        slow_ns: Option<u64>,
+        slow_rate: u8,
+        include: Option<Bound<'_, PyAny>>,
+        exclude: Option<Bound<'_, PyAny>>,
+        stdout: bool,
+    ) -> PyResult<CoreBreaker> {
+        // The backoff level doubles as "this Open came from a failed probe"
+        // (it is 0 only after a trip from Closed), which the drop-in's
+        // failure_count needs: so the max level is at least 1, and "no
+        // backoff" is factor 1 (the open period never grows).
+        let backoff = if backoff_factor <= 1 || backoff_max_level == 0 {
+            (1, 1)
+        } else {
+            (backoff_factor, backoff_max_level)
+        };
+        let mut config = Config::new(open_ns)
+            .probes(probes)
+            .close_after(success_threshold)
+            .close_max_failure_percent(close_failure_rate)
+            .backoff(backoff.0, backoff.1);
+        let mut settings = Settings {
+            open_ns,
+            probes,
+            close_failure_rate,
+            backoff: if backoff == (1, 1) { (1, 0) } else { backoff },
+            failure_rate: None,
+            window_calls: None,
+            window_ns: None,
+            slow: None,
+        };
+        let core = match failure_rate {
+            None => {
+                if window_calls.is_some() || window_ns.is_some() || slow_ns.is_some() {
+                    return Err(PyValueError::new_err(
+                        "window, window_seconds and slow_call need the failure_rate policy",
+                    ));
+                }
+                Core::consecutive(config.consecutive_failures(failure_threshold))
+                    .map_err(config_error)?
+            }
+            Some(percent) => {
+                config = config.failure_rate(percent, min_calls);
+                settings.failure_rate = Some((percent, min_calls));
+                if let Some(slow) = slow_ns {
+                    config = config.slow_calls(slow, slow_rate);
+                    settings.slow = Some((slow, slow_rate));
+                }
+                let buckets = if let Some(ns) = window_ns {
+                    let (n, per) = time_buckets(ns);
+                    config = config.time_window(per);
+                    settings.window_ns = Some(per * u64::from(n));
+                    n
+                } else {
+                    let (n, per) = count_buckets(window_calls.unwrap_or(100));
+                    config = config.count_window(per);
+                    settings.window_calls = Some(per * n);
+                    n
+                };
+                Core::window(config, buckets).map_err(config_error)?
+            }
+        };
+        let include = include.map(|o| Matcher::new("include", &o)).transpose()?;
+        let exclude = exclude.map(|o| Matcher::new("exclude", &o)).transpose()?;
+        let now = time::now();
+        let b = CoreBreaker {
+            timed: core.is_window(),
+            core,
+            name: name.unbind(),
+            open_timeout: open_timeout.unbind(),
+            failure_threshold,
+            success_threshold,
+            include,
+            exclude,
+            stdout,
+            settings,
+            last_failure: AtomicU64::new(0),
+            last_change: AtomicU64::new(now),
+            listeners: Mutex::new(None),
+        };
+        let line = b.init_line(py)?;
+        if stdout {
+            print_line(py, &line);
+        }
+        log_line(py, 20, &line);
+        Ok(b)
+    }
+
+    /// Calls `func(*args, **kwargs)` through the breaker.
+    #[pyo3(signature = (func, /, *args, **kwargs))]
+    fn call<'py>(
+        slf: &Bound<'py, Self>,
+        func: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let this = slf.get();
+        if !func.is_callable() {
+            return Err(not_callable("call", func));
+        }
+        let ticket = match this.admit(slf) {
+            Admission::Admitted(t) => t,
+            Admission::Rejected(r, now) => return Err(this.open_error(slf.py(), r, now)),
+        };
+        let result = invoke(func, args, kwargs);
+        this.finish(slf, ticket, result)
+    }
+
+    /// The decorator's path: like `call`, but when the breaker rejects the
+    /// call and `fallback` is not None, returns `fallback(*args, **kwargs)`.
+    #[pyo3(signature = (func, fallback, args, kwargs))]
+    fn _guarded<'py>(
+        slf: &Bound<'py, Self>,
+        func: &Bound<'py, PyAny>,
+        fallback: Option<&Bound<'py, PyAny>>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let this = slf.get();
+        let ticket = match this.admit(slf) {
+            Admission::Admitted(t) => t,
+            Admission::Rejected(r, now) => {
+                return match fallback {
+                    Some(fb) => invoke(fb, args, kwargs),
+                    None => Err(this.open_error(slf.py(), r, now)),
+                };
+            }
+        };
+        let result = invoke(func, args, kwargs);
+        this.finish(slf, ticket, result)
+    }
+
+    /// Admits one call and returns a `Guard` to report its outcome with.
+    fn guard(slf: &Bound<'_, Self>) -> PyResult<Guard> {
+        let this = slf.get();
+        match this.admit(slf) {
+            Admission::Admitted(t) => Ok(Guard::new(slf.clone().unbind(), t)),
+            Admission::Rejected(r, now) => Err(this.open_error(slf.py(), r, now)),
+        }
+    }
+
+    /// Current state; performs the lazy OPEN -> HALF_OPEN move.
+    fn get_state<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let this = slf.get();
+        let now = time::now();
+        let s = this.core.snapshot(now);
+        if s.stored_state == State::Open && s.state == State::HalfOpen {
+            // The core moves Open -> HalfOpen when it admits the first probe:
+            // admit one and hand its slot straight back (Ignored counts
+            // nothing), so the move happens here, silently, as the original's
+            // did, and the next call() is the probe.
+            if let Ok((ticket, tr)) = this.core.acquire(now) {
+                let tr2 = this.core.record(ticket, Outcome::Ignored, now);
+                if let Some(tr) = tr {
+                    this.announce(slf, tr, now, false);
+                }
+                if let Ok(Some(tr)) = tr2 {
+                    this.announce(slf, tr, now, false);
+                }
+            }
+        }
+        state::member(slf.py(), this.core.snapshot(now).state)
+    }
+
+    /// The state as stored, without the lazy move (the original's attribute).
+    #[getter(state)]
+    fn stored_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        state::member(py, self.core.snapshot(time::now()).stored_state)
+    }
+
+    /// The name (or dotted key) given at construction.
+    #[getter]
+    fn name(&self, py: Python<'_>) -> Py<PyString> {
+        self.name.clone_ref(py)
+    }
+
+    /// Consecutive failures that open the breaker.
+    #[getter]
+    fn failure_threshold(&self) -> u16 {
+        self.failure_threshold
+    }
+
+    /// Seconds the breaker stays open, as given.
+    #[getter]
+    fn open_timeout(&self, py: Python<'_>) -> Py<PyAny> {
+        self.open_timeout.clone_ref(py)
+    }
+
+    /// Half-open successes that close it (also the number of probes).
+    #[getter]
+    fn success_threshold(&self) -> u16 {
+        self.success_threshold
+    }
+
+    /// The drop-in's failure count (see the stubs for its exact meaning).
+    #[getter]
+    fn failure_count(&self) -> u32 {
+        self.failure_count_of(&self.core.snapshot(time::now()))
+    }
+
+    /// Half-open successes so far.
+    #[getter]
+    fn success_count(&self) -> u32 {
+        success_count_of(&self.core.snapshot(time::now()))
+    }
+
+    /// Epoch seconds of the last failure, or None.
+    #[getter]
+    fn last_failure_time(&self) -> Option<f64> {
+        match self.last_failure.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(time::epoch(t)),
+        }
+    }
+
+    /// Epoch seconds of the last state change (or of creation / reset).
+    #[getter]
+    fn last_state_change_time(&self) -> f64 {
+        time::epoch(self.last_change.load(Ordering::Relaxed))
+    }
+
+    /// The original's stats dict: exactly its six keys, in its order.
+    fn get_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let now = time::now();
+        let s = self.core.snapshot(now);
+        let last_failure = self.last_failure.load(Ordering::Relaxed);
+        let d = PyDict::new(py);
+        d.set_item("state", state::value(s.stored_state))?;
+        d.set_item("failure_count", self.failure_count_of(&s))?;
+        d.set_item("success_count", success_count_of(&s))?;
+        d.set_item(
+            "last_state_change_time",
+            time::epoch(self.last_change.load(Ordering::Relaxed)),
+        )?;
+        if last_failure == 0 {
+            d.set_item("last_failure_time", py.None())?;
+            d.set_item("time_since_last_failure", py.None())?;
+        } else {
+            d.set_item("last_failure_time", time::epoch(last_failure))?;
+            d.set_item("time_since_last_failure", time::seconds(last_failure, now))?;
+        }
+        Ok(d)
+    }
+
+    /// Everything the core knows, with the exact state name.
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let now = time::now();
+        let s = self.core.snapshot(now);
+        let d = PyDict::new(py);
+        d.set_item("state", s.state.as_str())?;
+        d.set_item("stored_state", s.stored_state.as_str())?;
+        d.set_item("generation", s.generation)?;
+        d.set_item("backoff_level", s.backoff_level)?;
+        d.set_item("consecutive_failures", s.consecutive_failures)?;
+        d.set_item("probes_in_flight", s.probes_in_flight)?;
+        d.set_item("probe_successes", s.probe_successes)?;
+        d.set_item("probe_failures", s.probe_failures)?;
+        d.set_item("opened_at", s.opened_at.map(time::epoch))?;
+        d.set_item("open_until", s.open_until.map(time::epoch))?;
+        d.set_item("window_calls", s.window.calls)?;
+        d.set_item("window_failures", s.window.failures)?;
+        d.set_item("window_slow", s.window.slow)?;
+        Ok(d)
+    }
+
+    /// The effective settings (after rounding the window to its buckets).
+    #[getter]
+    fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let st = &self.settings;
+        let d = PyDict::new(py);
+        let secs = |ns: u64| time::seconds(0, ns);
+        d.set_item(
+            "policy",
+            if st.failure_rate.is_some() {
+                "failure_rate"
+            } else {
+                "consecutive"
+            },
+        )?;
+        d.set_item("failure_threshold", self.failure_threshold)?;
+        d.set_item("open_timeout", secs(st.open_ns))?;
+        d.set_item("success_threshold", self.success_threshold)?;
+        d.set_item("probes", st.probes)?;
+        d.set_item("close_failure_rate", st.close_failure_rate)?;
+        d.set_item("backoff", st.backoff)?;
+        d.set_item("failure_rate", st.failure_rate.map(|f| f.0))?;
+        d.set_item("min_calls", st.failure_rate.map(|f| f.1))?;
+        d.set_item("window", st.window_calls)?;
+        d.set_item("window_seconds", st.window_ns.map(secs))?;
+        d.set_item("slow_call", st.slow.map(|s| secs(s.0)))?;
+        d.set_item("slow_rate", st.slow.map(|s| s.1))?;
+        d.set_item("include", self.include.as_ref().map(|m| m.to_object(py)))?;
+        d.set_item("exclude", self.exclude.as_ref().map(|m| m.to_object(py)))?;
+        d.set_item("stdout", self.stdout)?;
+        Ok(d)
+    }
+
+    /// Back to CLOSED, every count cleared; results of calls admitted
+    /// before are discarded.
+    fn reset(slf: &Bound<'_, Self>) {
+        let this = slf.get();
+        let tr = this.core.reset();
+        let now = time::now();
+        this.last_failure.store(0, Ordering::Relaxed);
+        this.last_change.fetch_max(now, Ordering::Relaxed);
+        if let Some(tr) = tr {
+            this.announce(slf, tr, now, false);
+        }
+    }
+
+    /// Operator override: reject every call until `reset()`.
+    fn force_open(slf: &Bound<'_, Self>) {
+        let this = slf.get();
+        if let Some(tr) = this.core.force_open() {
+            this.announce(slf, tr, time::now(), true);
+        }
+    }
+
+    /// Operator override: admit every call, count nothing, until `reset()`.
+    fn force_closed(slf: &Bound<'_, Self>) {
+        let this = slf.get();
+        if let Some(tr) = this.core.force_closed() {
+            this.announce(slf, tr, time::now(), true);
+        }
+    }
+
+    /// Metrics only: admit every call and keep counting, never trip, until
+    /// `reset()`.
+    fn disable(slf: &Bound<'_, Self>) {
+        let this = slf.get();
+        if let Some(tr) = this.core.disable() {
+            this.announce(slf, tr, time::now(), true);
+        }
+    }
+
+    /// Calls `listener(transition)` after every state change.
+    #[pyo3(signature = (listener, /))]
+    fn add_listener(&self, listener: &Bound<'_, PyAny>) -> PyResult<()> {
+        if !listener.is_callable() {
+            return Err(not_callable("add_listener", listener));
+        }
+        self.update_listeners(listener.py(), |current| {
+            let mut v: Vec<Bound<'_, PyAny>> = current.iter().collect();
+            v.push(listener.clone());
+            Ok(Some(v))
+        })
+    }
+
+    /// Removes a listener added before (compared with `==`).
+    #[pyo3(signature = (listener, /))]
+    fn remove_listener(&self, listener: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.update_listeners(listener.py(), |current| {
+            let mut v: Vec<Bound<'_, PyAny>> = current.iter().collect();
+            let mut found = None;
+            for (i, l) in v.iter().enumerate() {
+                if l.is(listener) || l.eq(listener)? {
+                    found = Some(i);
+                    break;
+                }
+            }
+            match found {
+                Some(i) => {
+                    v.remove(i);
+                    Ok(Some(v))
+                }
+                None => Err(PyValueError::new_err("listener is not registered")),
+            }
+        })
+    }
+
+    /// The registered listeners, in call order.
+    #[getter]
+    fn listeners<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
+        self.listener_tuple(py)
+            .unwrap_or_else(|| PyTuple::empty(py))
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let this = slf.get();
+        let s = this.core.snapshot(time::now());
+        Ok(format!(
+            "<{} {} state={} failure_count={}>",
+            slf.get_type().name()?,
+            this.name.bind(slf.py()).repr()?,
+            s.stored_state.as_str(),
+            this.failure_count_of(&s)
+        ))
+    }
+
+    fn __reduce__(&self) -> PyResult<()> {
+        Err(not_copyable("pickled"))
+    }
+
+    fn __copy__(&self) -> PyResult<()> {
+        Err(not_copyable("copied"))
+    }
+
+    #[pyo3(signature = (_memo, /))]
+    fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(not_copyable("copied"))
+    }
+}
+
+/// `func(*args, **kwargs)`, with the no-argument call (the drop-in's
+/// `call(lambda: ...)`) going through vectorcall without a tuple.
+#[inline(always)]
+fn invoke<'py>(
+    func: &Bound<'py, PyAny>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    match kwargs {
+        None if args.is_empty() => func.call0(),
+        _ => func.call(args, kwargs),
+    }
+}
+
+fn not_callable(method: &str, obj: &Bound<'_, PyAny>) -> PyErr {
+    let ty = obj
+        .get_type()
+        .name()
+        .map_or_else(|_| "object".to_owned(), |n| n.to_string());
+    PyTypeError::new_err(format!("{method}() argument must be callable, got {ty}"))
+}
+
+fn not_copyable(what: &str) -> PyErr {
+    PyTypeError::new_err(format!(
+        "a CircuitBreaker cannot be {what}: it is live shared state; build \
+         another one with the same settings instead (CircuitBreaker(**...) or \
+         CircuitBreaker.from_config)"
+    ))
+}
+
+fn success_count_of(s: &Snapshot) -> u32 {
+    if s.stored_state == State::HalfOpen {
+        s.probe_successes
+    } else {
+        0
+    }
+}
+
+impl CoreBreaker {
+    /// Asks the core to admit a call. The consecutive policy asks at tick 0
+    /// first: an admitting state ignores `now`, and an `Open` breaker
+    /// rejects tick 0 (its open period ends later), in which case it asks
+    /// again at the real time. So a closed breaker admits without a clock
+    /// read.
+    #[inline(always)]
+    pub(crate) fn admit(&self, slf: &Bound<'_, Self>) -> Admission {
+        let first = if self.timed { time::now() } else { 0 };
+        let (ticket, tr, now) = match self.core.acquire(first) {
+            Ok((t, tr)) => (t, tr, first),
+            Err(r) if r.state == State::Open && !self.timed => {
+                let now = time::now();
+                match self.core.acquire(now) {
+                    Ok((t, tr)) => (t, tr, now),
+                    Err(r) => return Admission::Rejected(r, now),
+                }
+            }
+            Err(r) => return Admission::Rejected(r, first),
+        };
+        if let Some(tr) = tr {
+            self.announce(slf, tr, now, false);
+        }
+        Admission::Admitted(ticket)
+    }
+
+    /// Records the outcome of `result`, announces any transition, and
+    /// returns `result` unchanged: the same exception object, traceback
+    /// included, after it was counted.
+    #[inline(always)]
+    fn finish<'py>(
+        &self,
+        slf: &Bound<'py, Self>,
+        ticket: Ticket,
+        result: PyResult<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match result {
+            Ok(v) => {
+                // Consecutive: a success never uses the tick (it cannot trip
+                // and closing needs no time), so no clock read here.
+                let now = if self.timed {
+                    time::now()
+                } else {
+                    ticket.acquired_at
+                };
+                if let Ok(Some(tr)) = self.core.record(ticket, Outcome::Success, now) {
+                    self.announce(slf, tr, time::now(), true);
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                let outcome = self.classify(slf.py(), &e);
+                self.record_outcome(slf, ticket, outcome);
+                Err(e)
+            }
+        }
+    }
+
+    /// Records `outcome` for `ticket` at the current tick.
+    pub(crate) fn record_outcome(&self, slf: &Bound<'_, Self>, ticket: Ticket, outcome: Outcome) {
+        let now = time::now();
+        if outcome == Outcome::Failure {
+            self.last_failure.fetch_max(now.max(1), Ordering::Relaxed);
+        }
+        if let Ok(Some(tr)) = self.core.record(ticket, outcome, now) {
+            self.announce(slf, tr, now, true);
+        }
+    }
+
+    /// Failure, or Ignored: a `BaseException` that is not an `Exception`
+    /// (KeyboardInterrupt, SystemExit, asyncio.CancelledError), or an
+    /// exception the filters exclude.
+    pub(crate) fn classify(&self, py: Python<'_>, err: &PyErr) -> Outcome {
+        if !err.is_instance_of::<pyo3::exceptions::PyException>(py) {
+            return Outcome::Ignored;
+        }
+        self.classify_value(err.value(py).as_any())
+    }
+
+    /// The filters' verdict on an `Exception` instance.
+    pub(crate) fn classify_value(&self, exc: &Bound<'_, PyAny>) -> Outcome {
+        if let Some(inc) = &self.include {
+            if !inc.matches(exc, true) {
+                return Outcome::Ignored;
+            }
+        }
+        if let Some(exc_m) = &self.exclude {
+            if exc_m.matches(exc, false) {
+                return Outcome::Ignored;
+            }
+        }
+        Outcome::Failure
+    }
+
+    /// The drop-in's `failure_count`: consecutive failures while closed
+    /// (window failures for a window breaker); the threshold while open
+    /// after a trip, 0 while open after a failed probe (the original counted
+    /// nothing in half-open); half-open failures while half-open; 0 in the
+    /// operator states.
+    fn failure_count_of(&self, s: &Snapshot) -> u32 {
+        let window = self.core.is_window();
+        match s.stored_state {
+            State::Closed | State::Disabled if window => s.window.failures,
+            State::Closed | State::Disabled => s.consecutive_failures,
+            State::Open if s.backoff_level == 0 && window => s.window.failures,
+            State::Open if s.backoff_level == 0 => u32::from(self.failure_threshold),
+            State::HalfOpen => s.probe_failures,
+            _ => 0,
+        }
+    }
+
+    /// The failure count a transition line shows.
+    fn line_count(&self, tr: Transition, now: u64) -> u32 {
+        match (tr.from, tr.to) {
+            (State::Closed, State::Open) if self.core.is_window() => {
+                self.core.snapshot(now).window.failures
+            }
+            (State::Closed, State::Open) => u32::from(self.failure_threshold),
+            _ => 0,
+        }
+    }
+
+    /// Announces a transition the core returned: stdout when `loud` (the
+    /// original printed outcome-driven moves; tripbit adds the operator
+    /// actions) but never for OPEN -> HALF_OPEN, then logging and listeners.
+    pub(crate) fn announce(&self, slf: &Bound<'_, Self>, tr: Transition, now: u64, loud: bool) {
+        self.last_change.fetch_max(now, Ordering::Relaxed);
+        let py = slf.py();
+        let silent = !loud || tr.to == State::HalfOpen;
+        Announcement {
+            breaker: slf.as_any(),
+            name: &self.name,
+            transition: tr,
+            failure_count: self.line_count(tr, now),
+            time: time::epoch(now),
+            print: self.stdout && !silent,
+            listeners: self.listener_tuple(py),
+        }
+        .emit();
+    }
+
+    /// `CircuitBreakerOpenError("Circuit breaker OPEN for <name>")`, with
+    /// `name`, `state` and `retry_after` attributes.
+    fn open_error(&self, py: Python<'_>, r: Rejected, now: u64) -> PyErr {
+        let name = self.name.bind(py);
+        let err = CircuitBreakerOpenError::new_err(format!("Circuit breaker OPEN for {name}"));
+        let v = err.value(py);
+        let retry_after = r.retry_at.map(|t| time::seconds(now, t));
+        let set = v
+            .setattr("name", name)
+            .and_then(|()| v.setattr("state", r.state.as_str()))
+            .and_then(|()| v.setattr("retry_after", retry_after));
+        match set {
+            Ok(()) => err,
+            Err(e) => e,
+        }
+    }
+
+    fn listener_tuple<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyTuple>> {
+        // Held only to bump a reference count: no Python code runs under it.
+        let guard = self
+            .listeners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.as_ref().map(|t| t.bind(py).clone())
+    }
+
+    /// Replaces the listener tuple with `f(current)`, computed outside the
+    /// mutex (it may run Python code: `==`, allocation, GC); retried if
+    /// another thread replaced it meanwhile.
+    fn update_listeners<'py>(
+        &self,
+        py: Python<'py>,
+        f: impl Fn(&Bound<'py, PyTuple>) -> PyResult<Option<Vec<Bound<'py, PyAny>>>>,
+    ) -> PyResult<()> {
+        loop {
+            let current = self.listener_tuple(py);
+            let empty = PyTuple::empty(py);
+            let next = match f(current.as_ref().unwrap_or(&empty))? {
+                Some(v) if !v.is_empty() => Some(PyTuple::new(py, v)?.unbind()),
+                _ => None,
+            };
+            let old = {
+                let mut guard = self
+                    .listeners
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let same = match (&*guard, &current) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => a.as_ptr() == b.as_ptr(),
+                    _ => false,
+                };
+                if !same {
+                    continue;
+                }
+                std::mem::replace(&mut *guard, next)
+            };
+            // Dropped outside the mutex: a decref may run arbitrary code.
+            drop(old);
+            return Ok(());
+        }
+    }
+
+    fn init_line(&self, py: Python<'_>) -> PyResult<String> {
+        let name = self.name.bind(py);
+        let timeout = self.open_timeout.bind(py).str()?;
+        let st = &self.settings;
+        Ok(match st.failure_rate {
+            None => format!(
+                "[CircuitBreaker-{name}] Initialized: threshold={}, timeout={timeout}s",
+                self.failure_threshold
+            ),
+            Some((percent, min_calls)) => {
+                let window = match (st.window_calls, st.window_ns) {
+                    (_, Some(ns)) => format!("{}s", time::seconds(0, ns)),
+                    (Some(c), None) => format!("{c} calls"),
+                    (None, None) => String::new(),
+                };
+                let slow = st.slow.map_or_else(String::new, |(ns, p)| {
+                    format!(", slow_call={}s at {p}%", time::seconds(0, ns))
+                });
+                format!(
+                    "[CircuitBreaker-{name}] Initialized: failure_rate={percent}%, \
+                     min_calls={min_calls}, window={window}{slow}, timeout={timeout}s"
+                )
+            }
+        })
+    }
+}
+
+/// `RuntimeError` for a `Guard` reported twice.
+pub(crate) fn already_recorded() -> PyErr {
+    PyRuntimeError::new_err("this call's outcome was already recorded")
+}
