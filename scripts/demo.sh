@@ -11,3 +11,9 @@ setup_venv
 
 log "1. one breaker, a simulated outage (Rust, simulated ms ticks)"
 cargo run -q --release -p tripbit --example outage
+
+log "2. the gRPC tree (gateway, 2 leaders, 3 workers) with tripbit swapped in for its breaker"
+# `pip install ./py` is the documented install: maturin builds the abi3 wheel.
+CARGO_TARGET_DIR="$ROOT/target/py" "$ROOT/.venv/bin/pip" install -q --force-reinstall --no-deps ./py
+cd examples/grpc-tree
+"$ROOT/.venv/bin/python" scenarios.py
