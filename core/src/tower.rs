@@ -985,6 +985,141 @@ mod tests {
         assert!(r.into_inner().is_none());
     }
 
+    /// `Mock` for the threaded tests: `Send`, its calls in an atomic.
+    #[derive(Clone, Default)]
+    struct SendMock {
+        calls: Arc<std::sync::atomic::AtomicU32>,
+    }
+
+    impl SendMock {
+        fn calls(&self) -> u32 {
+            self.calls.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    impl Service<Option<Result<u16, &'static str>>> for SendMock {
+        type Response = u16;
+        type Error = &'static str;
+        type Future = Reply;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), &'static str>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, req: Option<Result<u16, &'static str>>) -> Reply {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            match req {
+                Some(r) => Reply::Ready(core::future::ready(r)),
+                None => Reply::Pending(core::future::pending()),
+            }
+        }
+    }
+
+    #[test]
+    fn concurrent_calls_admit_exactly_the_probe_limit() {
+        const PROBES: u8 = 3;
+        const THREADS: usize = 8;
+        let b = Arc::new(Breaker::new(
+            Config::new(1)
+                .consecutive_failures(1)
+                .probes(PROBES)
+                .close_after(u16::from(PROBES)),
+        ));
+        trip_and_expire(&*b);
+        let mock = SendMock::default();
+        let svc = CircuitBreakerService::new(mock.clone(), b.clone());
+        let start = Arc::new(std::sync::Barrier::new(THREADS));
+        let threads: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (mut svc, start) = (svc.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    svc.call(None) // a call that never answers
+                })
+            })
+            .collect();
+        let mut futures: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let (mut admitted, mut rejected) = (0, 0);
+        for f in &mut futures {
+            match poll_once(Pin::new(f)) {
+                Poll::Pending => admitted += 1,
+                Poll::Ready(Err(Error::Rejected(r))) => {
+                    assert_eq!((r.state, r.retry_at), (State::HalfOpen, None));
+                    rejected += 1;
+                }
+                Poll::Ready(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(
+            (admitted, rejected),
+            (PROBES.into(), THREADS - usize::from(PROBES))
+        );
+        assert_eq!(
+            mock.calls(),
+            u32::from(PROBES),
+            "rejected calls never reach inner"
+        );
+        let s = b.snapshot(clock::now());
+        assert_eq!(
+            (s.state, s.probes_in_flight),
+            (State::HalfOpen, u32::from(PROBES))
+        );
+        // Cancelling every probe frees every slot and counts nothing.
+        drop(futures);
+        let s = b.snapshot(clock::now());
+        assert_eq!((s.state, s.probes_in_flight), (State::HalfOpen, 0));
+        assert_eq!((s.probe_successes, s.probe_failures), (0, 0));
+    }
+
+    #[test]
+    fn concurrent_failures_trip_once_and_then_reject() {
+        const THREADS: usize = 4;
+        const CALLS: usize = 100;
+        let b = Arc::new(Breaker::new(Config::new(LONG).consecutive_failures(4)));
+        let mock = SendMock::default();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let svc = CircuitBreakerLayer::new(b.clone())
+            .on_transition(move |t: Transition| log.lock().unwrap().push((t.from, t.to)))
+            .layer(mock.clone());
+        let start = Arc::new(std::sync::Barrier::new(THREADS));
+        let threads: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (mut svc, start) = (svc.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    let mut failed = 0;
+                    for _ in 0..CALLS {
+                        match block_on(svc.call(Some(Err("down")))) {
+                            Err(Error::Inner("down")) => failed += 1,
+                            Err(Error::Rejected(r)) => assert_eq!(r.state, State::Open),
+                            other => panic!("unexpected {other:?}"),
+                        }
+                    }
+                    failed
+                })
+            })
+            .collect();
+        let failed: u32 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(failed, mock.calls(), "every admitted call reached inner");
+        assert!(failed >= 4, "the threshold was reached");
+        assert_eq!(b.state(clock::now()), State::Open);
+        assert_eq!(*seen.lock().unwrap(), [(State::Closed, State::Open)]);
+        assert_eq!(b.snapshot(clock::now()).generation, 1);
+    }
+
+    #[test]
+    fn poll_ready_is_the_inner_services_even_while_open() {
+        let b = Arc::new(Breaker::new(Config::new(LONG)));
+        b.force_open();
+        let mock = Mock::default();
+        let mut svc = CircuitBreakerService::new(mock.clone(), b);
+        let mut cx = Context::from_waker(core::task::Waker::noop());
+        // Open does not make the service unready (that would stall callers
+        // that wait for readiness); the call itself fails fast.
+        assert_eq!(svc.poll_ready(&mut cx), Poll::Ready(Ok(())));
+        assert!(block_on(svc.call(Some(Ok(1)))).unwrap_err().is_rejected());
+        assert_eq!(mock.calls.get(), 0);
+    }
+
     #[test]
     fn futures_are_send_when_their_parts_are() {
         fn assert_send<T: Send>(_: &T) {}

@@ -56,6 +56,29 @@ impl Default for Settings {
     }
 }
 
+impl Settings {
+    /// The breaker's configuration: trip after `failures` in a row, stay
+    /// open for `open`.
+    pub fn config(&self) -> Config {
+        Config::new(clock::ticks(self.open)).consecutive_failures(self.failures)
+    }
+
+    /// Checks the settings; [`app`] panics on settings this refuses.
+    ///
+    /// ```
+    /// use tripbit_rust_service::Settings;
+    /// assert!(Settings::default().validate().is_ok());
+    /// let zero = Settings { failures: 0, ..Settings::default() };
+    /// assert_eq!(zero.validate().unwrap_err(), "consecutive_failures must be at least 1");
+    /// ```
+    pub fn validate(&self) -> Result<(), String> {
+        if self.timeout.is_zero() {
+            return Err("the upstream timeout must be above zero".to_owned());
+        }
+        self.config().validate().map_err(|e| e.message().to_owned())
+    }
+}
+
 /// Counters the breaker does not keep itself (it keeps only its state).
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -135,10 +158,15 @@ pub struct AppState {
 /// Builds the service's router for an upstream at `upstream`.
 ///
 /// Routes: `GET /api/quote` (the guarded call), `GET /metrics`, `GET /healthz`.
+///
+/// # Panics
+///
+/// On settings [`Settings::validate`] refuses.
 pub fn app(settings: &Settings, upstream: SocketAddr) -> (Router, Arc<AppState>) {
-    let breaker = Arc::new(Breaker::new(
-        Config::new(clock::ticks(settings.open)).consecutive_failures(settings.failures),
-    ));
+    if let Err(e) = settings.validate() {
+        panic!("invalid settings: {e}");
+    }
+    let breaker = Arc::new(Breaker::new(settings.config()));
     let metrics = Arc::new(Metrics::default());
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let upstream_client = CircuitBreakerLayer::new(breaker.clone())
@@ -172,6 +200,10 @@ pub struct Running {
 }
 
 /// Starts the service on a free loopback port, guarding `upstream`.
+///
+/// # Panics
+///
+/// On settings [`Settings::validate`] refuses.
 pub async fn spawn(settings: &Settings, upstream: SocketAddr) -> std::io::Result<Running> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

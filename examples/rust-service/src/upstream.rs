@@ -1,6 +1,7 @@
 //! The demo upstream: a second axum server on 127.0.0.1 whose `/quote`
-//! answers, fails (HTTP 500) or hangs, as switched by [`Upstream::set_mode`]
-//! or `PUT /mode/{ok|fail|hang}`. It counts every request that reaches it.
+//! answers, fails (HTTP 500), hangs or answers 404 (a client error), as
+//! switched by [`Upstream::set_mode`] or `PUT /mode/{ok|fail|hang|missing}`.
+//! It counts every request that reaches it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +26,8 @@ pub enum Mode {
     Failing = 1,
     /// Never answers (the client's timeout has to give up).
     Hanging = 2,
+    /// 404 at once: a client error, which is not the upstream's fault.
+    Missing = 3,
 }
 
 impl Mode {
@@ -32,16 +35,18 @@ impl Mode {
         match v {
             1 => Mode::Failing,
             2 => Mode::Hanging,
+            3 => Mode::Missing,
             _ => Mode::Healthy,
         }
     }
 
-    /// The mode for `ok`, `fail` or `hang`.
+    /// The mode for `ok`, `fail`, `hang` or `missing`.
     pub fn parse(s: &str) -> Option<Mode> {
         match s {
             "ok" => Some(Mode::Healthy),
             "fail" => Some(Mode::Failing),
             "hang" => Some(Mode::Hanging),
+            "missing" => Some(Mode::Missing),
             _ => None,
         }
     }
@@ -102,6 +107,7 @@ async fn quote(State(shared): State<Arc<Shared>>) -> Response {
         }
         Mode::Failing => (StatusCode::INTERNAL_SERVER_ERROR, "upstream failure").into_response(),
         Mode::Hanging => std::future::pending().await,
+        Mode::Missing => (StatusCode::NOT_FOUND, "no such quote").into_response(),
     }
 }
 
