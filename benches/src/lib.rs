@@ -106,15 +106,20 @@ pub const OPEN_TICKS: u64 = 30_000;
 
 /// One library guarding one call.
 pub trait Guard: Sync + Sized {
+    /// Failures in a row that trip a *fresh* breaker built for
+    /// [`Policy::Consecutive`]: [`THRESHOLD`], unless the library needs more
+    /// (see [`Recloser`]).
+    const TRIP_FAILURES: u16 = THRESHOLD;
     /// Builds the breaker for `policy` in `setup` (tripping it if needed).
     fn build(policy: Policy, setup: Setup) -> Self;
     /// Runs `f` through the breaker.
     fn guard(&self, f: impl FnOnce() -> Result<u64, OpError>) -> R;
 }
 
-/// Trips `g` with [`THRESHOLD`] failures.
+/// Trips `g` with [`Guard::TRIP_FAILURES`] failures (the smoke test checks
+/// that the next call is rejected).
 fn trip<G: Guard>(g: &G) {
-    for _ in 0..THRESHOLD {
+    for _ in 0..G::TRIP_FAILURES {
         let r = g.guard(|| op_err(0));
         assert_eq!(r, R::Failed, "tripping {}", std::any::type_name::<G>());
     }
@@ -123,6 +128,22 @@ fn trip<G: Guard>(g: &G) {
 /// The baseline: the operation called directly, unguarded.
 #[derive(Debug)]
 pub struct Raw;
+
+/// The baseline of [`RejectedCall`]: the timed loop alone, the operation not
+/// called (what a rejected call would cost if rejecting were free).
+#[derive(Debug)]
+pub struct NotCalled;
+
+impl Guard for NotCalled {
+    fn build(_: Policy, _: Setup) -> NotCalled {
+        NotCalled
+    }
+
+    #[inline(always)]
+    fn guard(&self, _: impl FnOnce() -> Result<u64, OpError>) -> R {
+        R::Rejected
+    }
+}
 
 impl Guard for Raw {
     fn build(_: Policy, _: Setup) -> Raw {
@@ -259,11 +280,20 @@ impl<P: BuildTripbit + Sync> Guard for TripbitClock<P> {
 /// a ring buffer of the last `closed_len` calls: [`Policy::Consecutive`] is
 /// `error_rate(1.0).closed_len(3)` (all of the last 3 calls failed, i.e. 3
 /// failures in a row), [`Policy::Window`] is `error_rate(0.5).closed_len(100)`.
-/// One half-open call decides (`half_open_len(1)`).
+///
+/// recloser computes no rate until its ring has been filled once: a fresh
+/// breaker decides from the `closed_len + 1`-th call on (so 4 failures trip a
+/// fresh `closed_len(3)`, 3 in a row trip it afterwards; the window policy
+/// needs 101 calls, where the others need 20). The same holds half-open:
+/// with `half_open_len(1)`, the smallest ring it accepts, the *second*
+/// half-open call decides, so [`Probe`] alternates a half-open call that
+/// only fills the ring with one that reopens the breaker.
 #[derive(Debug)]
 pub struct Recloser(recloser::Recloser);
 
 impl Guard for Recloser {
+    const TRIP_FAILURES: u16 = THRESHOLD + 1;
+
     fn build(policy: Policy, setup: Setup) -> Self {
         let b = match policy {
             Policy::Consecutive => recloser::Recloser::custom()
@@ -301,7 +331,9 @@ pub struct Failsafe(failsafe::StateMachine<ConsecutiveFailures<Constant>, ()>);
 /// `failsafe::CircuitBreaker::call`, with
 /// `failure_policy::success_rate_over_time_window(0.5, 20, 30 s,
 /// backoff::constant(open))` (an exponential moving average of the success
-/// rate over a 30 s window, at least 20 calls) for [`Policy::Window`].
+/// rate over a 30 s window, at least 20 calls) for [`Policy::Window`]. It
+/// never trips during the first 30 s of a breaker's life (see
+/// [`FailsafeWindow::with_window`]).
 #[derive(Debug)]
 pub struct FailsafeWindow(failsafe::StateMachine<SuccessRateOverTimeWindow<Constant>, ()>);
 
@@ -341,17 +373,26 @@ impl Guard for Failsafe {
     }
 }
 
+impl FailsafeWindow {
+    /// The window policy over a `window` other than [`OPEN`]: failsafe's
+    /// success-rate policy trips only once a whole window has passed since
+    /// the breaker was built (or closed), so the smoke test uses a short one.
+    pub fn with_window(window: Duration) -> FailsafeWindow {
+        let p = failsafe::failure_policy::success_rate_over_time_window(
+            0.5,
+            20,
+            window,
+            failsafe_backoff(Setup::Closed),
+        );
+        FailsafeWindow(failsafe::Config::new().failure_policy(p).build())
+    }
+}
+
 impl Guard for FailsafeWindow {
     fn build(policy: Policy, setup: Setup) -> Self {
         assert_eq!(policy, Policy::Window);
         assert_eq!(setup, Setup::Closed);
-        let p = failsafe::failure_policy::success_rate_over_time_window(
-            0.5,
-            20,
-            OPEN,
-            failsafe_backoff(setup),
-        );
-        FailsafeWindow(failsafe::Config::new().failure_policy(p).build())
+        FailsafeWindow::with_window(OPEN)
     }
 
     #[inline(always)]
@@ -557,6 +598,9 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     (Probe::ID, Probe::TITLE),
 ];
 
+/// How many cases [`visit_all`] visits.
+pub const CASES: usize = 30;
+
 /// Every case, in report order.
 pub fn visit_all(v: &mut impl Visitor) {
     v.visit::<SuccessConsecutive, Raw>("raw");
@@ -580,12 +624,14 @@ pub fn visit_all(v: &mut impl Visitor) {
     v.visit::<FailurePair, Failsafe>("failsafe");
     v.visit::<FailurePair, CircuitbreakerRs>("circuitbreaker_rs");
 
+    v.visit::<RejectedCall, NotCalled>("raw");
     v.visit::<RejectedCall, TripbitTickConsecutive>("tripbit_tick");
     v.visit::<RejectedCall, TripbitClockConsecutive>("tripbit_clock");
     v.visit::<RejectedCall, Recloser>("recloser");
     v.visit::<RejectedCall, Failsafe>("failsafe");
     v.visit::<RejectedCall, CircuitbreakerRs>("circuitbreaker_rs");
 
+    v.visit::<Probe, Raw>("raw");
     v.visit::<Probe, TripbitTickProbing>("tripbit_tick");
     v.visit::<Probe, TripbitClockConsecutive>("tripbit_clock");
     v.visit::<Probe, Recloser>("recloser");
