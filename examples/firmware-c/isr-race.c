@@ -8,14 +8,12 @@
  * RACE_RELOAD cycles and its handler acquires and releases a ticket on the
  * same breaker. QEMU runs with -icount so the interleavings are deterministic.
  *
- * - thumbv6m: 64-bit atomics go through _critical_section_1_0_acquire below
- *   (interrupts masked), so the handler can never see a half-done update:
- *   the loop completes.
- * - thumbv7m (at the time of writing): portable-atomic picks its spinlock
- *   ("fallback") backend for 64-bit atomics because the core has 32-bit CAS.
- *   When SysTick preempts thread code that holds the lock, the handler spins
- *   on it forever (single core: the holder never runs again). The run hangs
- *   and run-qemu.sh reports HANG after the timeout. See README.md.
+ * On both cores every 64-bit atomic of the breaker goes through
+ * _critical_section_1_0_acquire (interrupts masked), so the handler never
+ * sees a half-done update and never waits on the code it interrupted: the
+ * loop completes. (An earlier core took 64-bit atomics from portable-atomic,
+ * whose thumbv7m fallback is a spinlock table: SysTick preempting a lock
+ * holder spun forever and run-qemu.sh reported HANG. See README.md.)
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -26,7 +26,7 @@
 #include "tripbit.h"
 
 /* ======================================================================
- * The critical section portable-atomic needs on cores without 64-bit
+ * The critical section tripbit's atomic words need on cores without 64-bit
  * atomics. ffi-c enables critical-section's `restore-state-u32`, so the
  * restore state is a uint32_t: the PRIMASK value before `cpsid i`.
  * Restoring writes it back, so nested sections (or a call made while the

@@ -12,9 +12,9 @@
 # verdict with the .text size tripbit adds on each core and the RAM per
 # breaker.
 #
-# `run-qemu.sh --isr-race` instead runs isr-race.c, a reproducer for calling
-# tripbit from an interrupt handler that preempted a tripbit call on the same
-# breaker (see README.md, "Known issue"). It is not part of the default run.
+# Each core also runs isr-race.c: a SysTick handler calls tripbit on the same
+# breaker while thread code is inside a tripbit call (must not deadlock).
+# `run-qemu.sh --isr-race` runs only that.
 #
 # Needs: cargo + rustup targets thumbv6m-none-eabi thumbv7m-none-eabi,
 #        arm-none-eabi-gcc + newlib (gcc-arm-none-eabi libnewlib-arm-none-eabi),
@@ -274,7 +274,7 @@ run_race() {
     case $rc in
         0) printf -v "RACE_$name" '%s' PASS ;;
         124) printf -v "RACE_$name" '%s' HANG
-             echo "   HANG: no exit within ${t}s (see README.md, \"Known issue\")" ;;
+             echo "   HANG: no exit within ${t}s (see README.md, \"Interrupt safety\")" ;;
         *) echo "   exit status $rc" ;;
     esac
 }
@@ -294,11 +294,19 @@ run_variant v7m thumbv7m-none-eabi cortex-m3 lm3s6965.ld lm3s6965evb
 # Cortex-M0: nRF51822 of the BBC micro:bit (FLASH 256K @0, RAM 16K @0x20000000).
 run_variant v6m thumbv6m-none-eabi cortex-m0 microbit.ld microbit
 
+# Interrupt safety: tripbit called from SysTick while the interrupted thread
+# code is inside tripbit on the same breaker.
+run_race v7m thumbv7m-none-eabi cortex-m3 lm3s6965.ld lm3s6965evb
+run_race v6m thumbv6m-none-eabi cortex-m0 microbit.ld microbit
+
 echo "== summary"
 echo "$SUMMARY_v7m"
 echo "$SUMMARY_v6m"
+echo "isr-race: v7m=$RACE_v7m v6m=$RACE_v6m (tripbit called from SysTick while thread code is inside tripbit)"
 verdict=PASS
 [ "$RESULT_v7m" = PASS ] || verdict=FAIL
+[ "$RACE_v7m" = PASS ] || verdict=FAIL
+[ "$RACE_v6m" = PASS ] || [ "$RESULT_v6m" = BUILT ] || verdict=FAIL
 # v6m must pass wherever this QEMU can run it; BUILT means no -M microbit here.
 [ "$RESULT_v6m" = PASS ] || [ "$RESULT_v6m" = BUILT ] || verdict=FAIL
 breaker=$BREAKER_v7m
