@@ -472,10 +472,8 @@ mod tests {
         );
         let c = tripbit_config_t::DEFAULT;
         // SAFETY: valid pointers.
-        assert_eq!(
-            unsafe { tripbit_breaker_t::tripbit_breaker_init(&mut b, &c) },
-            TRIPBIT_OK
-        );
+        let r = unsafe { tripbit_breaker_t::tripbit_breaker_init(&mut b, &c) };
+        assert_eq!(r, TRIPBIT_OK);
         // SAFETY: valid pointers.
         let r = unsafe { tripbit_breaker_t::tripbit_breaker_state(&b, 0, &mut st) };
         assert_eq!((r, st), (TRIPBIT_OK, tripbit_state_t::TRIPBIT_STATE_CLOSED));
