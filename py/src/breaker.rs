@@ -111,6 +111,12 @@ pub(crate) struct CoreBreaker {
     last_failure: AtomicU64,
     /// Monotonic ns of the last state change.
     last_change: AtomicU64,
+    /// `generation << 32 | successes`: the half-open successes counted
+    /// before the failed probe that reopened the breaker into that
+    /// generation. The original kept its `success_count` while open after a
+    /// failed probe (it only cleared it on the next half-open move or on
+    /// close); the core's open word carries no probe counters.
+    reopened: AtomicU64,
     /// Copy-on-write: replaced whole, never mutated, so `emit` iterates a
     /// snapshot taken with the mutex held only for a reference-count bump.
     listeners: Mutex<Option<Py<PyTuple>>>,
@@ -226,6 +232,7 @@ impl CoreBreaker {
             settings,
             last_failure: AtomicU64::new(0),
             last_change: AtomicU64::new(now),
+            reopened: AtomicU64::new(0),
             listeners: Mutex::new(None),
         };
         let line = b.init_line(py)?;
@@ -351,7 +358,7 @@ impl CoreBreaker {
     /// Half-open successes so far.
     #[getter]
     fn success_count(&self) -> u32 {
-        success_count_of(&self.core.snapshot(time::now()))
+        self.success_count_of(&self.core.snapshot(time::now()))
     }
 
     /// Epoch seconds of the last failure, or None.
@@ -377,7 +384,7 @@ impl CoreBreaker {
         let d = PyDict::new(py);
         d.set_item("state", state::value(s.stored_state))?;
         d.set_item("failure_count", self.failure_count_of(&s))?;
-        d.set_item("success_count", success_count_of(&s))?;
+        d.set_item("success_count", self.success_count_of(&s))?;
         d.set_item(
             "last_state_change_time",
             time::epoch(self.last_change.load(Ordering::Relaxed)),
@@ -581,14 +588,6 @@ fn not_copyable(what: &str) -> PyErr {
     ))
 }
 
-fn success_count_of(s: &Snapshot) -> u32 {
-    if s.stored_state == State::HalfOpen {
-        s.probe_successes
-    } else {
-        0
-    }
-}
-
 impl CoreBreaker {
     /// Asks the core to admit a call. The consecutive policy asks at tick 0
     /// first: an admitting state ignores `now`, and an `Open` breaker
@@ -650,11 +649,45 @@ impl CoreBreaker {
     /// Records `outcome` for `ticket` at the current tick.
     pub(crate) fn record_outcome(&self, slf: &Bound<'_, Self>, ticket: Ticket, outcome: Outcome) {
         let now = time::now();
+        let failed_probe = outcome == Outcome::Failure && ticket.is_probe();
         if outcome == Outcome::Failure {
             self.last_failure.fetch_max(now.max(1), Ordering::Relaxed);
         }
+        // Only for a failed probe (rare): the successes it may end, which
+        // `success_count` keeps reporting while open, as the original did.
+        let successes = if failed_probe {
+            self.core.snapshot(now).probe_successes
+        } else {
+            0
+        };
         if let Ok(Some(tr)) = self.core.record(ticket, outcome, now) {
+            if failed_probe && tr.to == State::Open {
+                self.reopened.store(
+                    u64::from(tr.generation) << 32 | u64::from(successes),
+                    Ordering::Relaxed,
+                );
+            }
             self.announce(slf, tr, now, true);
+        }
+    }
+
+    /// The drop-in's `success_count`: half-open successes while half-open;
+    /// while open after a failed probe, the successes counted before it
+    /// (the original cleared the count only on its next half-open move or
+    /// on close); 0 otherwise.
+    fn success_count_of(&self, s: &Snapshot) -> u32 {
+        match s.stored_state {
+            State::HalfOpen => s.probe_successes,
+            State::Open => {
+                let r = self.reopened.load(Ordering::Relaxed);
+                #[allow(clippy::cast_possible_truncation)]
+                if (r >> 32) as u32 == s.generation {
+                    r as u32
+                } else {
+                    0
+                }
+            }
+            _ => 0,
         }
     }
 

@@ -45,6 +45,14 @@ if TYPE_CHECKING:
 
         breaker: CircuitBreaker
 
+        # What functools.wraps copies over.
+        @property
+        def __name__(self) -> str: ...
+        @property
+        def __qualname__(self) -> str: ...
+        @property
+        def __wrapped__(self) -> Callable[P, R]: ...
+
         def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
 
         def fallback(self, fallback: Callable[P, R]) -> Callable[P, R]:
@@ -58,6 +66,13 @@ if TYPE_CHECKING:
         """An ``async def`` function guarded by ``@breaker``."""
 
         breaker: CircuitBreaker
+
+        @property
+        def __name__(self) -> str: ...
+        @property
+        def __qualname__(self) -> str: ...
+        @property
+        def __wrapped__(self) -> Callable[P, Awaitable[R_co]]: ...
 
         def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[R_co]: ...
 
@@ -90,6 +105,11 @@ _MAX_PROBES = 255
 _MAX_NS = 2**64 - 1
 _MAX_WINDOW = 10 * (2**20 - 1)  # 10 buckets, 2**20 - 1 calls each
 _DEFAULT_BACKOFF_LEVEL = 4  # backoff=2 -> at most 2**4 = 16 x open_timeout
+
+# How positional arguments bind: the drop-in's order, or, after a str
+# first argument (the dotted key), the key then the timing.
+_DROPIN_ORDER = ("failure_threshold", "open_timeout", "success_threshold", "name")
+_KEY_ORDER = ("name", "open_timeout", "success_threshold")
 
 _CONFIG_KEYS = {
     "failure_threshold": "failure_threshold",
@@ -227,10 +247,12 @@ class CircuitBreaker(CoreBreaker):
     @overload
     def __new__(
         cls,
-        failure_threshold: str,
+        name: str,
+        /,
         open_timeout: float = 30.0,
         success_threshold: int = 1,
         *,
+        failure_threshold: int = 3,
         failure_rate: float | None = None,
         min_calls: int | None = None,
         window: int | None = None,
@@ -245,13 +267,35 @@ class CircuitBreaker(CoreBreaker):
         stdout: bool = True,
     ) -> CircuitBreaker: ...
 
-    def __new__(
+    def __new__(cls, *args: Any, **kwargs: Any) -> CircuitBreaker:
+        # Positional arguments bind in the drop-in's order, except that a str
+        # first argument is the name (a dotted key such as
+        # "company.product.service"), followed by open_timeout and
+        # success_threshold. Only a *positional* str is a name: a str given
+        # as failure_threshold= is a TypeError like any non-int threshold.
+        order = _KEY_ORDER if args and isinstance(args[0], str) else _DROPIN_ORDER
+        if len(args) > len(order):
+            raise TypeError(
+                f"CircuitBreaker() takes at most {len(order)} positional arguments "
+                f"({len(args)} given)"
+            )
+        for param, value in zip(order, args):
+            if param in kwargs:
+                raise TypeError(f"CircuitBreaker() got multiple values for argument {param!r}")
+            kwargs[param] = value
+        for key in kwargs:
+            if key not in _PARAMS:
+                raise TypeError(f"CircuitBreaker() got an unexpected keyword argument {key!r}")
+        return cls._create(**kwargs)
+
+    @classmethod
+    def _create(
         cls,
+        *,
         failure_threshold: Any = _UNSET,
         open_timeout: Any = 30.0,
         success_threshold: Any = 1,
-        name: Any = _UNSET,
-        *,
+        name: Any = "unknown",
         failure_rate: Any = None,
         min_calls: Any = None,
         window: Any = None,
@@ -265,14 +309,6 @@ class CircuitBreaker(CoreBreaker):
         exclude: Any = None,
         stdout: Any = True,
     ) -> CircuitBreaker:
-        # A str first argument is the name (a dotted key such as
-        # "company.product.service"); an int keeps the drop-in's meaning.
-        if isinstance(failure_threshold, str):
-            if name is not _UNSET:
-                raise TypeError("CircuitBreaker() got the name twice: as the first argument and as name=")
-            name, failure_threshold = failure_threshold, _UNSET
-        if name is _UNSET:
-            name = "unknown"
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, got {_type_name(name)}")
         if not isinstance(stdout, bool):
@@ -397,6 +433,43 @@ class CircuitBreaker(CoreBreaker):
             raise TypeError(f"call_async() argument must be callable, got {_type_name(func)}")
         with self.guard():
             return await func(*args, **kwargs)
+
+
+# Every keyword CircuitBreaker() takes.
+_PARAMS = frozenset(inspect.signature(CircuitBreaker._create).parameters)
+
+
+def _public_signature() -> inspect.Signature:
+    """``CircuitBreaker``'s signature as ``help()`` and ``inspect`` should
+    show it (``__new__`` itself takes ``*args, **kwargs`` to tell a dotted
+    key from a threshold)."""
+    defaults = {"failure_threshold": 3, "name": "unknown"}
+    params = []
+    for p in inspect.signature(CircuitBreaker._create).parameters.values():
+        if p.name in _DROPIN_ORDER:
+            p = p.replace(
+                kind=inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=defaults.get(p.name, p.default),
+            )
+        params.append(p)
+    params.sort(key=lambda p: p.kind)
+    return inspect.Signature(params)
+
+
+class _ClassSignature:
+    """``__signature__`` of the class only: instances are callable too (as
+    decorators) and keep the signature of ``__call__``."""
+
+    def __init__(self, sig: inspect.Signature) -> None:
+        self.sig = sig
+
+    def __get__(self, obj: object, owner: type | None = None) -> inspect.Signature:
+        if obj is not None:
+            raise AttributeError("__signature__")
+        return self.sig
+
+
+setattr(CircuitBreaker, "__signature__", _ClassSignature(_public_signature()))
 
 
 def _guard_sync(breaker: CircuitBreaker, func: Callable[..., Any]) -> Any:

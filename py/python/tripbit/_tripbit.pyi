@@ -9,14 +9,24 @@ import enum
 from types import TracebackType
 from typing import Any, Callable, Literal, TypeVar, final
 
-from typing_extensions import Self
+from typing_extensions import Self, disjoint_base
+
+__all__ = [
+    "CircuitBreakerOpenError",
+    "CircuitState",
+    "CoreBreaker",
+    "Guard",
+    "Transition",
+    "TripbitError",
+    "__version__",
+]
 
 __version__: str
 """The package version, from the crate's ``CARGO_PKG_VERSION``."""
 
 _T = TypeVar("_T")
 
-StateName = Literal["closed", "open", "half_open", "forced_open", "forced_closed", "disabled"]
+_StateName = Literal["closed", "open", "half_open", "forced_open", "forced_closed", "disabled"]
 
 class TripbitError(Exception):
     """Base class of the exceptions tripbit defines."""
@@ -30,7 +40,7 @@ class CircuitBreakerOpenError(TripbitError):
 
     name: str
     """The breaker's name."""
-    state: StateName
+    state: _StateName
     """The core state that rejected the call ("open", "half_open" when every
     probe slot is busy, or "forced_open")."""
     retry_after: float | None
@@ -59,10 +69,10 @@ class Transition:
     def name(self) -> str:
         """Its name (or dotted key)."""
     @property
-    def old_state(self) -> StateName:
+    def old_state(self) -> _StateName:
         """The state before."""
     @property
-    def new_state(self) -> StateName:
+    def new_state(self) -> _StateName:
         """The state after."""
     @property
     def failure_count(self) -> int:
@@ -111,6 +121,7 @@ class Guard:
         """Reports the block's outcome unless one was reported inside it;
         never suppresses the exception."""
 
+@disjoint_base
 class CoreBreaker:
     """The native breaker; use its subclass ``tripbit.CircuitBreaker``,
     which parses the arguments. Instances can be neither pickled nor copied
@@ -192,7 +203,9 @@ class CoreBreaker:
         after the half-open move and while open after a failed probe."""
     @property
     def success_count(self) -> int:
-        """Half-open successes so far (0 in any other state)."""
+        """Half-open successes so far; while open after a failed probe, the
+        successes counted before it (as the original, which cleared the
+        count only on its next half-open move or on close); else 0."""
     @property
     def last_failure_time(self) -> float | None:
         """Epoch seconds of the last failure, or None since creation/reset."""

@@ -1,0 +1,207 @@
+"""The typed surface, checked twice: ``mypy --strict`` reads this file
+(pyproject's [tool.mypy] lists it) and pytest runs it.
+
+``assert_type`` pins what a type checker infers; each ``# type: ignore[...]``
+marks a misuse that the stubs must reject (strict mode's
+``warn_unused_ignores`` turns an ignore that is not needed into an error),
+and the test checks that the same misuse fails at run time too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import pytest
+
+import tripbit
+from tripbit import (
+    CircuitBreaker,
+    CircuitBreakerOpenError,
+    CircuitState,
+    Guard,
+    Transition,
+    TripbitError,
+)
+
+if sys.version_info >= (3, 11):
+    from typing import assert_type
+else:
+    from typing_extensions import assert_type
+
+
+class Unavailable(Exception):
+    pass
+
+
+def unavailable() -> int:
+    raise Unavailable("StatusCode.UNAVAILABLE")
+
+
+def test_the_drop_in_surface_is_typed() -> None:
+    cb = CircuitBreaker(3, 30.0, 1, "B->C", stdout=False)
+    assert_type(cb, CircuitBreaker)
+    assert_type(cb.get_state(), CircuitState)
+    assert_type(cb.state, CircuitState)
+    assert_type(cb.failure_threshold, int)
+    assert_type(cb.open_timeout, float)
+    assert_type(cb.success_threshold, int)
+    assert_type(cb.name, str)
+    assert_type(cb.failure_count, int)
+    assert_type(cb.success_count, int)
+    assert_type(cb.last_failure_time, Optional[float])
+    assert_type(cb.last_state_change_time, float)
+    assert_type(cb.reset(), None)
+    stats = cb.get_stats()
+    assert_type(stats, Dict[str, Any])
+    assert cb.get_state().value == "closed"
+    assert stats["state"] == "closed"
+
+
+def test_call_returns_the_function_s_type() -> None:
+    cb = CircuitBreaker(stdout=False)
+    n = cb.call(lambda: 41)
+    assert_type(n, int)
+    s = cb.call(str, 42)
+    assert_type(s, str)
+    assert n + 1 == 42 and s == "42"
+
+
+def test_the_servers_except_blocks_type_check() -> None:
+    cb = CircuitBreaker(3, 30.0, 1, "B->C", stdout=False)
+    try:
+        cb.call(unavailable)
+    except CircuitBreakerOpenError as e:
+        assert_type(e, CircuitBreakerOpenError)
+        pytest.fail("closed")
+    except Exception as e:
+        count: int = cb.get_stats()["failure_count"]
+        assert count == 1
+        assert isinstance(e, Unavailable)
+
+
+def test_open_error_attributes_are_typed() -> None:
+    cb = CircuitBreaker("acme.t", failure_threshold=1, stdout=False)
+    with pytest.raises(Unavailable):
+        cb.call(unavailable)
+    try:
+        cb.call(unavailable)
+    except CircuitBreakerOpenError as e:
+        assert_type(e.name, str)
+        assert_type(e.retry_after, Optional[float])
+        assert isinstance(e, TripbitError)
+        assert e.state == "open"
+
+
+def test_the_decorator_keeps_the_signature() -> None:
+    breaker = CircuitBreaker("acme.t", stdout=False)
+
+    @breaker
+    def add(a: int, b: int = 0) -> int:
+        return a + b
+
+    @add.fallback
+    def add_fallback(a: int, b: int = 0) -> int:
+        return -1
+
+    assert_type(add(1, b=2), int)
+    assert add(1, b=2) == 3
+    assert_type(add.__name__, str)
+    assert add.__name__ == "add"
+    assert add.__wrapped__(1, 2) == 3
+    assert add_fallback(1) == -1
+    assert add.breaker is breaker
+    with pytest.raises(TypeError):
+        add("x", 2)  # type: ignore[arg-type]
+
+
+def test_methods_keep_their_return_type() -> None:
+    breaker = CircuitBreaker("acme.t", stdout=False)
+
+    class Client:
+        @breaker
+        def fetch(self, key: str) -> bytes:
+            return key.encode()
+
+    got = Client().fetch("k")
+    assert got == b"k"
+
+
+def test_async_functions_keep_their_types() -> None:
+    breaker = CircuitBreaker("acme.t", stdout=False)
+
+    @breaker
+    async def fetch(key: str) -> bytes:
+        return key.encode()
+
+    @fetch.fallback
+    async def fetch_fallback(key: str) -> bytes:
+        return b""
+
+    assert fetch.__name__ == "fetch"
+    assert fetch.__qualname__.endswith("fetch")
+
+    async def main() -> bytes:
+        got = await fetch("k")
+        assert_type(got, bytes)
+        also = await breaker.call_async(fetch, "j")
+        assert_type(also, bytes)
+        return got + also
+
+    assert asyncio.run(main()) == b"kj"
+
+
+def test_guard_and_listeners_are_typed() -> None:
+    cb = CircuitBreaker("acme.t", failure_threshold=1, stdout=False)
+    seen: list[str] = []
+
+    def on_change(t: Transition) -> None:
+        seen.append(f"{t.old_state}->{t.new_state}")
+
+    cb.add_listener(on_change)
+    with cb.guard() as g:
+        assert_type(g, Guard)
+        assert_type(g.is_probe, bool)
+        g.failure()
+    assert seen == ["closed->open"]
+    assert_type(cb.listeners, Tuple[Callable[[Transition], object], ...])
+    assert cb.listeners == (on_change,)
+
+
+def test_options_and_from_config_are_typed() -> None:
+    cb = CircuitBreaker(
+        "acme.t",
+        failure_rate=50,
+        window=20,
+        min_calls=5,
+        slow_call=0.5,
+        backoff=(2, 3),
+        exclude=(KeyError, ValueError),
+        include=lambda e: not isinstance(e, LookupError),
+        stdout=False,
+    )
+    assert_type(cb.settings, Dict[str, Any])
+    assert_type(cb.snapshot(), Dict[str, Any])
+    other = CircuitBreaker.from_config(
+        {"failure_threshold": 3, "open_timeout_seconds": 30.0, "success_threshold": 1},
+        name="A->B",
+        stdout=False,
+    )
+    assert_type(other, CircuitBreaker)
+    assert_type(tripbit.__version__, str)
+
+
+def test_misuses_are_type_errors_for_mypy_and_at_run_time() -> None:
+    cb = CircuitBreaker(stdout=False)
+    with pytest.raises(TypeError):
+        cb.call(5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        CircuitBreaker(failure_threshold="3")  # type: ignore[call-overload]
+    with pytest.raises(TypeError):
+        CircuitBreaker(timeout=30)  # type: ignore[call-overload]
+    with pytest.raises(AttributeError):
+        cb.failure_count = 3  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        cb.add_listener(3)  # type: ignore[arg-type]
+    assert cb.failure_count == 0
