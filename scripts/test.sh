@@ -59,6 +59,8 @@ step "hal-sensor: no_std Rust firmware (embedded-hal + defmt) under QEMU" bash e
 step "Python wheel: build, pytest, mypy --strict, stubtest" bash py/test.sh
 step "gRPC tree with tripbit swapped in: the five scenarios" \
     env -C examples/grpc-tree "$ROOT/.venv/bin/python" scenarios.py --quiet-servers
+step "gRPC tree, same servers and checks on the original pure-Python breaker" \
+    env -C examples/grpc-tree "$ROOT/.venv/bin/python" scenarios.py --quiet-servers --breaker original
 
 echo
 echo "test steps: $passed passed, $failed failed"

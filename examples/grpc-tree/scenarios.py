@@ -11,12 +11,20 @@ check passed, 1 otherwise.
 
 The breaker under test is whatever `tripbit` this interpreter imports
 (common/circuit_breaker.py is one import line).
+
+    python scenarios.py --breaker original
+
+runs the same checks against a copy of the servers whose
+common/circuit_breaker.py holds the original pure-Python breaker instead
+(benches/python/seed_breaker.py): the scenarios are the original system's,
+not tailored to tripbit, and the servers are the same code either way.
 """
 
 import argparse
 import atexit
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -28,6 +36,10 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parent
+# The server tree the processes run from: ROOT, or a copy with the original
+# breaker (--breaker original).
+TREE = ROOT
+SEED_BREAKER = ROOT.parent.parent / "benches" / "python" / "seed_breaker.py"
 sys.path.insert(0, str(ROOT))
 
 IDS = ("A", "B", "C", "D", "E", "F")
@@ -141,9 +153,9 @@ class Cluster:
     def start(self, sid: str) -> None:
         with open(self.log_path(sid), "ab") as log:
             self.procs[sid] = subprocess.Popen(
-                [sys.executable, str(ROOT / "server.py"), str(self.config_path(sid))],
+                [sys.executable, str(TREE / "server.py"), str(self.config_path(sid))],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=ROOT, env=self.env)
+                cwd=TREE, env=self.env)
         print(f"   started {sid} (pid {self.procs[sid].pid}) on {self.addr(sid)}")
 
     def wait_ready(self, ids, timeout: float = 30.0) -> None:
@@ -324,8 +336,8 @@ def test0_config(ctx: Context) -> None:
             cfg["circuit_breakers"] = section
         path = ctx.cluster.run_dir / f"bad_{i}.json"
         path.write_text(json.dumps(cfg))
-        cmd = [sys.executable, str(ROOT / "server.py")] + (["--check-config"] if check_only else []) + [str(path)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd=ROOT, env=ctx.cluster.env)
+        cmd = [sys.executable, str(TREE / "server.py")] + (["--check-config"] if check_only else []) + [str(path)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd=TREE, env=ctx.cluster.env)
         out = proc.stdout + proc.stderr
         shown = next((line for line in out.splitlines() if "⚠️" in line or "❌" in line), out.strip()[:120])
         print(f"   {label}: exit {proc.returncode}: {shown}")
@@ -519,10 +531,25 @@ def print_table(rows: List[Row]) -> None:
               f"{sec(r.e_latency):>14}  {', '.join(r.open_breakers) or '-'}")
 
 
+def use_original_breaker(run_dir: Path) -> None:
+    """Copy the servers to run_dir/original-tree and put the original breaker
+    in that copy's common/circuit_breaker.py; run the tree from there."""
+    global TREE
+    tree = run_dir / "original-tree"
+    if tree.exists():
+        shutil.rmtree(tree)
+    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns("_run", "_gen", "__pycache__"))
+    shutil.copyfile(SEED_BREAKER, tree / "common" / "circuit_breaker.py")
+    TREE = tree
+    print(f"   servers copied to {tree}; common/circuit_breaker.py = the original pure-Python breaker")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quiet-servers", action="store_true", help="do not echo server log lines")
     ap.add_argument("--time-limit", type=float, default=120.0, help="abort after this many seconds")
+    ap.add_argument("--breaker", choices=("tripbit", "original"), default="tripbit",
+                    help="the breaker behind common/circuit_breaker.py (default: tripbit)")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
 
@@ -532,6 +559,8 @@ def main() -> int:
     run_dir.mkdir(exist_ok=True)
     for old in list(run_dir.glob("*.log")) + list(run_dir.glob("*.json")):
         old.unlink()
+    if args.breaker == "original":
+        use_original_breaker(run_dir)
     configs = write_configs(run_dir)
     counts = {sid: configs[sid]["data"]["rows"] for sid in IDS}
     cb = configs["B"]["circuit_breakers"]
