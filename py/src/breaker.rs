@@ -10,7 +10,9 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use pyo3::PyTraverseError;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use tripbit::{Config, Outcome, Rejected, Snapshot, State, Ticket, Transition};
@@ -64,6 +66,13 @@ impl Matcher {
             e.write_unraisable(py, Some(exc));
             on_error
         })
+    }
+
+    fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        match self {
+            Matcher::Types(t) => visit.call(t),
+            Matcher::Predicate(p) => visit.call(p),
+        }
     }
 
     fn to_object(&self, py: Python<'_>) -> Py<PyAny> {
@@ -542,6 +551,40 @@ impl CoreBreaker {
             s.stored_state.as_str(),
             this.failure_count_of(&s)
         ))
+    }
+
+    /// Garbage-collector support: a listener or a predicate that refers to
+    /// its breaker (a closure over it, a list collecting its transitions)
+    /// makes a reference cycle, which the collector can only see and break
+    /// through these two.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.name)?;
+        visit.call(&self.open_timeout)?;
+        for m in [&self.include, &self.exclude].into_iter().flatten() {
+            m.traverse(&visit)?;
+        }
+        // Never block in the collector: the mutex is only held for a
+        // pointer swap (no Python code runs under it), and a listener tuple
+        // not visited this time only keeps the cycle alive until the next.
+        let guard = match self.listeners.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(()),
+        };
+        visit.call(guard.as_ref())
+    }
+
+    /// Drops the listeners: the breaker's one mutable reference (the
+    /// others are fixed at construction, and every cycle through them also
+    /// runs through a mutable object the collector clears).
+    fn __clear__(&self) {
+        let old = self
+            .listeners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        // Dropped outside the mutex: a decref may run arbitrary code.
+        drop(old);
     }
 
     fn __reduce__(&self) -> PyResult<()> {

@@ -4,6 +4,8 @@
 //! copied out of its mutex first), so a listener may call back into the
 //! breaker freely.
 
+use pyo3::PyTraverseError;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyString, PyTuple};
@@ -77,6 +79,13 @@ impl Transition {
     #[getter]
     fn time(&self) -> f64 {
         self.time
+    }
+
+    /// Garbage-collector support: a listener that keeps its transitions
+    /// (`add_listener(events.append)`) makes a cycle through the breaker.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.breaker)?;
+        visit.call(&self.name)
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {

@@ -5,7 +5,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use pyo3::PyTraverseError;
 use pyo3::exceptions::PyException;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
 use tripbit::{Outcome, Ticket};
@@ -101,6 +103,12 @@ impl Guard {
         // A concurrent report won the race: nothing left to do.
         let _ = self.record(py, outcome);
         false
+    }
+
+    /// Garbage-collector support (a guard kept where its breaker's
+    /// listeners can reach it makes a cycle).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.breaker)
     }
 
     fn __repr__(&self) -> String {
