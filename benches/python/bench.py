@@ -23,6 +23,7 @@ import contextlib
 import gc
 import io
 import json
+import operator
 import os
 import platform
 import statistics
@@ -252,6 +253,7 @@ def main() -> None:
     raise_cost = measure(lambda n: loop_raise(n, raiser, Rejected))
     results["direct"] = direct
     results["raise"] = raise_cost
+    results["direct_threads"] = scaling(operator.call, op)
     print(f"direct call      {direct['median']:8.1f} ns", file=sys.stderr)
     print(f"raise + except   {raise_cost['median']:8.1f} ns", file=sys.stderr)
     for lib, title, make, exc in LIBS:

@@ -52,16 +52,31 @@ fn closed_passes<G: Guard>() {
 fn failures_trip<G: Guard>() {
     let g = G::build(Policy::Consecutive, Setup::Closed);
     for i in 0..G::TRIP_FAILURES {
-        assert_eq!(g.guard(|| op_err(0)), R::Failed, "{} failure {i}", name::<G>());
+        assert_eq!(
+            g.guard(|| op_err(0)),
+            R::Failed,
+            "{} failure {i}",
+            name::<G>()
+        );
     }
-    assert_eq!(guard_noting(&g, true), (R::Rejected, false), "{}", name::<G>());
+    assert_eq!(
+        guard_noting(&g, true),
+        (R::Rejected, false),
+        "{}",
+        name::<G>()
+    );
 }
 
 /// `Setup::Open` rejects every call without running it.
 fn open_rejects<G: Guard>() {
     let g = G::build(Policy::Consecutive, Setup::Open);
     for _ in 0..100 {
-        assert_eq!(guard_noting(&g, true), (R::Rejected, false), "{}", name::<G>());
+        assert_eq!(
+            guard_noting(&g, true),
+            (R::Rejected, false),
+            "{}",
+            name::<G>()
+        );
     }
 }
 
@@ -95,7 +110,12 @@ fn window_trips_of<G: Guard>(make: impl Fn() -> G, trip_after: u32, call_ratio: 
         }
         assert!(failed <= 1_000, "{} never trips", name::<G>());
     }
-    assert_eq!(failed, trip_after, "{}: failures before tripping", name::<G>());
+    assert_eq!(
+        failed,
+        trip_after,
+        "{}: failures before tripping",
+        name::<G>()
+    );
 
     if !call_ratio {
         return;
@@ -103,7 +123,11 @@ fn window_trips_of<G: Guard>(make: impl Fn() -> G, trip_after: u32, call_ratio: 
     let g = make();
     for i in 0..300 {
         let (r, called) = guard_noting(&g, i % 3 != 0);
-        assert!(called, "{}: rejected at 33 % failures (call {i})", name::<G>());
+        assert!(
+            called,
+            "{}: rejected at 33 % failures (call {i})",
+            name::<G>()
+        );
         assert_ne!(r, R::Rejected);
     }
 }

@@ -7,7 +7,8 @@
 //! loop, after a warm-up), and prints one JSON object: instructions per
 //! iteration for every case. The callgrind files are kept in
 //! `$TRIPBIT_BENCH_OUT/callgrind/` (or a temporary directory) for
-//! `callgrind_annotate`.
+//! `callgrind_annotate` and for `benches/rmw.py`, which counts the atomic
+//! read-modify-write instructions among the executed ones.
 //!
 //! `count SCENARIO LIB ITERS` runs one case, `ITERS` iterations, and is what
 //! valgrind runs. Kernel time (a syscall such as `clock_gettime`, which
@@ -98,6 +99,11 @@ fn run_all() -> ExitCode {
                 "--tool=callgrind",
                 "--collect-atstart=no",
                 "--toggle-collect=tripbit_bench_measured",
+                // Every executed address, uncompressed: `benches/rmw.py`
+                // looks each one up in the disassembly.
+                "--dump-instr=yes",
+                "--compress-pos=no",
+                "--compress-strings=no",
                 "--quiet",
             ])
             .arg(format!("--callgrind-out-file={}", out.display()))
