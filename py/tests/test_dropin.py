@@ -14,6 +14,7 @@ import enum
 import io
 import logging
 import math
+import random
 import sys
 import time
 import traceback
@@ -945,3 +946,24 @@ def test_stats_times_agree_with_the_original(seed: ModuleType) -> None:
         assert type(a[key]) is type(b[key]) is float
         assert math.isclose(a[key], b[key], abs_tol=0.5)
     assert type(a["time_since_last_failure"]) is type(b["time_since_last_failure"]) is float
+
+
+def _random_script(n: int) -> tuple[int, int, list[str]]:
+    rnd = random.Random(n)
+    ops = [rnd.choice(["ok", "ok", "fail", "fail", "kbd", "state", "reset"]) for _ in range(18)]
+    for _ in range(2):  # at most two waits: each costs SCRIPT_TIMEOUT * 1.3
+        ops.insert(rnd.randrange(len(ops)), "wait")
+    return rnd.randint(1, 3), rnd.randint(1, 3), ops
+
+
+@pytest.mark.parametrize("n", range(8))
+def test_random_scripts_match_the_original(seed: ModuleType, n: int) -> None:
+    threshold, successes, steps = _random_script(n)
+    args = (threshold, SCRIPT_TIMEOUT, successes, "B->C")
+    theirs = _Runner(seed, args)
+    ours = _Runner(tripbit, args)
+    for op in steps:
+        if op == "wait":
+            time.sleep(SCRIPT_TIMEOUT * 1.3)
+            continue
+        assert ours.step(op) == theirs.step(op), f"step {op!r} of {steps!r}"
