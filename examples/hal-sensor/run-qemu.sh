@@ -134,7 +134,18 @@ printf '   %-13s %7s %7s %7s\n' "" .text flash RAM \
     hal-sensor "$text" "$flash" "$ram" \
     size-plain "$p_text" "$p_flash" "$p_ram" \
     size-guarded "$g_text" "$g_flash" "$g_ram"
-tripbit="tripbit adds $((g_text - p_text)) B .text, $((g_flash - p_flash)) B flash, $((g_ram - p_ram)) B RAM (size-guarded vs size-plain)"
+# The same two probes for Cortex-M0 (thumbv6m: no CAS, every atomic word goes
+# through the critical section): built and measured, not run (the lm3s6965
+# board is an M3).
+cargo build -q --release --target thumbv6m-none-eabi --bin size-plain --bin size-guarded ||
+    fail "thumbv6m size probes did not build"
+v6m_dir="$CARGO_TARGET_DIR/thumbv6m-none-eabi/release"
+read -r p6_text p6_flash p6_ram < <(sizes "$v6m_dir/size-plain")
+read -r g6_text g6_flash g6_ram < <(sizes "$v6m_dir/size-guarded")
+printf '   %-13s %7s %7s %7s\n' \
+    "v6m plain" "$p6_text" "$p6_flash" "$p6_ram" \
+    "v6m guarded" "$g6_text" "$g6_flash" "$g6_ram"
+tripbit="tripbit adds $((g_text - p_text)) B .text, $((g_flash - p_flash)) B flash, $((g_ram - p_ram)) B RAM on v7m; $((g6_text - p6_text)) B .text, $((g6_ram - p6_ram)) B RAM on v6m (size-guarded vs size-plain)"
 
 checks=$(sed -n 's/^checks: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$log" | tail -n 1)
 if [[ $rc -eq 0 ]] && grep -qx PASS "$log" && [[ -n "$checks" ]] && [[ "${checks#* }" == 0 ]]; then

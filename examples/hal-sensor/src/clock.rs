@@ -14,7 +14,11 @@ pub fn now() -> u64 {
 
 /// Advances one tick and returns the new tick: the `Guarded` clock.
 pub fn tick() -> u64 {
-    u64::from(NOW.fetch_add(1, Ordering::Relaxed)) + 1
+    // Load + store, not `fetch_add`: thumbv6m has no atomic read-modify-write
+    // (the size probes build for it), and only thread code advances the clock.
+    let t = NOW.load(Ordering::Relaxed) + 1;
+    NOW.store(t, Ordering::Relaxed);
+    u64::from(t)
 }
 
 /// Jumps to tick `t`, so that the next [`tick`] returns `t + 1`.

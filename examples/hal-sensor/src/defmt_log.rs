@@ -84,7 +84,12 @@ fn handle() -> Option<usize> {
 
 /// Hands encoded bytes to the host.
 fn emit(bytes: &[u8]) {
-    BYTES.fetch_add(bytes.len() as u32, Ordering::Relaxed);
+    // Interrupts are masked between `acquire` and `release` (single core), so
+    // a load + store is atomic here, and builds for thumbv6m (no RMW).
+    BYTES.store(
+        BYTES.load(Ordering::Relaxed) + bytes.len() as u32,
+        Ordering::Relaxed,
+    );
     if let Some(fd) = handle() {
         // SAFETY: SYS_WRITE reads `bytes` and returns how many were not
         // written; it writes no target memory. A short write loses log bytes
@@ -103,9 +108,11 @@ unsafe impl defmt::Logger for Logger {
     fn acquire() {
         let enabled = cortex_m::register::primask::read().is_active();
         cortex_m::interrupt::disable();
-        if TAKEN.swap(true, Ordering::Relaxed) {
+        // Interrupts are masked: load + store cannot be interleaved.
+        if TAKEN.load(Ordering::Relaxed) {
             panic!("defmt logger taken re-entrantly");
         }
+        TAKEN.store(true, Ordering::Relaxed);
         RESTORE_INTERRUPTS.store(enabled, Ordering::Relaxed);
         // SAFETY: taken above, interrupts masked: the only user.
         let encoder = unsafe { &mut *ENCODER.0.get() };
@@ -120,7 +127,7 @@ unsafe impl defmt::Logger for Logger {
         // SAFETY: the caller acquired first (the `Logger` contract).
         let encoder = unsafe { &mut *ENCODER.0.get() };
         encoder.end_frame(emit);
-        FRAMES.fetch_add(1, Ordering::Relaxed);
+        FRAMES.store(FRAMES.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         TAKEN.store(false, Ordering::Relaxed);
         if RESTORE_INTERRUPTS.load(Ordering::Relaxed) {
             // SAFETY: they were enabled before `acquire`; restoring that
