@@ -482,6 +482,89 @@ class Report:
                 verdict(rj <= 1.5 * rz, "(more than 1.5× the raise)"),
             ))
 
+    # -- headline -------------------------------------------------------------
+
+    def headline(self) -> None:
+        self.w("## Headline")
+        self.w()
+        self.w(
+            "Rust: added cost per call over the unguarded call, as ns / instructions / atomic "
+            "RMWs (callgrind), and in brackets how many times tripbit's (cached tick) the peer's "
+            "added ns and instructions are. Threads: throughput with 2 threads on one breaker ÷ "
+            "with 1."
+        )
+        self.w()
+        libs = ["tripbit_tick", *PEERS]
+        self.w("| case | " + " | ".join(SHORT[lib] for lib in libs) + " |")
+        self.w("|---|" + "---:|" * len(libs))
+        for sid, label in [
+            ("success_consecutive", "closed success, consecutive"),
+            ("success_window", "closed success, rate window"),
+            ("failure_pair", "failure + success (pair)"),
+            ("rejected", "rejected while open"),
+            ("probe", "half-open probe"),
+        ]:
+            t_ns, t_ir = self.added_ns(sid, "tripbit_tick"), self.added_ir(sid, "tripbit_tick")
+            cells = []
+            for lib in libs:
+                a_ns, a_ir = self.added_ns(sid, lib), self.added_ir(sid, lib)
+                rmw = self.rmw.get((sid, lib))
+                cell = f"{fmt_ns(a_ns)} / {fmt_ns(a_ir)} / {rmw['rmw']:.0f}" if rmw else f"{fmt_ns(a_ns)} / {fmt_ns(a_ir)}"
+                if lib != "tripbit_tick":
+                    cell += f" ({ratio(a_ns, t_ns, 0.1)}, {ratio(a_ir, t_ir, 1.0)})"
+                cells.append(cell)
+            self.w(f"| {label} | " + " | ".join(cells) + " |")
+        for sid, label in [("success_consecutive", "2 threads ÷ 1, closed success"), ("rejected", "2 threads ÷ 1, rejected")]:
+            cells = []
+            for lib in libs:
+                f = self.scaling(sid, lib)
+                cells.append("–" if f is None else f"{f:.2f}×")
+            self.w(f"| {label} | " + " | ".join(cells) + " |")
+        self.w()
+        py = self.py
+        if py:
+            d = py["direct"]["median"]
+            libs_p = [lib for lib in PY_LIBS if lib in py["libs"]]
+            self.w(
+                f"Python ({py['python']}): overhead over a direct call ({fmt_ns(d)} ns) in ns, and "
+                "how many times tripbit's the peer's is (circuitbreaker: its decorator, its API); "
+                f"rejected call in ns (raising an exception: {fmt_ns(py['raise']['median'])} ns); "
+                "8-thread ÷ 1-thread throughput."
+            )
+            self.w()
+            self.w("| case | " + " | ".join(py["libs"][lib]["title"] for lib in libs_p) + " |")
+            self.w("|---|" + "---:|" * len(libs_p))
+            tb = py["libs"]["tripbit"]
+            tb_call = tb["call"]["median"] - d
+            tb_deco = tb["decorator"]["median"] - d
+            row_call, row_deco, row_rej, row_thr = [], [], [], []
+            for lib in libs_p:
+                r = py["libs"][lib]
+                c = r["call"]["median"] - d
+                path = "decorator" if lib == "circuitbreaker" else "call"
+                main = r[path]["median"] - d
+                if lib == "tripbit":
+                    row_call.append(fmt_ns(c))
+                elif path == "decorator":
+                    row_call.append(
+                        f"{fmt_ns(main)} via its decorator ({ratio(main, tb_call, 1.0)}); its `call()`, "
+                        f"which never rejects: {fmt_ns(c)}"
+                    )
+                else:
+                    row_call.append(f"{fmt_ns(c)} ({ratio(c, tb_call, 1.0)})")
+                if r["decorator"]:
+                    o = r["decorator"]["median"] - d
+                    row_deco.append(fmt_ns(o) + ("" if lib == "tripbit" else f" ({ratio(o, tb_deco, 1.0)})"))
+                else:
+                    row_deco.append("n/a")
+                row_rej.append(fmt_ns(r["rejected"]["median"]))
+                row_thr.append(f"{r['threads']['ratio']:.2f}×")
+            self.w("| `call()` overhead | " + " | ".join(row_call) + " |")
+            self.w("| decorator overhead | " + " | ".join(row_deco) + " |")
+            self.w("| rejected call | " + " | ".join(row_rej) + " |")
+            self.w("| 8 threads ÷ 1 | " + " | ".join(row_thr) + " |")
+            self.w()
+
     # -- chart --------------------------------------------------------------
 
     def chart(self) -> str:
@@ -569,6 +652,7 @@ class Report:
         self.w()
         self.w(f"![ns per call per library]({chart})")
         self.w()
+        self.headline()
         self.w("## Targets of issue 8")
         self.w()
         self.w("| target | measured | verdict |")
@@ -576,10 +660,6 @@ class Report:
         for t in self.targets:
             self.w(f"| {t[0]} | {t[1]} | {t[2]} |")
         self.w()
-        notes = self.benches / "notes.md"
-        if notes.exists():
-            self.w(notes.read_text().rstrip())
-            self.w()
         self.w("## What is measured, and how")
         self.w()
         self.w(
@@ -614,6 +694,10 @@ class Report:
             "executed instruction of the benchmark binary is looked up in its disassembly."
         )
         self.w()
+        notes = self.benches / "notes.md"
+        if notes.exists():
+            self.w(notes.read_text().rstrip())
+            self.w()
         self.rust_tables()
         self.thread_tables()
         self.size_table()
