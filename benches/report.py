@@ -691,7 +691,8 @@ class Report:
             "divides by the iterations; the loop's own instructions are in the `raw` row. "
             "Syscalls (`clock_gettime` falls back to one under valgrind) count only their "
             "user-space side. RMW counts come from the same runs (`--dump-instr=yes`): every "
-            "executed instruction of the benchmark binary is looked up in its disassembly."
+            "executed instruction (of the benchmark binary and of the shared libraries it ran in) "
+            "is looked up in `objdump -d` of its object (`benches/rmw.py`)."
         )
         self.w()
         notes = self.benches / "notes.md"
