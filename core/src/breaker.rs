@@ -177,14 +177,21 @@ impl Ticket {
 #[must_use = "record the outcome, or drop the permit to release it"]
 pub struct Permit<'a, P: Policy = Consecutive> {
     breaker: &'a Breaker<P>,
-    ticket: Ticket,
+    /// The raw state word this call was admitted on: the word loaded by the
+    /// closed fast path, or the word a probe's CAS stored. Its generation is
+    /// the call's; it is a probe iff the word is `HalfOpen`. Kept whole (one
+    /// `u64`, not a `Ticket`'s `u32` + `bool`) so the record fast path
+    /// compares it with the current word in one instruction, and reads back
+    /// exactly what it stored (no store-to-load forwarding stall).
+    admitted: u64,
+    acquired_at: u64,
     transition: Option<Transition>,
 }
 
 impl<P: Policy> core::fmt::Debug for Permit<'_, P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Permit")
-            .field("ticket", &self.ticket)
+            .field("ticket", &self.ticket())
             .field("transition", &self.transition)
             .finish()
     }
@@ -203,8 +210,9 @@ impl<'a, P: Policy> Permit<'a, P> {
     /// let t = b.try_acquire(2).unwrap().record(Outcome::Failure, 3).unwrap();
     /// assert_eq!(t.to, State::Open);
     /// ```
+    #[inline]
     pub fn record(self, outcome: Outcome, now: u64) -> Option<Transition> {
-        let elapsed = now.saturating_sub(self.ticket.acquired_at);
+        let elapsed = now.saturating_sub(self.acquired_at);
         self.record_elapsed(outcome, elapsed, now)
     }
 
@@ -217,11 +225,37 @@ impl<'a, P: Policy> Permit<'a, P> {
     /// let t = b.try_acquire(0).unwrap().record_elapsed(Outcome::Success, 60, 1);
     /// assert!(t.is_some()); // one call, 100 % slow
     /// ```
+    #[inline]
     pub fn record_elapsed(self, outcome: Outcome, elapsed: u64, now: u64) -> Option<Transition> {
         let this = core::mem::ManuallyDrop::new(self);
-        this.breaker
-            .record_inner(this.ticket, outcome, elapsed, now)
+        let b = this.breaker;
+        // Ordering: Relaxed: the word publishes no other memory to a record
+        // (the window policy re-loads with Acquire where it needs to).
+        let cur = b.word.load(Ordering::Relaxed);
+        // The hot path: the consecutive policy's success on the very word it
+        // was admitted on, a clean closed word (no failures counted), changes
+        // nothing: two loads and a compare, no read-modify-write, so cores
+        // sharing a breaker never contend on its cache line. That is where
+        // tripbit's speed comes from; keep it.
+        if P::COUNTS_IN_WORD
+            && matches!(outcome, Outcome::Success)
+            && cur == this.admitted
+            && Word::raw_is_closed_clean(cur)
+        {
+            return None;
+        }
+        b.record_slow(cur, this.ticket(), outcome, elapsed, now)
             .unwrap_or(None)
+    }
+
+    /// The ticket of this permit (what `into_ticket` hands out).
+    #[inline(always)]
+    fn ticket(&self) -> Ticket {
+        Ticket {
+            acquired_at: self.acquired_at,
+            generation: Word::raw_generation(self.admitted),
+            probe: Word::raw_is_half_open(self.admitted),
+        }
     }
 
     /// The transition that admitting this call caused (`Open → HalfOpen` for
@@ -245,7 +279,7 @@ impl<'a, P: Policy> Permit<'a, P> {
     /// assert!(!b.try_acquire(0).unwrap().is_probe());
     /// ```
     pub fn is_probe(&self) -> bool {
-        self.ticket.probe
+        Word::raw_is_half_open(self.admitted)
     }
 
     /// Turns the permit into a plain [`Ticket`] without releasing anything;
@@ -257,21 +291,18 @@ impl<'a, P: Policy> Permit<'a, P> {
     /// assert_eq!(t.acquired_at, 3);
     /// ```
     pub fn into_ticket(self) -> Ticket {
-        core::mem::ManuallyDrop::new(self).ticket
+        core::mem::ManuallyDrop::new(self).ticket()
     }
 }
 
 impl<P: Policy> Drop for Permit<'_, P> {
     fn drop(&mut self) {
-        if self.ticket.probe {
+        if self.is_probe() {
             // Counts nothing; only frees the slot. Stale is fine: the
             // generation that owned the slot is gone.
-            let _ = self.breaker.record_inner(
-                self.ticket,
-                Outcome::Ignored,
-                0,
-                self.ticket.acquired_at,
-            );
+            let _ = self
+                .breaker
+                .record_inner(self.ticket(), Outcome::Ignored, 0, self.acquired_at);
         }
     }
 }
@@ -485,11 +516,23 @@ impl<P: Policy> Breaker<P> {
     /// let permit = b.try_acquire(0).expect("closed breakers admit");
     /// drop(permit);
     /// ```
+    #[inline]
     pub fn try_acquire(&self, now: u64) -> Result<Permit<'_, P>, Rejected> {
-        let (ticket, transition) = self.acquire_ticket(now)?;
+        // Ordering: Relaxed. In the admitting states nothing but the word
+        // itself is read; the Open branch issues the Acquire fence it needs.
+        let cur = self.word.load(Ordering::Relaxed);
+        // The hot path: closed admits with this one load, and the permit
+        // keeps the word it saw (in a register: only the slow path returns
+        // through memory).
+        let (admitted, transition) = if Word::raw_is_closed(cur) {
+            (cur, None)
+        } else {
+            self.acquire_slow(cur, now)?
+        };
         Ok(Permit {
             breaker: self,
-            ticket,
+            admitted,
+            acquired_at: now,
             transition,
         })
     }
@@ -518,27 +561,26 @@ impl<P: Policy> Breaker<P> {
             };
             return Ok((ticket, None));
         }
-        self.acquire_slow(cur, now)
+        let (admitted, transition) = self.acquire_slow(cur, now)?;
+        let ticket = Ticket {
+            acquired_at: now,
+            generation: Word::raw_generation(admitted),
+            probe: Word::raw_is_half_open(admitted),
+        };
+        Ok((ticket, transition))
     }
 
     /// Every state but `Closed`: kept out of line so the closed path inlines
-    /// into the caller as a load, a test and a branch.
+    /// into the caller as a load, a test and a branch. Returns the word the
+    /// call is admitted on (its generation; `HalfOpen` for a probe) and the
+    /// transition admitting it caused.
     #[inline(never)]
-    fn acquire_slow(
-        &self,
-        mut cur: u64,
-        now: u64,
-    ) -> Result<(Ticket, Option<Transition>), Rejected> {
+    fn acquire_slow(&self, mut cur: u64, now: u64) -> Result<(u64, Option<Transition>), Rejected> {
         loop {
             let w = Word::unpack(cur);
             let (next, transition) = match w.state {
                 State::Closed | State::ForcedClosed | State::Disabled => {
-                    let ticket = Ticket {
-                        acquired_at: now,
-                        generation: w.generation,
-                        probe: false,
-                    };
-                    return Ok((ticket, None));
+                    return Ok((cur, None));
                 }
                 State::ForcedOpen => {
                     return Err(Rejected {
@@ -589,14 +631,7 @@ impl<P: Policy> Breaker<P> {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => {
-                    let ticket = Ticket {
-                        acquired_at: now,
-                        generation: next.generation,
-                        probe: true,
-                    };
-                    return Ok((ticket, transition));
-                }
+                Ok(_) => return Ok((next.pack(), transition)),
                 Err(actual) => cur = actual,
             }
         }

@@ -231,6 +231,8 @@ impl Config {
 
     /// Trip when at least `percent`% of the window's calls failed, once it
     /// holds `min_calls` calls. Needs [`Breaker<Window<N>>`](crate::Window).
+    /// The ratios are checked when a call fails or is slow (a fast success
+    /// cannot raise them), so a breaker never trips on a fast success.
     ///
     /// ```
     /// let c = tripbit::Config::new(100).failure_rate(50, 10);

@@ -183,6 +183,20 @@ impl Word {
         ((raw >> GEN_SHIFT) as u32) & GEN_MASK
     }
 
+    /// Whether a raw word is `Closed`, level 0, with no failures counted
+    /// (only generation bits set): the word on which a success changes
+    /// nothing.
+    #[inline(always)]
+    pub(crate) const fn raw_is_closed_clean(raw: u64) -> bool {
+        raw & !((GEN_MASK as u64) << GEN_SHIFT) == 0
+    }
+
+    /// Whether a raw word is `HalfOpen`.
+    #[inline(always)]
+    pub(crate) const fn raw_is_half_open(raw: u64) -> bool {
+        raw & TAG_MASK == State::HalfOpen as u64
+    }
+
     /// The raw word of `Closed`, `generation`, level 0, no failures: the
     /// word on which a success changes nothing.
     #[inline(always)]

@@ -137,7 +137,8 @@ impl Bucket {
 }
 
 /// The sliding-window policy with `N` buckets: trips on a failure ratio (and
-/// optionally a slow-call ratio) once the window holds `min_calls` calls.
+/// optionally a slow-call ratio) once the window holds `min_calls` calls,
+/// checked on every failure and every slow call.
 /// Use it as `Breaker<Window<N>>`; the size is `72 + 16 × N` bytes on every
 /// target (the 32-byte core, 40 bytes of settings and cursors, and two
 /// atomic words per bucket).
@@ -148,9 +149,11 @@ impl Bucket {
 /// let b: Breaker<Window<4>> =
 ///     Breaker::new_window(Config::new(100).failure_rate(50, 10).count_window(5));
 /// for i in 0..10 {
-///     let outcome = if i % 2 == 0 { Outcome::Failure } else { Outcome::Success };
+///     let outcome = if i % 2 == 1 { Outcome::Failure } else { Outcome::Success };
 ///     b.try_acquire(i).unwrap().record(outcome, i);
 /// }
+/// // The 10th call, a failure, finds 5/10 failed: open. (Ratios are checked
+/// // on failures and slow calls; a fast success never trips it.)
 /// assert_eq!(b.state(10), State::Open);
 /// assert_eq!(core::mem::size_of_val(&b), 72 + 16 * 4);
 /// ```
@@ -390,7 +393,12 @@ impl<const N: usize> Policy for Window<N> {
         let slow = win.slow_ticks != 0 && elapsed >= win.slow_ticks;
         let epoch = win.epoch(now);
         win.add(epoch, failure, slow);
-        if w.state == State::Closed && win.trips(win.totals(epoch)) {
+        // Only a failure or a slow call can trip it: a fast success never
+        // raises a ratio, so it skips the O(N) sum over the buckets (the
+        // closed-state success path stays one bucket CAS). A success that
+        // merely brings the window up to `min_calls` trips it at the next
+        // failure or slow call, not by itself.
+        if w.state == State::Closed && (failure || slow) && win.trips(win.totals(epoch)) {
             // Closed words of a window breaker carry no counters, so the word
             // only changes on a transition: exactly one caller trips it.
             return Ok(b.trip_from(cur, now));

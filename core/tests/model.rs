@@ -193,7 +193,9 @@ impl Model {
                     let e = w.epoch(now);
                     w.history.push((e, failure, slow));
                     let (calls, failures, slows) = w.totals(e);
-                    let trips = calls >= w.min_calls
+                    // Only a failure or a slow call trips it (never a fast success).
+                    let trips = (failure || slow)
+                        && calls >= w.min_calls
                         && (failures * 100 >= w.percent * calls
                             || (w.slow_percent != 0 && slows * 100 >= w.slow_percent * calls));
                     return (closed && trips).then(|| self.trip(now));

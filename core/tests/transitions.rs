@@ -263,8 +263,12 @@ fn count_window_trips_on_ratio_only_after_min_calls() {
     for _ in 0..5 {
         assert_eq!(rec(Outcome::Failure), None, "below min_calls");
     }
-    // 6th call: 5/6 failures ≥ 50 %: trips even though this one succeeded.
-    let t = rec(Outcome::Success).unwrap();
+    // 6th call: 5/6 failures ≥ 50 %, but a fast success never trips it (it
+    // cannot raise a ratio; checking only on failures keeps successes O(1)).
+    assert_eq!(rec(Outcome::Success), None);
+    assert_eq!(b.state(0), State::Closed);
+    // The next failure finds 6/7 ≥ 50 % and trips it.
+    let t = rec(Outcome::Failure).unwrap();
     assert_eq!((t.from, t.to), (State::Closed, State::Open));
 }
 
@@ -274,12 +278,13 @@ fn count_window_forgets_calls_older_than_n_buckets() {
         Breaker::new_window(Config::new(100).failure_rate(50, 4).count_window(2));
     let rec = |o| b.try_acquire(0).unwrap().record(o, 0);
     rec(Outcome::Failure);
-    rec(Outcome::Failure);
     rec(Outcome::Success);
-    // window: [F F] [S] = 3 calls, below min_calls
+    rec(Outcome::Success);
+    // window: [F S] [S] = 3 calls, below min_calls
     assert_eq!(b.snapshot(0).window.calls, 3);
-    rec(Outcome::Success);
-    // 4 calls, 2 failures = 50 %: trips.
+    assert_eq!(b.state(0), State::Closed);
+    rec(Outcome::Failure);
+    // [F S] [S F]: 4 calls, 2 failures = 50 %: trips.
     assert_eq!(b.state(0), State::Open);
     b.reset();
     assert_eq!(b.snapshot(0).window, tripbit::WindowCounts::ZERO);
@@ -304,8 +309,8 @@ fn time_window_buckets_expire() {
     rec(Outcome::Failure, 40);
     assert_eq!(b.snapshot(40).window.calls, 1);
     assert_eq!(b.state(40), State::Closed);
-    rec(Outcome::Failure, 41);
-    let t = rec(Outcome::Success, 52).unwrap(); // 2/3 = 66 % ≥ 60 %
+    rec(Outcome::Success, 41);
+    let t = rec(Outcome::Failure, 52).unwrap(); // 2/3 = 66 % ≥ 60 %
     assert_eq!(t.to, State::Open);
 }
 
@@ -317,12 +322,15 @@ fn slow_calls_trip_on_slow_ratio() {
             .slow_calls(50, 75)
             .count_window(4),
     );
-    for i in 0..3 {
+    let fast = b.try_acquire(0).unwrap();
+    assert_eq!(fast.record(Outcome::Success, 1), None);
+    for i in 1..3 {
         let p = b.try_acquire(i * 100).unwrap();
         assert_eq!(p.record(Outcome::Success, i * 100 + 60), None); // slow
     }
+    // A slow success is checked: 3/4 slow = 75 % trips it.
     let p = b.try_acquire(1_000).unwrap();
-    let t = p.record(Outcome::Success, 1_001).unwrap(); // 3/4 slow = 75 %
+    let t = p.record(Outcome::Success, 1_050).unwrap();
     assert_eq!(t.to, State::Open);
 }
 

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use pyo3::PyTraverseError;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::gc::PyVisit;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use tripbit::{Config, Outcome, Rejected, Snapshot, State, Ticket, Transition};
@@ -108,6 +109,9 @@ pub(crate) struct CoreBreaker {
     /// consecutive policy only on failures and while open.
     timed: bool,
     name: Py<PyString>,
+    /// `Circuit breaker OPEN for <name>`, built once: a rejected call only
+    /// creates the exception object.
+    open_message: Py<PyString>,
     /// The Python value given, shown as is (`timeout=30s` for 30).
     open_timeout: Py<PyAny>,
     failure_threshold: u16,
@@ -231,6 +235,7 @@ impl CoreBreaker {
         let b = CoreBreaker {
             timed: core.is_window(),
             core,
+            open_message: PyString::new(py, &format!("Circuit breaker OPEN for {name}")).unbind(),
             name: name.unbind(),
             open_timeout: open_timeout.unbind(),
             failure_threshold,
@@ -809,16 +814,29 @@ impl CoreBreaker {
     /// `CircuitBreakerOpenError("Circuit breaker OPEN for <name>")`, with
     /// `name`, `state` and `retry_after` attributes.
     fn open_error(&self, py: Python<'_>, r: Rejected, now: u64) -> PyErr {
-        let name = self.name.bind(py);
-        let err = CircuitBreakerOpenError::new_err(format!("Circuit breaker OPEN for {name}"));
-        let v = err.value(py);
-        let retry_after = r.retry_at.map(|t| time::seconds(now, t));
-        let set = v
-            .setattr("name", name)
-            .and_then(|()| v.setattr("state", r.state.as_str()))
-            .and_then(|()| v.setattr("retry_after", retry_after));
-        match set {
-            Ok(()) => err,
+        // The exception object is built directly (not a lazy `PyErr` forced
+        // afterwards), from the cached message, with interned attribute
+        // names: a rejection costs about what raising any exception costs.
+        let made = py
+            .get_type::<CircuitBreakerOpenError>()
+            .call1((self.open_message.clone_ref(py),))
+            .and_then(|v| {
+                let state = match r.state {
+                    State::Open => intern!(py, "open").clone(),
+                    State::HalfOpen => intern!(py, "half_open").clone(),
+                    State::ForcedOpen => intern!(py, "forced_open").clone(),
+                    other => PyString::new(py, other.as_str()),
+                };
+                v.setattr(intern!(py, "name"), self.name.bind(py))?;
+                v.setattr(intern!(py, "state"), state)?;
+                match r.retry_at {
+                    Some(t) => v.setattr(intern!(py, "retry_after"), time::seconds(now, t))?,
+                    None => v.setattr(intern!(py, "retry_after"), py.None())?,
+                }
+                Ok(v)
+            });
+        match made {
+            Ok(v) => PyErr::from_value(v),
             Err(e) => e,
         }
     }

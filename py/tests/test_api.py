@@ -818,9 +818,22 @@ def test_time_window() -> None:
     cb = CircuitBreaker("acme.rate", failure_rate=50, window_seconds=60, min_calls=2,
                         stdout=False)
     assert cb.settings["window_seconds"] == 60.0
+    cb.call(ok)
+    fail_n(cb, 1)
+    assert cb.get_state() is CircuitState.OPEN  # 1/2 = 50 %
+
+
+def test_a_fast_success_never_trips_a_rate_breaker() -> None:
+    # Ratios are checked on failures and slow calls only: a success that
+    # brings the window up to min_calls with the ratio at the bar leaves it
+    # closed; the next failure trips it.
+    cb = CircuitBreaker("acme.rate", failure_rate=50, window=10, min_calls=2,
+                        stdout=False)
     fail_n(cb, 1)
     cb.call(ok)
-    assert cb.get_state() is CircuitState.OPEN
+    assert cb.get_state() is CircuitState.CLOSED
+    fail_n(cb, 1)
+    assert cb.get_state() is CircuitState.OPEN  # 2/3
 
 
 def test_slow_calls_trip() -> None:
