@@ -212,8 +212,9 @@ impl<'a, P: Policy> Permit<'a, P> {
     /// ```
     #[inline]
     pub fn record(self, outcome: Outcome, now: u64) -> Option<Transition> {
-        let elapsed = now.saturating_sub(self.acquired_at);
-        self.record_elapsed(outcome, elapsed, now)
+        self.finish(outcome, |acquired_at| {
+            (now.saturating_sub(acquired_at), now)
+        })
     }
 
     /// Reports the outcome with an explicitly measured duration in ticks.
@@ -227,6 +228,29 @@ impl<'a, P: Policy> Permit<'a, P> {
     /// ```
     #[inline]
     pub fn record_elapsed(self, outcome: Outcome, elapsed: u64, now: u64) -> Option<Transition> {
+        self.finish(outcome, |_| (elapsed, now))
+    }
+
+    /// [`record`](Self::record) with the tick read from `clock` only when
+    /// the outcome needs one: a clean closed success of the consecutive
+    /// policy never reads it (the `std` helpers pass `clock::now`).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    #[inline]
+    pub(crate) fn record_lazy(
+        self,
+        outcome: Outcome,
+        clock: impl FnOnce() -> u64,
+    ) -> Option<Transition> {
+        self.finish(outcome, |acquired_at| {
+            let now = clock();
+            (now.saturating_sub(acquired_at), now)
+        })
+    }
+
+    /// Records `outcome`; `time(acquired_at)` gives `(elapsed, now)` and is
+    /// called only off the fast path.
+    #[inline]
+    fn finish(self, outcome: Outcome, time: impl FnOnce(u64) -> (u64, u64)) -> Option<Transition> {
         let this = core::mem::ManuallyDrop::new(self);
         let b = this.breaker;
         // Ordering: Relaxed: the word publishes no other memory to a record
@@ -244,6 +268,7 @@ impl<'a, P: Policy> Permit<'a, P> {
         {
             return None;
         }
+        let (elapsed, now) = time(this.acquired_at);
         b.record_slow(cur, this.ticket(), outcome, elapsed, now)
             .unwrap_or(None)
     }
@@ -535,6 +560,31 @@ impl<P: Policy> Breaker<P> {
             acquired_at: now,
             transition,
         })
+    }
+
+    /// `try_acquire` with the tick read from `clock` only when it is needed:
+    /// the consecutive policy admits a closed call without one (its closed
+    /// path times nothing; the permit's `acquired_at` is then 0 and unused,
+    /// and the permit never leaves the `std` helpers).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    #[inline]
+    pub(crate) fn try_acquire_lazy(
+        &self,
+        clock: impl FnOnce() -> u64,
+    ) -> Result<Permit<'_, P>, Rejected> {
+        if P::COUNTS_IN_WORD {
+            // Ordering: Relaxed, as in `try_acquire`.
+            let cur = self.word.load(Ordering::Relaxed);
+            if Word::raw_is_closed(cur) {
+                return Ok(Permit {
+                    breaker: self,
+                    admitted: cur,
+                    acquired_at: 0,
+                    transition: None,
+                });
+            }
+        }
+        self.try_acquire(clock())
     }
 
     /// [`try_acquire`](Self::try_acquire) for callers that cannot hold a

@@ -110,11 +110,13 @@ impl<P: Policy> Breaker<P> {
         f: impl FnOnce() -> Result<T, E>,
         classify: impl FnOnce(&Result<T, E>) -> Outcome,
     ) -> Result<T, CallError<E>> {
+        // The clock is read only when the breaker needs a tick: never for a
+        // success of the consecutive policy on a clean closed breaker.
         let permit = self
-            .try_acquire(clock::now())
+            .try_acquire_lazy(clock::now)
             .map_err(CallError::Rejected)?;
         let result = f();
-        permit.record(classify(&result), clock::now());
+        permit.record_lazy(classify(&result), clock::now);
         result.map_err(CallError::Failed)
     }
 
@@ -142,10 +144,10 @@ impl<P: Policy> Breaker<P> {
         F: Future<Output = Result<T, E>>,
     {
         let permit = self
-            .try_acquire(clock::now())
+            .try_acquire_lazy(clock::now)
             .map_err(CallError::Rejected)?;
         let result = fut.await;
-        permit.record(Outcome::from_success(result.is_ok()), clock::now());
+        permit.record_lazy(Outcome::from_success(result.is_ok()), clock::now);
         result.map_err(CallError::Failed)
     }
 }
