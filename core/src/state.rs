@@ -191,6 +191,13 @@ impl Word {
         raw & !((GEN_MASK as u64) << GEN_SHIFT) == 0
     }
 
+    /// Whether a raw word is `Open` at backoff level 0 (the open period is
+    /// the configured one, no multiplication needed).
+    #[inline(always)]
+    pub(crate) const fn raw_is_open_level0(raw: u64) -> bool {
+        raw & (TAG_MASK | (LEVEL_MASK << LEVEL_SHIFT)) == State::Open as u64
+    }
+
     /// Whether a raw word is `HalfOpen`.
     #[inline(always)]
     pub(crate) const fn raw_is_half_open(raw: u64) -> bool {
