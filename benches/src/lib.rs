@@ -465,11 +465,18 @@ pub trait Scenario {
     /// The state of the breaker.
     const SETUP: Setup;
     /// Whether the 1- vs 2-thread comparison runs this scenario.
-    const THREADED: bool;
-    /// One iteration of the timed loop; `x` is the loop counter.
-    fn call<G: Guard>(g: &G, x: u64) -> R;
-    /// What [`call`](Self::call) must return.
-    fn expected(x: u64) -> R;
+    const THREADED: bool = true;
+    /// One iteration of the timed loop; `x` is the loop counter. By
+    /// default: one guarded call of the succeeding operation.
+    #[inline(always)]
+    fn call<G: Guard>(g: &G, x: u64) -> R {
+        g.guard(|| op_ok(x))
+    }
+    /// What [`call`](Self::call) must return. By default: the succeeding
+    /// operation's result.
+    fn expected(x: u64) -> R {
+        R::Ok(x.wrapping_add(1))
+    }
 }
 
 /// Closed-state success, consecutive-failures policy.
@@ -495,14 +502,6 @@ impl Scenario for SuccessConsecutive {
     const TITLE: &'static str = "closed-state success, consecutive policy";
     const POLICY: Policy = Policy::Consecutive;
     const SETUP: Setup = Setup::Closed;
-    const THREADED: bool = true;
-    #[inline(always)]
-    fn call<G: Guard>(g: &G, x: u64) -> R {
-        g.guard(|| op_ok(x))
-    }
-    fn expected(x: u64) -> R {
-        R::Ok(x.wrapping_add(1))
-    }
 }
 
 impl Scenario for SuccessWindow {
@@ -510,14 +509,6 @@ impl Scenario for SuccessWindow {
     const TITLE: &'static str = "closed-state success, rate-window policy";
     const POLICY: Policy = Policy::Window;
     const SETUP: Setup = Setup::Closed;
-    const THREADED: bool = true;
-    #[inline(always)]
-    fn call<G: Guard>(g: &G, x: u64) -> R {
-        g.guard(|| op_ok(x))
-    }
-    fn expected(x: u64) -> R {
-        R::Ok(x.wrapping_add(1))
-    }
 }
 
 impl Scenario for FailurePair {
@@ -525,15 +516,11 @@ impl Scenario for FailurePair {
     const TITLE: &'static str = "closed-state failure + success (pair), consecutive policy";
     const POLICY: Policy = Policy::Consecutive;
     const SETUP: Setup = Setup::Closed;
-    const THREADED: bool = true;
     #[inline(always)]
     fn call<G: Guard>(g: &G, x: u64) -> R {
         let failed = g.guard(|| op_err(x));
         let ok = g.guard(|| op_ok(x));
         if failed == R::Failed { ok } else { failed }
-    }
-    fn expected(x: u64) -> R {
-        R::Ok(x.wrapping_add(1))
     }
 }
 
@@ -542,11 +529,6 @@ impl Scenario for RejectedCall {
     const TITLE: &'static str = "rejected call while open";
     const POLICY: Policy = Policy::Consecutive;
     const SETUP: Setup = Setup::Open;
-    const THREADED: bool = true;
-    #[inline(always)]
-    fn call<G: Guard>(g: &G, x: u64) -> R {
-        g.guard(|| op_ok(x))
-    }
     fn expected(_: u64) -> R {
         R::Rejected
     }
