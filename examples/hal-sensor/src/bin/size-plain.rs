@@ -3,9 +3,9 @@
 //! Together with `size-guarded` (the same reads through
 //! `tripbit::hal::Guarded`) it measures what the breaker adds to a firmware;
 //! `run-qemu.sh` prints the difference. Both share the runtime, the defmt
-//! logger and the driver, and log one line, so the difference is tripbit's
-//! code: the guard, the breaker's paths, its 64-bit atomic words and the
-//! transition logging.
+//! logger, the driver and `probe.rs`, and log one line, so the difference is
+//! tripbit's code: the guard, the breaker's paths, its 64-bit atomic words
+//! and the transition logging.
 
 #![no_std]
 #![no_main]
@@ -17,65 +17,19 @@ mod clock;
 #[allow(dead_code)]
 #[path = "../defmt_log.rs"]
 mod defmt_log;
+#[path = "../probe.rs"]
+mod probe;
 #[allow(dead_code)]
 #[path = "../tmp102.rs"]
 mod tmp102;
 
-use core::hint::black_box;
-
 use cortex_m_rt::entry;
-use cortex_m_semihosting::debug;
-use embedded_hal::i2c::{ErrorKind, ErrorType, I2c, Operation};
-
-/// A bus whose answers the optimizer cannot predict; it counts its
-/// transactions and fails every fifth.
-struct OpaqueBus(u32);
-
-impl ErrorType for OpaqueBus {
-    type Error = ErrorKind;
-}
-
-impl I2c for OpaqueBus {
-    fn transaction(
-        &mut self,
-        _address: u8,
-        operations: &mut [Operation<'_>],
-    ) -> Result<(), ErrorKind> {
-        self.0 += 1;
-        if black_box(self.0) % 5 == 4 {
-            return Err(ErrorKind::Bus);
-        }
-        for op in operations {
-            if let Operation::Read(buf) = op {
-                buf.fill(black_box(0x19));
-            }
-        }
-        Ok(())
-    }
-}
 
 #[entry]
 fn main() -> ! {
     defmt::info!("size-plain: start");
-    let mut sensor = tmp102::Tmp102::new(OpaqueBus(0), tmp102::DEFAULT_ADDRESS);
-    let mut ok = 0u32;
-    for _ in 0..black_box(16) {
-        ok += u32::from(black_box(sensor.read_celsius()).is_ok());
-    }
-    debug::exit(if ok > 0 {
-        debug::EXIT_SUCCESS
-    } else {
-        debug::EXIT_FAILURE
-    });
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
+    probe::read_and_exit(tmp102::Tmp102::new(
+        probe::OpaqueBus(0),
+        tmp102::DEFAULT_ADDRESS,
+    ))
 }
