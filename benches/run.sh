@@ -9,7 +9,9 @@
 # matplotlib, maturin, and tripbit's wheel built from py/); size_of each
 # breaker; instructions and atomic RMWs per call under callgrind; criterion
 # (1 thread, then 1 vs 2 threads on one breaker); the Python benchmarks;
-# the embedded examples' QEMU scripts when they exist; the report.
+# the embedded examples' QEMU scripts when they exist (sizes, and
+# instructions per guarded call on thumbv7m/thumbv6m from
+# examples/firmware-c/count-insns.sh); the report.
 #
 # Environment: CARGO_TARGET_DIR (default target/bench), TRIPBIT_BENCH_OUT
 # (raw results, default $CARGO_TARGET_DIR/bench-results), TRIPBIT_BENCH_VENV
@@ -81,6 +83,19 @@ for ex in firmware-c hal-sensor; do
     fi
     echo "$ex: $(cat "$OUT/embedded/$ex.status")" >&2
 done
+# Instructions per guarded call on thumbv7m/thumbv6m (exact, from a QEMU
+# instruction trace; about 10 s once libtripbit.a is built).
+script=examples/firmware-c/count-insns.sh
+if [ -f "$script" ]; then
+    if timeout 600 bash "$script" >"$OUT/embedded/count-insns.txt" 2>&1; then
+        echo ok >"$OUT/embedded/count-insns.status"
+    else
+        echo "exit $?" >"$OUT/embedded/count-insns.status"
+    fi
+else
+    echo missing >"$OUT/embedded/count-insns.status"
+fi
+echo "count-insns: $(cat "$OUT/embedded/count-insns.status")" >&2
 
 step "report"
 if [ -n "$QUICK" ]; then
