@@ -875,6 +875,28 @@ impl<P: Policy> Breaker<P> {
             .map(|_| transition(w, next))
     }
 
+    /// Whether this breaker's settings are in the ranges
+    /// [`Config::validate`] accepts: `false` for storage that was never
+    /// initialized (all zero) or was overwritten, for example a breaker in
+    /// C storage or shared memory that nobody set up yet. Every breaker
+    /// built by `new` / `try_new` is valid. A few compares, no atomics.
+    ///
+    /// ```
+    /// let b = tripbit::Breaker::new(tripbit::Config::new(10));
+    /// assert!(b.is_valid());
+    /// ```
+    pub fn is_valid(&self) -> bool {
+        let p = &self.params;
+        p.open_ticks != 0
+            && p.threshold != 0
+            && p.close_after != 0
+            && u32::from(p.close_after) <= MAX_HALF_OPEN_COUNT
+            && p.probes != 0
+            && p.backoff_factor != 0
+            && p.backoff_max_level <= crate::state::MAX_LEVEL
+            && p.close_max_failure_percent <= 99
+    }
+
     pub(crate) fn word(&self) -> &AtomicU64 {
         &self.word
     }

@@ -6,7 +6,7 @@
 //! exactly a `Breaker`: same size, same alignment (asserted at compile time
 //! here and in the header).
 
-use tripbit::{Breaker, Config, Outcome, Rejected, Stale};
+use tripbit::{Breaker, Outcome, Rejected, Stale};
 
 use crate::panic::{boundary, opt_out_ptr, out_ptr, try_ffi, write_out};
 use crate::tripbit_result_t::{self, *};
@@ -45,97 +45,6 @@ const _: () = {
     assert!(TRIPBIT_BREAKER_ALIGN == align_of::<Breaker>());
 };
 
-/// Where `Breaker`'s immutable settings start: after its two atomic words.
-const PARAMS_OFFSET: usize = 16;
-
-/// The settings a breaker stores, decoded from their bytes.
-///
-/// The core keeps them private (`Params`, `#[repr(C)]`, bytes 16..32 of the
-/// `#[repr(C)]` `Breaker`): `open_ticks: u64`, `threshold: u16`,
-/// `close_after: u16`, `probes`, `backoff_factor`, `backoff_max_level`,
-/// `close_max_failure_percent` (`u8` each). `LAYOUT_CHECK` below proves that
-/// reading at compile time, so a change in the core breaks the build instead
-/// of this check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct StoredParams {
-    open_ticks: u64,
-    threshold: u16,
-    close_after: u16,
-    probes: u8,
-    backoff_factor: u8,
-    backoff_max_level: u8,
-    close_max_failure_percent: u8,
-}
-
-impl StoredParams {
-    const fn decode(b: &[u8; 16]) -> StoredParams {
-        StoredParams {
-            open_ticks: u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
-            threshold: u16::from_ne_bytes([b[8], b[9]]),
-            close_after: u16::from_ne_bytes([b[10], b[11]]),
-            probes: b[12],
-            backoff_factor: b[13],
-            backoff_max_level: b[14],
-            close_max_failure_percent: b[15],
-        }
-    }
-
-    /// Whether these could be the settings of an initialized breaker: every
-    /// range `Config::validate` enforces, checked cheaply (no multiplication
-    /// or division, so it costs a few compares per call). All-zero storage
-    /// always fails (`open_ticks` 0); random bytes pass about once in 900.
-    const fn plausible(&self) -> bool {
-        self.open_ticks != 0
-            && self.threshold != 0
-            && self.close_after != 0
-            && self.close_after <= 4095
-            && self.probes != 0
-            && self.backoff_factor != 0
-            && self.backoff_max_level <= 31
-            && self.close_max_failure_percent <= 99
-    }
-}
-
-/// Proves at compile time that bytes 16..32 of a `Breaker` are its settings,
-/// in the order `StoredParams::decode` reads them.
-const LAYOUT_CHECK: () = {
-    let config = Config::new(0x0001_0203_0405_0607)
-        .consecutive_failures(0x1234)
-        .close_after(0x0ABC)
-        .probes(0x5A)
-        .close_max_failure_percent(42)
-        .backoff(3, 5);
-    let breaker = match Breaker::try_new(config) {
-        Ok(b) => b,
-        Err(_) => panic!("layout probe config is invalid"),
-    };
-    // SAFETY: `Breaker` (consecutive policy) is `#[repr(C)]` and 32 bytes of
-    // integers with no padding: two `AtomicU64` (an `UnsafeCell<u64>` each)
-    // and the `#[repr(C)]` settings (8 + 2 + 2 + 4 × 1 bytes). Every byte is
-    // initialized, so it is a valid `[u8; 32]`. It has no `Drop`.
-    let bytes: [u8; 32] = unsafe { core::mem::transmute(breaker) };
-    let mut raw = [0u8; 16];
-    let mut i = 0;
-    while i < 16 {
-        raw[i] = bytes[PARAMS_OFFSET + i];
-        i += 1;
-    }
-    let p = StoredParams::decode(&raw);
-    assert!(
-        p.open_ticks == 0x0001_0203_0405_0607
-            && p.threshold == 0x1234
-            && p.close_after == 0x0ABC
-            && p.probes == 0x5A
-            && p.close_max_failure_percent == 42
-            && p.backoff_factor == 3
-            && p.backoff_max_level == 5
-            && p.plausible(),
-        "tripbit::Breaker's layout changed: update StoredParams in ffi-c/src/breaker.rs"
-    );
-};
-#[allow(clippy::let_unit_value)]
-const _: () = LAYOUT_CHECK;
-
 /// Checks a breaker pointer, NULL and alignment first, then that the storage
 /// holds an initialized breaker.
 ///
@@ -150,21 +59,22 @@ unsafe fn breaker_ref<'a>(p: *const tripbit_breaker_t) -> Result<&'a Breaker, tr
     if !p.is_aligned() {
         return Err(TRIPBIT_E_MISALIGNED);
     }
-    // SAFETY: in bounds of the 32 readable bytes (function contract); `[u8;
-    // 16]` has alignment 1 and no invalid values. The settings are written
-    // only by `tripbit_breaker_init`, which the header requires to complete
-    // before any concurrent use, so this plain read races with nothing.
-    let raw = unsafe { p.cast::<u8>().add(PARAMS_OFFSET).cast::<[u8; 16]>().read() };
-    if !StoredParams::decode(&raw).plausible() {
-        return Err(TRIPBIT_E_UNINIT);
-    }
     // SAFETY: non-NULL and aligned for `Breaker` (same alignment as the
     // storage, asserted above); 32 bytes, valid for `'a` per the contract.
     // Every bit pattern is a valid `Breaker`: two atomic `u64`s and integer
-    // settings (no bools, enums or pointers), and the settings were checked
-    // plausible, so the core state machine runs with in-range parameters.
-    // Shared access only: the atomics carry all mutation.
-    Ok(unsafe { &*p.cast::<Breaker>() })
+    // settings (no bools, enums or pointers). Shared access only: the
+    // atomics carry all mutation, and the settings are written only by
+    // `tripbit_breaker_init`, which the header requires to complete before
+    // any concurrent use.
+    let b = unsafe { &*p.cast::<Breaker>() };
+    // Storage never initialized (zeroed, as a `static` starts) or
+    // overwritten fails the core's range check of the settings, so the
+    // state machine only ever runs with in-range parameters.
+    if b.is_valid() {
+        Ok(b)
+    } else {
+        Err(TRIPBIT_E_UNINIT)
+    }
 }
 
 /// Writes the optional transition out-parameter (already checked).
