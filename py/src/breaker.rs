@@ -287,18 +287,7 @@ impl CoreBreaker {
         args: &Bound<'py, PyTuple>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let this = slf.get();
-        let ticket = match this.admit(slf) {
-            Admission::Admitted(t) => t,
-            Admission::Rejected(r, now) => {
-                return match fallback {
-                    Some(fb) => invoke(fb, args, kwargs),
-                    None => Err(this.open_error(slf.py(), r, now)),
-                };
-            }
-        };
-        let result = invoke(func, args, kwargs);
-        this.finish(slf, ticket, result)
+        Self::guarded_call(slf, func, || fallback.cloned(), args, kwargs)
     }
 
     /// Admits one call and returns a `Guard` to report its outcome with.
@@ -643,6 +632,30 @@ impl CoreBreaker {
     /// again at the real time. So a closed breaker admits without a clock
     /// read.
     #[inline(always)]
+    /// One guarded call: admit, call `func(*args, **kwargs)`, record; when
+    /// rejected, `fallback()` (if it gives one) is called instead of raising.
+    /// Shared by `_guarded` and the native decorator.
+    pub(crate) fn guarded_call<'py>(
+        slf: &Bound<'py, Self>,
+        func: &Bound<'py, PyAny>,
+        fallback: impl FnOnce() -> Option<Bound<'py, PyAny>>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let this = slf.get();
+        let ticket = match this.admit(slf) {
+            Admission::Admitted(t) => t,
+            Admission::Rejected(r, now) => {
+                return match fallback() {
+                    Some(fb) => invoke(&fb, args, kwargs),
+                    None => Err(this.open_error(slf.py(), r, now)),
+                };
+            }
+        };
+        let result = invoke(func, args, kwargs);
+        this.finish(slf, ticket, result)
+    }
+
     pub(crate) fn admit(&self, slf: &Bound<'_, Self>) -> Admission {
         let first = if self.timed { time::now() } else { 0 };
         let (ticket, tr, now) = match self.core.acquire(first) {

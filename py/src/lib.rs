@@ -14,6 +14,7 @@
 use pyo3::prelude::*;
 
 mod breaker;
+mod decorated;
 mod emit;
 mod engine;
 mod errors;
@@ -36,6 +37,7 @@ fn _tripbit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CircuitState", state::circuit_state_type(py)?)?;
     m.add_class::<breaker::CoreBreaker>()?;
     m.add_class::<guard::Guard>()?;
+    m.add_class::<decorated::SyncGuarded>()?;
     m.add_class::<emit::Transition>()?;
     Ok(())
 }

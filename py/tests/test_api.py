@@ -143,6 +143,27 @@ def test_the_decorator_on_methods() -> None:
     c = Client()
     assert c.fetch(21) == 42
     assert c.n == 1
+    # Bound like a function: through the class it is the guarded function
+    # itself, through an instance a bound method of it.
+    assert Client.__dict__["fetch"].__get__(None, Client) is Client.__dict__["fetch"]
+    assert c.fetch.__self__ is c
+    assert Client.fetch(c, 1) == 2
+
+
+def test_the_decorator_is_one_native_call() -> None:
+    # No Python wrapper frame: the guarded function is the native callable,
+    # with the wrapped function's attributes in its __dict__.
+    breaker = CircuitBreaker("acme.native", stdout=False)
+
+    def lookup(city: str) -> str:
+        return city.upper()
+
+    guarded = breaker(lookup)
+    assert type(guarded).__name__ == "SyncGuarded"
+    assert guarded("oslo") == "OSLO"
+    assert guarded(city="rome") == "ROME"
+    assert repr(guarded) == f"<tripbit guarded function {lookup.__qualname__}>"
+    assert guarded.__dict__["__wrapped__"] is lookup
 
 
 def test_one_breaker_guards_several_functions() -> None:

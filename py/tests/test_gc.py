@@ -111,3 +111,37 @@ def test_a_collected_guard_s_probe_slot_is_released() -> None:
     assert cb.snapshot()["probes_in_flight"] == 0
     cb.call(lambda: None)
     assert cb.snapshot()["state"] == "closed"
+
+
+def test_a_decorated_function_in_a_cycle_is_freed() -> None:
+    # The native decorator holds the breaker, the function and the fallback,
+    # and has a __dict__ (functools' attributes): a fallback closing over the
+    # decorated function makes a cycle through all of them.
+    def build() -> weakref.ref[Any]:
+        breaker = CircuitBreaker("acme.gc.decorated", stdout=False)
+
+        @breaker
+        def fetch(x: int) -> int:
+            return x
+
+        @fetch.fallback
+        def cached(x: int) -> int:
+            return fetch.__wrapped__(x)  # refers back to the guarded function
+
+        fetch.__dict__["self"] = fetch  # and a cycle through its own __dict__
+        assert fetch(2) == 2
+        return weakref.ref(fetch)
+
+    assert collected(build)
+
+
+def test_a_decorated_function_without_cycles_is_freed_at_once() -> None:
+    breaker = CircuitBreaker("acme.gc.plain", stdout=False)
+
+    def f() -> int:
+        return 1
+
+    guarded = breaker(f)
+    ref = weakref.ref(guarded)
+    del guarded
+    assert ref() is None

@@ -28,7 +28,7 @@ from typing import (
     overload,
 )
 
-from ._tripbit import CircuitBreakerOpenError, CoreBreaker
+from ._tripbit import CircuitBreakerOpenError, CoreBreaker, SyncGuarded
 
 if TYPE_CHECKING:
     if sys.version_info >= (3, 10):
@@ -473,26 +473,12 @@ setattr(CircuitBreaker, "__signature__", _ClassSignature(_public_signature()))
 
 
 def _guard_sync(breaker: CircuitBreaker, func: Callable[..., Any]) -> Any:
-    guarded = breaker._guarded
-    fallback: Callable[..., Any] | None = None
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        # One crossing into Rust: admit, call, record (or the fallback).
-        return guarded(func, fallback, args, kwargs or None)
-
-    def register(fb: Callable[..., Any]) -> Callable[..., Any]:
-        nonlocal fallback
-        if not callable(fb):
-            raise TypeError(f"fallback must be callable, got {_type_name(fb)}")
-        if inspect.iscoroutinefunction(fb):
-            raise TypeError(
-                f"{getattr(func, '__qualname__', func)!s} is not async: its fallback cannot be async either"
-            )
-        fallback = fb
-        return fb
-
-    wrapper.fallback = register  # type: ignore[attr-defined]
+    # A native callable: one crossing into Rust per call (admit, call,
+    # record, or the fallback), no Python wrapper frame. It binds as a
+    # method, has `.fallback`, and takes functools' attributes in its
+    # __dict__. No closure refers back to it, so it is freed at once.
+    wrapper = SyncGuarded(breaker, func)
+    functools.update_wrapper(wrapper, func)
     wrapper.breaker = breaker  # type: ignore[attr-defined]
     return wrapper
 

@@ -16,6 +16,7 @@ __all__ = [
     "CircuitState",
     "CoreBreaker",
     "Guard",
+    "SyncGuarded",
     "Transition",
     "TripbitError",
     "__version__",
@@ -120,6 +121,25 @@ class Guard:
     ) -> Literal[False]:
         """Reports the block's outcome unless one was reported inside it;
         never suppresses the exception."""
+
+@final
+class SyncGuarded:
+    """A sync function guarded by a breaker: what ``@breaker`` returns.
+
+    Calling it admits, calls, records (or calls the fallback when the
+    breaker rejects) in one crossing into Rust. It binds as a method, and
+    ``functools.update_wrapper`` gives it the wrapped function's
+    ``__name__``, ``__doc__`` and ``__wrapped__``; the Python layer adds
+    ``.breaker``.
+    """
+
+    def __new__(cls, breaker: CoreBreaker, func: Callable[..., Any]) -> Self: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+    def __get__(self, instance: object | None, owner: type | None = None, /) -> Any: ...
+    def fallback(self, fallback: Callable[..., Any]) -> Callable[..., Any]:
+        """Registers the function called, with the same arguments, instead of
+        raising CircuitBreakerOpenError; returns it unchanged. TypeError if
+        it is not callable, or is async (the guarded function is sync)."""
 
 @disjoint_base
 class CoreBreaker:
