@@ -40,25 +40,12 @@ case "${1:-}" in
 esac
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/firmware-c}"
+# shellcheck source=common.sh
+source "$HERE/common.sh"
 OUT="$CARGO_TARGET_DIR/count"
-QEMU_TIMEOUT="${QEMU_TIMEOUT:-60}"
 
-for tool in cargo arm-none-eabi-gcc arm-none-eabi-objdump arm-none-eabi-nm arm-none-eabi-c++filt \
-            qemu-system-arm timeout awk; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "count-insns.sh: '$tool' not found (see README.md)." >&2
-        echo "count-insns: FAIL (missing tool: $tool)"
-        exit 2
-    fi
-done
-
-# Same flags as run-qemu.sh (the figures are for this build: -Os).
-CFLAGS=(-mthumb -std=c11 -Os -g -Wall -Wextra -Werror
-        -ffunction-sections -fdata-sections -I "$ROOT/ffi-c/include")
-LDFLAGS=(--specs=nano.specs --specs=rdimon.specs -L "$HERE"
-         -Wl,--gc-sections -Wl,--no-warn-execstack)
+need_tools count-insns cargo arm-none-eabi-gcc arm-none-eabi-objdump arm-none-eabi-nm \
+    arm-none-eabi-c++filt qemu-system-arm timeout awk
 
 # One guest instruction per translation block.
 if qemu-system-arm -help 2>/dev/null | grep -q '^-singlestep'; then
@@ -173,9 +160,7 @@ measure() {
     printf -v "WHY_$name" '%s' ""
 
     echo "== $name: cargo build -p tripbit-ffi --no-default-features --target $triple --profile firmware"
-    if ! (cd "$ROOT" && cargo build -q -p tripbit-ffi --no-default-features --target "$triple" \
-            --profile firmware) >"$dir/cargo.log" 2>&1; then
-        grep -v "dropping unsupported crate type .cdylib." "$dir/cargo.log" | tail -n 30
+    if ! cargo_firmware "$dir/cargo.log" "$triple"; then
         printf -v "WHY_$name" '%s' "cargo build"; return 1
     fi
     echo "== $name: arm-none-eabi-gcc -mcpu=$cpu -Os count.c, -T $ldscript"

@@ -33,20 +33,11 @@ case "${1:-}" in
 esac
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/firmware-c}"
+# shellcheck source=common.sh
+source "$HERE/common.sh"
 OUT="$CARGO_TARGET_DIR/fw"
-QEMU_TIMEOUT="${QEMU_TIMEOUT:-60}"
 
-for tool in cargo arm-none-eabi-gcc arm-none-eabi-size qemu-system-arm timeout; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "run-qemu.sh: '$tool' not found." >&2
-        echo "  apt-get install -y qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi" >&2
-        echo "  rustup target add thumbv6m-none-eabi thumbv7m-none-eabi" >&2
-        echo "firmware-c: FAIL (missing tool: $tool)"
-        exit 2
-    fi
-done
+need_tools firmware-c cargo arm-none-eabi-gcc arm-none-eabi-size qemu-system-arm timeout
 if command -v rustup >/dev/null 2>&1; then
     for t in thumbv7m-none-eabi thumbv6m-none-eabi; do
         if ! rustup target list --installed 2>/dev/null | grep -qx "$t"; then
@@ -56,13 +47,6 @@ if command -v rustup >/dev/null 2>&1; then
         fi
     done
 fi
-
-CFLAGS=(-mthumb -std=c11 -Os -g -Wall -Wextra -Werror
-        -ffunction-sections -fdata-sections -I "$ROOT/ffi-c/include")
-# nano: newlib-nano's smaller stdio; rdimon: crt0 + syscalls over semihosting.
-# --no-warn-execstack: newlib's crtn.o has no .note.GNU-stack (harmless here).
-LDFLAGS=(--specs=nano.specs --specs=rdimon.specs -L "$HERE"
-         -Wl,--gc-sections -Wl,--no-warn-execstack)
 
 # tripbit's share of a linked image, from the linker map: the sum of the
 # input sections that came out of libtripbit.a, by output section. Prints
@@ -129,18 +113,10 @@ build_lib() {
     local name=$1 triple=$2
     mkdir -p "$OUT/$name"
     echo "== $name: cargo build -p tripbit-ffi --no-default-features --target $triple --profile firmware"
-    if ! (cd "$ROOT" && cargo build -q -p tripbit-ffi --no-default-features --target "$triple" \
-            --profile firmware) >"$OUT/$name/cargo.log" 2>&1; then
-        grep -v "dropping unsupported crate type .cdylib." "$OUT/$name/cargo.log" | tail -n 30
-        return 1
-    fi
+    cargo_firmware "$OUT/$name/cargo.log" "$triple" || return 1
     [ "${2:-}" != "" ] && [ "${3:-}" = "with-panic-test" ] || return 0
-    if ! (cd "$ROOT" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/panic-test" cargo build -q -p tripbit-ffi \
-            --no-default-features --features panic-test --target "$triple" --profile firmware) \
-            >"$OUT/$name/cargo-panic-test.log" 2>&1; then
-        grep -v "dropping unsupported crate type .cdylib." "$OUT/$name/cargo-panic-test.log" | tail -n 30
-        return 1
-    fi
+    CARGO_TARGET_DIR="$CARGO_TARGET_DIR/panic-test" \
+        cargo_firmware "$OUT/$name/cargo-panic-test.log" "$triple" --features panic-test
 }
 
 # run_variant NAME RUST_TARGET CPU LDSCRIPT QEMU_MACHINE
