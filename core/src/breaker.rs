@@ -154,6 +154,18 @@ pub struct Ticket {
 }
 
 impl Ticket {
+    /// The ticket of a call admitted at `now` on the raw state word
+    /// `admitted`: its generation is the word's, and it holds a probe slot
+    /// iff the word is `HalfOpen`.
+    #[inline(always)]
+    const fn admitted_on(admitted: u64, now: u64) -> Ticket {
+        Ticket {
+            acquired_at: now,
+            generation: Word::raw_generation(admitted),
+            probe: Word::raw_is_half_open(admitted),
+        }
+    }
+
     /// Whether this ticket holds a half-open probe slot.
     ///
     /// ```
@@ -276,11 +288,7 @@ impl<'a, P: Policy> Permit<'a, P> {
     /// The ticket of this permit (what `into_ticket` hands out).
     #[inline(always)]
     fn ticket(&self) -> Ticket {
-        Ticket {
-            acquired_at: self.acquired_at,
-            generation: Word::raw_generation(self.admitted),
-            probe: Word::raw_is_half_open(self.admitted),
-        }
+        Ticket::admitted_on(self.admitted, self.acquired_at)
     }
 
     /// The transition that admitting this call caused (`Open → HalfOpen` for
@@ -543,20 +551,7 @@ impl<P: Policy> Breaker<P> {
     /// ```
     #[inline]
     pub fn try_acquire(&self, now: u64) -> Result<Permit<'_, P>, Rejected> {
-        // Ordering: Relaxed. In the admitting states nothing but the word
-        // itself is read; the Open branch issues the Acquire fence it needs.
-        let cur = self.word.load(Ordering::Relaxed);
-        // The hot path: closed admits with this one load, and the permit
-        // keeps the word it saw (in a register: only the slow path returns
-        // through memory).
-        let (admitted, transition) = if Word::raw_is_closed(cur) {
-            (cur, None)
-        } else {
-            if let Some(r) = self.reject_fast(cur, now) {
-                return Err(r);
-            }
-            self.acquire_slow(cur, now)?
-        };
+        let (admitted, transition) = self.admit(now)?;
         Ok(Permit {
             breaker: self,
             admitted,
@@ -602,28 +597,26 @@ impl<P: Policy> Breaker<P> {
     /// ```
     #[inline]
     pub fn acquire_ticket(&self, now: u64) -> Result<(Ticket, Option<Transition>), Rejected> {
+        let (admitted, transition) = self.admit(now)?;
+        Ok((Ticket::admitted_on(admitted, now), transition))
+    }
+
+    /// Admission, shared by `try_acquire` and `acquire_ticket`: the word the
+    /// call is admitted on and the transition admitting it caused. The hot
+    /// path: closed admits with this one load, and the word stays in a
+    /// register (only the slow path returns through memory).
+    #[inline(always)]
+    fn admit(&self, now: u64) -> Result<(u64, Option<Transition>), Rejected> {
         // Ordering: Relaxed. In the admitting states nothing but the word
-        // itself is read; the Open branch issues the Acquire fence it needs.
+        // itself is read; the Open paths issue the Acquire fence they need.
         let cur = self.word.load(Ordering::Relaxed);
-        // The hot path: closed admits with this one load.
         if Word::raw_is_closed(cur) {
-            let ticket = Ticket {
-                acquired_at: now,
-                generation: Word::raw_generation(cur),
-                probe: false,
-            };
-            return Ok((ticket, None));
+            return Ok((cur, None));
         }
         if let Some(r) = self.reject_fast(cur, now) {
             return Err(r);
         }
-        let (admitted, transition) = self.acquire_slow(cur, now)?;
-        let ticket = Ticket {
-            acquired_at: now,
-            generation: Word::raw_generation(admitted),
-            probe: Word::raw_is_half_open(admitted),
-        };
-        Ok((ticket, transition))
+        self.acquire_slow(cur, now)
     }
 
     /// The fail-fast path, inline: an `Open` word at backoff level 0 whose
@@ -638,18 +631,25 @@ impl<P: Policy> Breaker<P> {
         if cfg!(not(target_has_atomic = "64")) || !Word::raw_is_open_level0(cur) {
             return None;
         }
+        self.check_open_period(0, now).err()
+    }
+
+    /// For a word observed `Open` at backoff `level`: rejects the call until
+    /// the open period is over.
+    #[inline]
+    fn check_open_period(&self, level: u8, now: u64) -> Result<(), Rejected> {
         // Ordering: Acquire fence, pairs with the Release CAS that stored
-        // `Open` after raising `opened_at` (as in `acquire_slow`).
+        // `Open` (trip or failed probe) after raising `opened_at`: the load
+        // in `open_until` sees that tick or a later one.
         fence(Ordering::Acquire);
-        // Ordering: Relaxed, ordered by the fence above.
-        let until = self
-            .opened_at
-            .load(Ordering::Relaxed)
-            .saturating_add(self.params.open_ticks);
-        (now < until).then_some(Rejected {
-            state: State::Open,
-            retry_at: Some(until),
-        })
+        let until = self.open_until(level);
+        if now < until {
+            return Err(Rejected {
+                state: State::Open,
+                retry_at: Some(until),
+            });
+        }
+        Ok(())
     }
 
     /// Every state but `Closed`: kept out of line so the closed path inlines
@@ -671,17 +671,7 @@ impl<P: Policy> Breaker<P> {
                     });
                 }
                 State::Open => {
-                    // Ordering: Acquire fence, pairs with the Release CAS that
-                    // stored `Open` (trip or failed probe) after raising
-                    // `opened_at`: the load below sees that tick or a later one.
-                    fence(Ordering::Acquire);
-                    let until = self.open_until(w);
-                    if now < until {
-                        return Err(Rejected {
-                            state: State::Open,
-                            retry_at: Some(until),
-                        });
-                    }
+                    self.check_open_period(w.level, now)?;
                     let probes = Probes {
                         in_flight: 1,
                         successes: 0,
@@ -882,13 +872,17 @@ impl<P: Policy> Breaker<P> {
     /// built by `new` / `try_new` is valid. A few compares, no atomics.
     ///
     /// ```
-    /// let b = tripbit::Breaker::new(tripbit::Config::new(10));
-    /// assert!(b.is_valid());
+    /// use tripbit::{Breaker, Config, Window};
+    /// assert!(Breaker::new(Config::new(10)).is_valid());
+    /// let w: Breaker<Window<4>> = Breaker::new_window(Config::new(10).failure_rate(50, 8));
+    /// assert!(w.is_valid());
     /// ```
     pub fn is_valid(&self) -> bool {
         let p = &self.params;
         p.open_ticks != 0
-            && p.threshold != 0
+            // Only the consecutive policy stores a threshold (a window
+            // breaker's is 0: its trip bar lives in the policy).
+            && (p.threshold != 0 || !P::COUNTS_IN_WORD)
             && p.close_after != 0
             && u32::from(p.close_after) <= MAX_HALF_OPEN_COUNT
             && p.probes != 0
@@ -905,10 +899,11 @@ impl<P: Policy> Breaker<P> {
         &self.params
     }
 
-    fn open_until(&self, w: Word) -> u64 {
+    /// End of the open period at backoff `level`.
+    fn open_until(&self, level: u8) -> u64 {
         // Ordering: Relaxed; callers fence Acquire after observing Open.
         let opened = self.opened_at.load(Ordering::Relaxed);
-        opened.saturating_add(self.params.open_ticks_at(w.level))
+        opened.saturating_add(self.params.open_ticks_at(level))
     }
 
     /// The state at tick `now`. Pure: an `Open` breaker whose open period is
@@ -925,7 +920,7 @@ impl<P: Policy> Breaker<P> {
         // Ordering: Acquire, pairs with the Release CAS to Open so that
         // `open_until` reads the trip's `opened_at`.
         let w = Word::unpack(self.word.load(Ordering::Acquire));
-        if w.state == State::Open && now >= self.open_until(w) {
+        if w.state == State::Open && now >= self.open_until(w.level) {
             State::HalfOpen
         } else {
             w.state
@@ -956,7 +951,7 @@ impl<P: Policy> Breaker<P> {
         let (opened_at, open_until) = if w.state == State::Open {
             // Ordering: Relaxed, ordered by the Acquire load above.
             let at = self.opened_at.load(Ordering::Relaxed);
-            (Some(at), Some(self.open_until(w)))
+            (Some(at), Some(self.open_until(w.level)))
         } else {
             (None, None)
         };
