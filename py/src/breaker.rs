@@ -265,29 +265,10 @@ impl CoreBreaker {
         args: &Bound<'py, PyTuple>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let this = slf.get();
         if !func.is_callable() {
             return Err(not_callable("call", func));
         }
-        let ticket = match this.admit(slf) {
-            Admission::Admitted(t) => t,
-            Admission::Rejected(r, now) => return Err(this.open_error(slf.py(), r, now)),
-        };
-        let result = invoke(func, args, kwargs);
-        this.finish(slf, ticket, result)
-    }
-
-    /// The decorator's path: like `call`, but when the breaker rejects the
-    /// call and `fallback` is not None, returns `fallback(*args, **kwargs)`.
-    #[pyo3(signature = (func, fallback, args, kwargs))]
-    fn _guarded<'py>(
-        slf: &Bound<'py, Self>,
-        func: &Bound<'py, PyAny>,
-        fallback: Option<&Bound<'py, PyAny>>,
-        args: &Bound<'py, PyTuple>,
-        kwargs: Option<&Bound<'py, PyDict>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        Self::guarded_call(slf, func, || fallback.cloned(), args, kwargs)
+        Self::guarded_call(slf, func, || None, args, kwargs)
     }
 
     /// Admits one call and returns a `Guard` to report its outcome with.
@@ -610,11 +591,15 @@ fn invoke<'py>(
 }
 
 fn not_callable(method: &str, obj: &Bound<'_, PyAny>) -> PyErr {
-    let ty = obj
-        .get_type()
-        .name()
-        .map_or_else(|_| "object".to_owned(), |n| n.to_string());
+    let ty = type_name(obj);
     PyTypeError::new_err(format!("{method}() argument must be callable, got {ty}"))
+}
+
+/// The name of `obj`'s type, for error messages.
+pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "object".to_owned(), |n| n.to_string())
 }
 
 fn not_copyable(what: &str) -> PyErr {
@@ -634,7 +619,7 @@ impl CoreBreaker {
     #[inline(always)]
     /// One guarded call: admit, call `func(*args, **kwargs)`, record; when
     /// rejected, `fallback()` (if it gives one) is called instead of raising.
-    /// Shared by `_guarded` and the native decorator.
+    /// Shared by `call` and the native decorator (`SyncGuarded`).
     pub(crate) fn guarded_call<'py>(
         slf: &Bound<'py, Self>,
         func: &Bound<'py, PyAny>,

@@ -5,7 +5,7 @@
 //! the wrapped function's `__name__`, `__doc__`, `__wrapped__`... The Python
 //! layer (`_breaker.py`) adds `.breaker`.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use pyo3::PyTraverseError;
 use pyo3::exceptions::PyTypeError;
@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
-use crate::breaker::CoreBreaker;
+use crate::breaker::{CoreBreaker, type_name};
 
 static METHOD_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static ISCOROUTINEFUNCTION: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -47,13 +47,7 @@ impl SyncGuarded {
         args: &Bound<'py, PyTuple>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let fallback = || {
-            self.fallback
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .as_ref()
-                .map(|f| f.bind(py).clone())
-        };
+        let fallback = || self.fallback_slot().as_ref().map(|f| f.bind(py).clone());
         CoreBreaker::guarded_call(
             self.breaker.bind(py),
             self.func.bind(py),
@@ -85,10 +79,7 @@ impl SyncGuarded {
     fn fallback<'py>(&self, fallback: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let py = fallback.py();
         if !fallback.is_callable() {
-            let ty = fallback
-                .get_type()
-                .name()
-                .map_or_else(|_| "object".to_owned(), |n| n.to_string());
+            let ty = type_name(&fallback);
             return Err(PyTypeError::new_err(format!(
                 "fallback must be callable, got {ty}"
             )));
@@ -98,19 +89,12 @@ impl SyncGuarded {
             .call1((&fallback,))?
             .is_truthy()?;
         if is_async {
-            let name = self
-                .func
-                .bind(py)
-                .getattr("__qualname__")
-                .map_or_else(|_| self.func.bind(py).to_string(), |n| n.to_string());
+            let name = self.qualname(py);
             return Err(PyTypeError::new_err(format!(
                 "{name} is not async: its fallback cannot be async either"
             )));
         }
-        *self
-            .fallback
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fallback.clone().unbind());
+        *self.fallback_slot() = Some(fallback.clone().unbind());
         Ok(fallback)
     }
 
@@ -128,20 +112,25 @@ impl SyncGuarded {
     }
 
     fn __clear__(&self) {
-        let taken = self
-            .fallback
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
+        let taken = self.fallback_slot().take();
         drop(taken);
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
-        let name = self
-            .func
-            .bind(py)
-            .getattr("__qualname__")
-            .map_or_else(|_| "?".to_owned(), |n| n.to_string());
-        format!("<tripbit guarded function {name}>")
+        format!("<tripbit guarded function {}>", self.qualname(py))
+    }
+}
+
+impl SyncGuarded {
+    /// The fallback slot; a poisoned lock still holds a valid `Option`.
+    fn fallback_slot(&self) -> MutexGuard<'_, Option<Py<PyAny>>> {
+        self.fallback.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The wrapped function's `__qualname__` (or its `str()`), for messages.
+    fn qualname(&self, py: Python<'_>) -> String {
+        let func = self.func.bind(py);
+        func.getattr("__qualname__")
+            .map_or_else(|_| func.to_string(), |n| n.to_string())
     }
 }

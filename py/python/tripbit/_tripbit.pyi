@@ -183,15 +183,6 @@ class CoreBreaker:
         (KeyboardInterrupt) passes through uncounted. TypeError, counting
         nothing, if ``func`` is not callable.
         """
-    def _guarded(
-        self,
-        func: Callable[..., _T],
-        fallback: Callable[..., _T] | None,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any] | None,
-    ) -> _T:
-        """The decorator's path: ``call`` that returns
-        ``fallback(*args, **kwargs)`` instead of raising when rejected."""
     def guard(self) -> Guard:
         """Admits one call now and returns its Guard; raises
         CircuitBreakerOpenError when the breaker is open."""
