@@ -97,33 +97,21 @@ mod cs {
             self.compare_exchange(current, new, success, failure)
         }
 
+        /// Replaces the value by `f(old)` in one critical section; returns `old`.
+        #[inline]
+        fn fetch_update(&self, f: impl FnOnce(u64) -> u64) -> u64 {
+            self.with(|c| c.replace(f(c.get())))
+        }
+
         /// Wrapping, as the native `fetch_add`.
         #[inline]
         pub(crate) fn fetch_add(&self, v: u64, _: Ordering) -> u64 {
-            self.with(|c| {
-                let old = c.get();
-                c.set(old.wrapping_add(v));
-                old
-            })
+            self.fetch_update(|old| old.wrapping_add(v))
         }
 
         #[inline]
         pub(crate) fn fetch_max(&self, v: u64, _: Ordering) -> u64 {
-            self.with(|c| {
-                let old = c.get();
-                c.set(old.max(v));
-                old
-            })
-        }
-
-        #[allow(dead_code)] // used by some policies only
-        pub(crate) fn into_inner(self) -> u64 {
-            self.0.into_inner().into_inner()
-        }
-
-        #[allow(dead_code)] // used by some policies only
-        pub(crate) fn get_mut(&mut self) -> &mut u64 {
-            self.0.get_mut().get_mut()
+            self.fetch_update(|old| old.max(v))
         }
     }
 
