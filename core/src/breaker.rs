@@ -560,29 +560,61 @@ impl<P: Policy> Breaker<P> {
         })
     }
 
-    /// `try_acquire` with the tick read from `clock` only when it is needed:
-    /// the consecutive policy admits a closed call without one (its closed
-    /// path times nothing; the permit's `acquired_at` is then 0 and unused,
-    /// and the permit never leaves the `std` helpers).
-    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    /// [`try_acquire`](Self::try_acquire) that reads the tick from `clock`
+    /// only when it needs one: the consecutive policy admits a call to a
+    /// closed breaker without it (its closed path times nothing, so the
+    /// permit's `acquired_at` is then 0). Pass a clock that costs something
+    /// to read, such as [`clock::now`](crate::clock::now).
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config};
+    /// let b = Breaker::new(Config::new(10));
+    /// let permit = b.try_acquire_with(|| unreachable!("closed: no tick needed")).unwrap();
+    /// assert_eq!(permit.into_ticket().acquired_at, 0);
+    /// ```
     #[inline]
-    pub(crate) fn try_acquire_lazy(
+    pub fn try_acquire_with(&self, clock: impl FnOnce() -> u64) -> Result<Permit<'_, P>, Rejected> {
+        match self.closed_untimed() {
+            Some(cur) => Ok(Permit {
+                breaker: self,
+                admitted: cur,
+                acquired_at: 0,
+                transition: None,
+            }),
+            None => self.try_acquire(clock()),
+        }
+    }
+
+    /// [`acquire_ticket`](Self::acquire_ticket) that reads the tick from
+    /// `clock` only when it needs one (see [`try_acquire_with`](Self::try_acquire_with)).
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config};
+    /// let b = Breaker::new(Config::new(10));
+    /// let (ticket, _) = b.acquire_ticket_with(|| unreachable!()).unwrap();
+    /// assert_eq!(ticket.acquired_at, 0);
+    /// ```
+    #[inline]
+    pub fn acquire_ticket_with(
         &self,
         clock: impl FnOnce() -> u64,
-    ) -> Result<Permit<'_, P>, Rejected> {
-        if P::COUNTS_IN_WORD {
-            // Ordering: Relaxed, as in `try_acquire`.
-            let cur = self.word.load(Ordering::Relaxed);
-            if Word::raw_is_closed(cur) {
-                return Ok(Permit {
-                    breaker: self,
-                    admitted: cur,
-                    acquired_at: 0,
-                    transition: None,
-                });
-            }
+    ) -> Result<(Ticket, Option<Transition>), Rejected> {
+        match self.closed_untimed() {
+            Some(cur) => Ok((Ticket::admitted_on(cur, 0), None)),
+            None => self.acquire_ticket(clock()),
         }
-        self.try_acquire(clock())
+    }
+
+    /// The closed word, when this policy admits a closed call without a
+    /// tick (the consecutive policy: its closed path times nothing).
+    #[inline(always)]
+    fn closed_untimed(&self) -> Option<u64> {
+        if !P::COUNTS_IN_WORD {
+            return None;
+        }
+        // Ordering: Relaxed, as in `admit`.
+        let cur = self.word.load(Ordering::Relaxed);
+        Word::raw_is_closed(cur).then_some(cur)
     }
 
     /// [`try_acquire`](Self::try_acquire) for callers that cannot hold a

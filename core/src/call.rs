@@ -113,7 +113,7 @@ impl<P: Policy> Breaker<P> {
         // The clock is read only when the breaker needs a tick: never for a
         // success of the consecutive policy on a clean closed breaker.
         let permit = self
-            .try_acquire_lazy(clock::now)
+            .try_acquire_with(clock::now)
             .map_err(CallError::Rejected)?;
         let result = f();
         permit.record_lazy(classify(&result), clock::now);
@@ -144,7 +144,7 @@ impl<P: Policy> Breaker<P> {
         F: Future<Output = Result<T, E>>,
     {
         let permit = self
-            .try_acquire_lazy(clock::now)
+            .try_acquire_with(clock::now)
             .map_err(CallError::Rejected)?;
         let result = fut.await;
         permit.record_lazy(Outcome::from_success(result.is_ok()), clock::now);

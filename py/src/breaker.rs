@@ -290,7 +290,7 @@ impl CoreBreaker {
             // admit one and hand its slot straight back (Ignored counts
             // nothing), so the move happens here, silently, as the original's
             // did, and the next call() is the probe.
-            if let Ok((ticket, tr)) = this.core.acquire(now) {
+            if let Ok((ticket, tr)) = this.core.acquire_with(|| now) {
                 let tr2 = this.core.record(ticket, Outcome::Ignored, now);
                 if let Some(tr) = tr {
                     this.announce(slf, tr, now, false);
@@ -642,22 +642,23 @@ impl CoreBreaker {
     }
 
     pub(crate) fn admit(&self, slf: &Bound<'_, Self>) -> Admission {
-        let first = if self.timed { time::now() } else { 0 };
-        let (ticket, tr, now) = match self.core.acquire(first) {
-            Ok((t, tr)) => (t, tr, first),
-            Err(r) if r.state == State::Open && !self.timed => {
-                let now = time::now();
-                match self.core.acquire(now) {
-                    Ok((t, tr)) => (t, tr, now),
-                    Err(r) => return Admission::Rejected(r, now),
+        // The clock is read only when the core needs a tick: never to admit
+        // a call to a closed consecutive breaker (`now` then stays 0, and
+        // nothing below uses it: no transition, no rejection).
+        let mut now = 0;
+        let admitted = self.core.acquire_with(|| {
+            now = time::now();
+            now
+        });
+        match admitted {
+            Ok((ticket, tr)) => {
+                if let Some(tr) = tr {
+                    self.announce(slf, tr, now, false);
                 }
+                Admission::Admitted(ticket)
             }
-            Err(r) => return Admission::Rejected(r, first),
-        };
-        if let Some(tr) = tr {
-            self.announce(slf, tr, now, false);
+            Err(r) => Admission::Rejected(r, now),
         }
-        Admission::Admitted(ticket)
     }
 
     /// Records the outcome of `result`, announces any transition, and

@@ -84,11 +84,16 @@ impl Core {
         Ok(Core::Window(build!(1 2 3 4 5 6 7 8 9 10)))
     }
 
+    /// Admits a call, reading `clock` only when the policy needs a tick
+    /// (never for a closed consecutive breaker; always for a window).
     #[inline(always)]
-    pub(crate) fn acquire(&self, now: u64) -> Result<(Ticket, Option<Transition>), Rejected> {
+    pub(crate) fn acquire_with(
+        &self,
+        clock: impl FnOnce() -> u64,
+    ) -> Result<(Ticket, Option<Transition>), Rejected> {
         match self {
-            Core::Consecutive(b) => b.acquire_ticket(now),
-            Core::Window(w) => w.acquire(now),
+            Core::Consecutive(b) => b.acquire_ticket_with(clock),
+            Core::Window(w) => w.acquire(clock()),
         }
     }
 
