@@ -537,7 +537,7 @@ where
         // A ticket, not a `Permit`: the future owns its handle to the
         // breaker, and a permit would borrow it. `Guard` gives the ticket the
         // permit's drop behaviour.
-        match self.breaker.acquire_ticket(clock::now()) {
+        match self.breaker.acquire_ticket_with(clock::now) {
             Err(rejected) => ResponseFuture {
                 kind: Kind::Rejected { rejected },
             },
