@@ -1,0 +1,896 @@
+//! The monitor: one per process. A local tripbit breaker per key decides
+//! every call (atomics only: no I/O, no lock, no syscall); a background
+//! thread flushes the counts in batches and mirrors the fleet's verdict into
+//! the local breakers.
+//!
+//! Nothing on the call path, and nothing at start-up, waits on the store: if
+//! it is down, slow or blackholed the local breakers keep deciding alone
+//! (fail open), the counts wait in a bounded backlog, and they are sent when
+//! the store answers again.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use tripbit::{Breaker, Config, Outcome, Rejected, State, Ticket, clock};
+
+use crate::model::{
+    Batch, BatchId, Counts, Effective, KeyError, MAX_KEYS_PER_BATCH, VerdictLine, host_name,
+    random_u64, valid_id, validate_fleet_key, wall_ms,
+};
+use crate::redis_store::{RedisStore, Timeouts, UrlError};
+use crate::store::Store;
+
+/// A monitor's settings. Every field has a default (see [`Default`]).
+#[derive(Clone, Debug)]
+pub struct MonitorConfig {
+    /// Application name reported with every batch. Default `"app"`.
+    pub app: String,
+    /// Monitor id; default: `<host>-<pid>-<random>`.
+    pub id: Option<String>,
+    /// How often counts are flushed and verdicts polled. Default 250 ms.
+    pub flush_interval: Duration,
+    /// Local breaker settings, in [`tripbit::clock`] ticks (nanoseconds).
+    /// Default: 5 consecutive failures, open for 5 s. Must be a consecutive policy.
+    pub local: Config,
+    /// A successful call at least this long counts as slow. Default: off.
+    pub slow_after: Option<Duration>,
+    /// Calls each monitor may make per flush interval while the fleet is
+    /// recovering. Default 2.
+    pub recovery_probes: u32,
+    /// Most batches kept unsent (each holds up to 1000 keys); beyond, counts
+    /// are dropped and counted in [`MonitorStats::dropped_calls`]. Default 1024.
+    pub max_backlog: usize,
+    /// How long [`Monitor::close`] waits for the store to acknowledge. Default 3 s.
+    pub close_timeout: Duration,
+    /// Store timeouts. Default 500 ms each.
+    pub timeouts: Timeouts,
+    /// Redis key prefix. Default `"tb"`.
+    pub prefix: String,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            app: "app".into(),
+            id: None,
+            flush_interval: Duration::from_millis(250),
+            local: Config::new(clock::ticks(Duration::from_secs(5))).consecutive_failures(5),
+            slow_after: None,
+            recovery_probes: 2,
+            max_backlog: 1024,
+            close_timeout: Duration::from_secs(3),
+            timeouts: Timeouts::default(),
+            prefix: "tb".into(),
+        }
+    }
+}
+
+/// Why a monitor or one of its breakers could not be made, or a close failed.
+#[derive(Debug)]
+pub enum MonitorError {
+    /// The Redis URL does not parse.
+    Url(UrlError),
+    /// The key is malformed.
+    Key(KeyError),
+    /// The local breaker config was refused (it must be a consecutive policy).
+    Config(tripbit::ConfigError),
+    /// A setting is out of range (named).
+    Setting(&'static str),
+    /// The monitor is closed.
+    Closed,
+    /// `close` gave up: this many counted calls were not acknowledged by the store.
+    NotAcknowledged {
+        /// Calls counted but not acknowledged.
+        calls: u64,
+        /// The last store error.
+        last_error: String,
+    },
+}
+
+impl std::fmt::Display for MonitorError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MonitorError::Url(e) => e.fmt(f),
+            MonitorError::Key(e) => write!(f, "invalid key: {e}"),
+            MonitorError::Config(e) => write!(f, "invalid local breaker config: {e}"),
+            MonitorError::Setting(s) => write!(f, "invalid setting: {s}"),
+            MonitorError::Closed => f.write_str("monitor is closed"),
+            MonitorError::NotAcknowledged { calls, last_error } => write!(
+                f,
+                "close timed out: {calls} counted calls not acknowledged by the store ({last_error})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for MonitorError {}
+
+const HEALTHY: u8 = 0;
+const UNHEALTHY: u8 = 1;
+const RECOVERING: u8 = 2;
+const FORCED_HEALTHY: u8 = 3;
+const FORCED_UNHEALTHY: u8 = 4;
+
+fn mode_code(e: Effective) -> u8 {
+    match e {
+        Effective::Healthy => HEALTHY,
+        Effective::Unhealthy => UNHEALTHY,
+        Effective::Recovering => RECOVERING,
+        Effective::ForcedHealthy => FORCED_HEALTHY,
+        Effective::ForcedUnhealthy => FORCED_UNHEALTHY,
+    }
+}
+
+fn mode_of(code: u8) -> Effective {
+    match code {
+        UNHEALTHY => Effective::Unhealthy,
+        RECOVERING => Effective::Recovering,
+        FORCED_HEALTHY => Effective::ForcedHealthy,
+        FORCED_UNHEALTHY => Effective::ForcedUnhealthy,
+        _ => Effective::Healthy,
+    }
+}
+
+const SUCCESS: usize = 0;
+const FAILURE: usize = 1;
+const SLOW: usize = 2;
+const REJECTED: usize = 3;
+
+/// One key's local state, shared by its [`FleetBreaker`] handles and the flusher.
+struct Entry {
+    key: String,
+    local: Breaker,
+    /// The fleet verdict being mirrored (`HEALTHY`…). Written by the flusher only.
+    mode: AtomicU8,
+    /// Probe calls left in this flush interval while recovering.
+    budget: AtomicU32,
+    /// Version of the verdict mirrored (0 = none).
+    version: AtomicU64,
+    /// Counts since the last flush, by outcome (`SUCCESS`…), swapped out by the flusher.
+    pending: [AtomicU64; 4],
+    slow_after: Option<Duration>,
+}
+
+impl Entry {
+    fn count(&self, what: usize) {
+        // Ordering: Relaxed. A counter; the flusher's swap reads it, and no
+        // other memory is published through it.
+        self.pending[what].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn take(&self) -> Counts {
+        // Ordering: Relaxed, pairs with nothing: each count is moved exactly
+        // once by the atomic swap, whatever the interleaving.
+        let t = |i: usize| self.pending[i].swap(0, Ordering::Relaxed);
+        Counts {
+            success: t(SUCCESS),
+            failure: t(FAILURE),
+            slow: t(SLOW),
+            rejected: t(REJECTED),
+        }
+    }
+
+    fn peek(&self) -> Counts {
+        // Ordering: Relaxed: a statistic.
+        let t = |i: usize| self.pending[i].load(Ordering::Relaxed);
+        Counts {
+            success: t(SUCCESS),
+            failure: t(FAILURE),
+            slow: t(SLOW),
+            rejected: t(REJECTED),
+        }
+    }
+
+    /// Mirrors a fleet verdict into the local breaker (core public API only).
+    fn mirror(&self, eff: Effective, probes: u32) {
+        // Ordering: Relaxed. `mode` is a hint for the call path (whether to
+        // take a probe slot); the local breaker's own word, changed below
+        // through the core's API, is what admits or rejects.
+        let prev = mode_of(self.mode.swap(mode_code(eff), Ordering::Relaxed));
+        match eff {
+            Effective::Healthy => {
+                if prev != Effective::Healthy {
+                    self.local.reset();
+                }
+            }
+            Effective::Unhealthy | Effective::ForcedUnhealthy => {
+                self.local.force_open();
+            }
+            Effective::Recovering => {
+                if prev != Effective::Recovering {
+                    self.local.reset();
+                }
+                // Ordering: Relaxed: a budget counter, nothing else published.
+                self.budget.store(probes, Ordering::Relaxed);
+            }
+            Effective::ForcedHealthy => {
+                self.local.force_closed();
+            }
+        }
+    }
+}
+
+/// A monitor's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MonitorStats {
+    /// Batches acknowledged by the store.
+    pub batches_sent: u64,
+    /// Store operations that failed (each logged once per outage).
+    pub store_errors: u64,
+    /// Batches dropped because the backlog was full.
+    pub dropped_batches: u64,
+    /// Calls in those batches.
+    pub dropped_calls: u64,
+    /// Whether the last store operation worked.
+    pub connected: bool,
+    /// Per key: counted so far (acknowledged or not).
+    pub counted: BTreeMap<String, Counts>,
+    /// Per key: acknowledged by the store.
+    pub acked: BTreeMap<String, Counts>,
+    /// Batches waiting to be sent.
+    pub backlog: usize,
+}
+
+struct Shared {
+    id: String,
+    epoch: u64,
+    host: String,
+    pid: u32,
+    cfg: MonitorConfig,
+    store: Arc<dyn Store>,
+    keys: RwLock<HashMap<String, Arc<Entry>>>,
+    stop: AtomicBool,
+    wake: tokio::sync::Notify,
+    stats: Mutex<MonitorStats>,
+}
+
+/// The result of a successful [`Monitor::close`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseReport {
+    /// Per key: everything this monitor counted, all acknowledged by the store.
+    pub acked: BTreeMap<String, Counts>,
+    /// Batches acknowledged over the monitor's life.
+    pub batches_sent: u64,
+}
+
+/// A process's connection to the fleet. Create one per process with
+/// [`Monitor::connect`], then one [`FleetBreaker`] per key.
+///
+/// ```no_run
+/// use tripbit_fleet::{Monitor, MonitorConfig};
+/// let monitor = Monitor::connect("redis://127.0.0.1:6379/0", MonitorConfig::default()).unwrap();
+/// let hotels = monitor.breaker("acme.search.hotels").unwrap();
+/// match hotels.try_acquire() {
+///     Ok(call) => call.record(tripbit::Outcome::Success),
+///     Err(_) => { /* fallback */ }
+/// }
+/// monitor.close().unwrap();
+/// ```
+pub struct Monitor {
+    shared: Arc<Shared>,
+    done: Mutex<Option<std::sync::mpsc::Receiver<Result<CloseReport, MonitorError>>>>,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor")
+            .field("id", &self.shared.id)
+            .finish()
+    }
+}
+
+impl Monitor {
+    /// A monitor flushing to the Redis at `url`. Returns at once: the URL
+    /// must parse, but the server is not contacted here.
+    pub fn connect(url: &str, cfg: MonitorConfig) -> Result<Monitor, MonitorError> {
+        let store = RedisStore::with_timeouts(url, &cfg.prefix, cfg.timeouts)
+            .map_err(MonitorError::Url)?;
+        Monitor::with_store(Arc::new(store), cfg)
+    }
+
+    /// A monitor on any [`Store`] (tests use [`MemStore`](crate::MemStore)).
+    pub fn with_store(store: Arc<dyn Store>, cfg: MonitorConfig) -> Result<Monitor, MonitorError> {
+        if cfg.flush_interval.is_zero() {
+            return Err(MonitorError::Setting("flush_interval must be above 0"));
+        }
+        if cfg.max_backlog == 0 {
+            return Err(MonitorError::Setting("max_backlog must be at least 1"));
+        }
+        Breaker::try_new(cfg.local).map_err(MonitorError::Config)?;
+        let host = host_name();
+        let pid = std::process::id();
+        let id = match &cfg.id {
+            Some(id) if valid_id(id) => id.clone(),
+            Some(_) => {
+                return Err(MonitorError::Setting(
+                    "id must be 1..=64 ASCII letters, digits, '_' or '-'",
+                ));
+            }
+            None => {
+                let h: String = host
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .take(24)
+                    .collect();
+                format!("{h}-{pid}-{:06x}", random_u64() & 0xff_ffff)
+            }
+        };
+        let shared = Arc::new(Shared {
+            id,
+            epoch: random_u64() >> 1,
+            host,
+            pid,
+            cfg,
+            store,
+            keys: RwLock::new(HashMap::new()),
+            stop: AtomicBool::new(false),
+            wake: tokio::sync::Notify::new(),
+            stats: Mutex::new(MonitorStats::default()),
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let s2 = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("tripbit-fleet-flush".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        eprintln!("tripbit-fleet: monitor cannot start its runtime: {e}");
+                        return;
+                    }
+                };
+                let r = rt.block_on(flush_loop(s2));
+                let _ = tx.send(r);
+            })
+            .map_err(|_| MonitorError::Setting("cannot spawn the flush thread"))?;
+        Ok(Monitor {
+            shared,
+            done: Mutex::new(Some(rx)),
+        })
+    }
+
+    /// This monitor's id.
+    pub fn id(&self) -> &str {
+        &self.shared.id
+    }
+
+    /// This run's epoch (part of every batch id).
+    pub fn epoch(&self) -> u64 {
+        self.shared.epoch
+    }
+
+    /// The breaker for `key` (created on first use; later calls return the
+    /// same one). Malformed keys are refused here.
+    pub fn breaker(&self, key: &str) -> Result<FleetBreaker, MonitorError> {
+        validate_fleet_key(key).map_err(MonitorError::Key)?;
+        if self.shared.stop.load(Ordering::Relaxed) {
+            // Ordering: Relaxed: a flag checked for a nicer error only.
+            return Err(MonitorError::Closed);
+        }
+        if let Some(e) = read(&self.shared.keys).get(key) {
+            return Ok(FleetBreaker {
+                entry: Arc::clone(e),
+            });
+        }
+        let mut keys = write(&self.shared.keys);
+        let e = keys.entry(key.to_string()).or_insert_with(|| {
+            Arc::new(Entry {
+                key: key.to_string(),
+                // Validated in `with_store`.
+                local: Breaker::try_new(self.shared.cfg.local)
+                    .unwrap_or_else(|_| Breaker::new(Config::new(1))),
+                mode: AtomicU8::new(HEALTHY),
+                budget: AtomicU32::new(0),
+                version: AtomicU64::new(0),
+                pending: Default::default(),
+                slow_after: self.shared.cfg.slow_after,
+            })
+        });
+        Ok(FleetBreaker {
+            entry: Arc::clone(e),
+        })
+    }
+
+    /// Counters, and per key what was counted and acknowledged.
+    pub fn stats(&self) -> MonitorStats {
+        let mut s = lock(&self.shared.stats).clone();
+        for (k, e) in read(&self.shared.keys).iter() {
+            s.counted.entry(k.clone()).or_default().add(&e.peek());
+        }
+        s
+    }
+
+    /// Wakes the flusher now (tests, and before a planned shutdown).
+    pub fn flush_now(&self) {
+        self.shared.wake.notify_one();
+    }
+
+    /// Flushes everything counted so far and returns once the store has
+    /// acknowledged it, or fails after `close_timeout`. The breakers keep
+    /// working locally afterwards, but count nothing more to the fleet.
+    pub fn close(&self) -> Result<CloseReport, MonitorError> {
+        // Ordering: Relaxed: the flusher also gets the `notify` below, and
+        // reads the flag after waking.
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.wake.notify_one();
+        let Some(rx) = lock(&self.done).take() else {
+            return Err(MonitorError::Closed);
+        };
+        let wait = self.shared.cfg.close_timeout + Duration::from_millis(500);
+        match rx.recv_timeout(wait) {
+            Ok(r) => r,
+            Err(_) => Err(MonitorError::NotAcknowledged {
+                calls: u64::MAX,
+                last_error: "flush thread did not finish".into(),
+            }),
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        // Ordering: Relaxed, as in `close`. The thread flushes what it can
+        // within `close_timeout` and exits; nobody waits for it.
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.wake.notify_one();
+    }
+}
+
+/// The guard for one key in one process. Cheap to clone.
+#[derive(Clone)]
+pub struct FleetBreaker {
+    entry: Arc<Entry>,
+}
+
+impl std::fmt::Debug for FleetBreaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FleetBreaker")
+            .field("key", &self.entry.key)
+            .field("fleet", &self.fleet_state())
+            .finish()
+    }
+}
+
+impl FleetBreaker {
+    /// The key.
+    pub fn key(&self) -> &str {
+        &self.entry.key
+    }
+
+    /// Asks to make a call. Atomics only: no I/O, no lock.
+    pub fn try_acquire(&self) -> Result<Call, Rejected> {
+        let e = &*self.entry;
+        // Ordering: Relaxed, see `Entry::mirror`.
+        if e.mode.load(Ordering::Relaxed) == RECOVERING
+            && e
+                .budget
+                // Ordering: Relaxed: a budget counter.
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
+                .is_err()
+        {
+            e.count(REJECTED);
+            return Err(Rejected {
+                state: State::HalfOpen,
+                retry_at: None,
+            });
+        }
+        match e.local.acquire_ticket_with(clock::now) {
+            Ok((ticket, _)) => Ok(Call {
+                entry: Arc::clone(&self.entry),
+                ticket: Some(ticket),
+                started: e.slow_after.map(|_| Instant::now()),
+            }),
+            Err(r) => {
+                e.count(REJECTED);
+                Err(r)
+            }
+        }
+    }
+
+    /// Runs `f` if admitted: `Ok` counts as success, `Err` as failure.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tripbit_fleet::{MemStore, Monitor, MonitorConfig};
+    /// let m = Monitor::with_store(Arc::new(MemStore::default()), MonitorConfig::default()).unwrap();
+    /// let b = m.breaker("acme.maps.geocode").unwrap();
+    /// assert_eq!(b.call(|| Ok::<_, ()>(5)), Ok(5));
+    /// assert_eq!(m.stats().counted["acme.maps.geocode"].success, 1);
+    /// ```
+    pub fn call<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, tripbit::CallError<E>> {
+        let call = self.try_acquire().map_err(tripbit::CallError::Rejected)?;
+        let r = f();
+        call.record(Outcome::from_success(r.is_ok()));
+        r.map_err(tripbit::CallError::Failed)
+    }
+
+    /// The fleet verdict this process mirrors.
+    pub fn fleet_state(&self) -> Effective {
+        // Ordering: Relaxed: a report.
+        mode_of(self.entry.mode.load(Ordering::Relaxed))
+    }
+
+    /// The version of the mirrored verdict (0: none seen yet).
+    pub fn verdict_version(&self) -> u64 {
+        // Ordering: Relaxed: a report.
+        self.entry.version.load(Ordering::Relaxed)
+    }
+
+    /// The local breaker's state now.
+    pub fn local_state(&self) -> State {
+        self.entry.local.state(clock::now())
+    }
+}
+
+/// An admitted call: report its outcome with [`record`](Call::record).
+/// Dropping it unreported counts nothing and frees a probe slot.
+pub struct Call {
+    entry: Arc<Entry>,
+    ticket: Option<Ticket>,
+    started: Option<Instant>,
+}
+
+impl Call {
+    /// Reports the outcome.
+    pub fn record(mut self, outcome: Outcome) {
+        let Some(ticket) = self.ticket.take() else {
+            return;
+        };
+        let e = &*self.entry;
+        // A closed success admitted without a tick (acquired_at 0) needs no
+        // clock read: the consecutive policy's closed path times nothing.
+        let now = if outcome == Outcome::Success && ticket.acquired_at == 0 {
+            0
+        } else {
+            clock::now()
+        };
+        let _ = e.local.record_ticket(ticket, outcome, now);
+        match outcome {
+            Outcome::Success => {
+                let slow = match (self.started, e.slow_after) {
+                    (Some(t), Some(d)) => t.elapsed() >= d,
+                    _ => false,
+                };
+                e.count(if slow { SLOW } else { SUCCESS });
+            }
+            Outcome::Failure => e.count(FAILURE),
+            Outcome::Ignored => {}
+        }
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if let Some(t) = self.ticket.take() {
+            let _ = self.entry.local.record_ticket(t, Outcome::Ignored, clock::now());
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Pending {
+    batch: Batch,
+    /// Sent at least once (its seq is fixed; it is never merged into or dropped).
+    attempted: bool,
+}
+
+struct Flusher {
+    s: Arc<Shared>,
+    backlog: VecDeque<Pending>,
+    next_seq: u64,
+    acked: BTreeMap<String, Counts>,
+    counted: BTreeMap<String, Counts>,
+    last_error: String,
+    logged_outage: bool,
+}
+
+impl Flusher {
+    /// Moves every pending count into the backlog's unsent tail batch.
+    fn drain(&mut self) {
+        let entries: Vec<Arc<Entry>> = read(&self.s.keys).values().cloned().collect();
+        for e in entries {
+            let c = e.take();
+            if c.is_zero() {
+                continue;
+            }
+            self.counted.entry(e.key.clone()).or_default().add(&c);
+            let fits = self.backlog.back().is_some_and(|p| {
+                !p.attempted
+                    && (p.batch.counts.len() < MAX_KEYS_PER_BATCH
+                        || p.batch.counts.contains_key(&e.key))
+            });
+            if !fits {
+                if self.backlog.len() >= self.s.cfg.max_backlog {
+                    let mut st = lock(&self.s.stats);
+                    st.dropped_calls += c.total();
+                    st.dropped_batches += 1;
+                    continue;
+                }
+                self.backlog.push_back(Pending {
+                    batch: Batch {
+                        id: BatchId {
+                            monitor: self.s.id.clone(),
+                            epoch: self.s.epoch,
+                            seq: 0,
+                        },
+                        host: self.s.host.clone(),
+                        pid: self.s.pid,
+                        app: self.s.cfg.app.clone(),
+                        sent_ms: 0,
+                        counts: BTreeMap::new(),
+                    },
+                    attempted: false,
+                });
+            }
+            if let Some(p) = self.backlog.back_mut() {
+                p.batch.counts.entry(e.key.clone()).or_default().add(&c);
+            }
+        }
+    }
+
+    /// Sends the backlog in order; stops at the first failure. Returns whether all went.
+    async fn send(&mut self) -> bool {
+        while let Some(p) = self.backlog.front_mut() {
+            if !p.attempted {
+                p.attempted = true;
+                p.batch.id.seq = self.next_seq;
+                p.batch.sent_ms = wall_ms();
+                self.next_seq += 1;
+            }
+            match self.s.store.send_batch(&p.batch).await {
+                Ok(()) => {
+                    for (k, c) in &p.batch.counts {
+                        self.acked.entry(k.clone()).or_default().add(c);
+                    }
+                    self.backlog.pop_front();
+                    let mut st = lock(&self.s.stats);
+                    st.batches_sent += 1;
+                    st.connected = true;
+                    if self.logged_outage {
+                        eprintln!(
+                            "tripbit-fleet monitor {}: store reachable again, flushing",
+                            self.s.id
+                        );
+                        self.logged_outage = false;
+                    }
+                }
+                Err(e) => {
+                    self.fail(&e.to_string());
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn fail(&mut self, e: &str) {
+        let mut st = lock(&self.s.stats);
+        st.store_errors += 1;
+        st.connected = false;
+        drop(st);
+        if !self.logged_outage {
+            eprintln!(
+                "tripbit-fleet monitor {}: store unavailable ({e}); failing open to the local breakers",
+                self.s.id
+            );
+            self.logged_outage = true;
+        }
+        self.last_error = e.to_string();
+    }
+
+    /// Polls the verdict index and mirrors changed verdicts.
+    async fn poll(&mut self) {
+        let index = match self.s.store.verdict_index().await {
+            Ok(i) => i,
+            Err(e) => {
+                self.fail(&e.to_string());
+                return;
+            }
+        };
+        self.mirror(&index);
+    }
+
+    fn mirror(&self, index: &HashMap<String, VerdictLine>) {
+        let entries: Vec<Arc<Entry>> = read(&self.s.keys).values().cloned().collect();
+        let probes = self.s.cfg.recovery_probes;
+        for e in entries {
+            // Ordering: Relaxed: only the flusher writes `version`.
+            let have = e.version.load(Ordering::Relaxed);
+            match index.get(&e.key) {
+                Some(line) if line.version != have => {
+                    e.mirror(line.effective(), probes);
+                    e.version.store(line.version, Ordering::Relaxed);
+                }
+                Some(line) => {
+                    if line.effective() == Effective::Recovering {
+                        // A fresh probe budget every interval.
+                        e.mirror(Effective::Recovering, probes);
+                    }
+                }
+                None if have != 0 => {
+                    // The verdict is gone (a store that lost its data): fail
+                    // open to the local policy.
+                    e.mirror(Effective::Healthy, probes);
+                    e.version.store(0, Ordering::Relaxed);
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn publish_stats(&self) {
+        let mut st = lock(&self.s.stats);
+        st.acked = self.acked.clone();
+        st.counted = self.counted.clone();
+        st.backlog = self.backlog.len();
+    }
+}
+
+async fn flush_loop(s: Arc<Shared>) -> Result<CloseReport, MonitorError> {
+    let mut f = Flusher {
+        s: Arc::clone(&s),
+        backlog: VecDeque::new(),
+        next_seq: 1,
+        acked: BTreeMap::new(),
+        counted: BTreeMap::new(),
+        last_error: String::new(),
+        logged_outage: false,
+    };
+    loop {
+        // Ordering: Relaxed: see `Monitor::close`.
+        if s.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let _ = tokio::time::timeout(s.cfg.flush_interval, s.wake.notified()).await;
+        f.drain();
+        let sent = f.send().await;
+        if sent {
+            f.poll().await;
+        }
+        f.publish_stats();
+    }
+    // Closing: flush what is left until acknowledged or out of time.
+    let deadline = Instant::now() + s.cfg.close_timeout;
+    loop {
+        f.drain();
+        if f.send().await {
+            f.publish_stats();
+            return Ok(CloseReport {
+                acked: f.acked.clone(),
+                batches_sent: lock(&s.stats).batches_sent,
+            });
+        }
+        f.publish_stats();
+        if Instant::now() >= deadline {
+            let calls = f.backlog.iter().map(|p| {
+                p.batch.counts.values().map(Counts::total).sum::<u64>()
+            });
+            return Err(MonitorError::NotAcknowledged {
+                calls: calls.sum(),
+                last_error: f.last_error.clone(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Forced, Health};
+    use crate::store::MemStore;
+
+    fn cfg() -> MonitorConfig {
+        MonitorConfig {
+            flush_interval: Duration::from_millis(10),
+            ..MonitorConfig::default()
+        }
+    }
+
+    #[test]
+    fn bad_keys_are_refused_at_creation() {
+        let m = Monitor::with_store(Arc::new(MemStore::default()), cfg()).unwrap();
+        for k in ["", "a b.c", "nodots", "a..b", &format!("a.{}", "x".repeat(200))] {
+            assert!(matches!(m.breaker(k), Err(MonitorError::Key(_))), "{k:?}");
+        }
+        assert!(m.breaker("acme.search.hotels").is_ok());
+    }
+
+    #[test]
+    fn bad_url_is_a_startup_error() {
+        let e = Monitor::connect("not a url", cfg()).unwrap_err();
+        assert!(matches!(e, MonitorError::Url(_)), "{e}");
+    }
+
+    #[test]
+    fn counts_flush_and_close_acks_everything() {
+        let store = Arc::new(MemStore::default());
+        let m = Monitor::with_store(store.clone(), cfg()).unwrap();
+        let b = m.breaker("acme.a.b").unwrap();
+        for i in 0..100 {
+            let _ = b.call(|| if i % 10 == 0 { Err(()) } else { Ok(()) });
+        }
+        let r = m.close().unwrap();
+        assert_eq!(r.acked["acme.a.b"].success, 90);
+        assert_eq!(r.acked["acme.a.b"].failure, 10);
+    }
+
+    #[test]
+    fn store_down_fails_open_and_keeps_counts() {
+        let store = Arc::new(MemStore::default());
+        store.fail_with(Some(crate::StoreError::Timeout("test")));
+        let m = Monitor::with_store(store.clone(), cfg()).unwrap();
+        let b = m.breaker("acme.a.b").unwrap();
+        for _ in 0..50 {
+            assert!(b.call(|| Ok::<_, ()>(())).is_ok());
+        }
+        m.flush_now();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!m.stats().connected);
+        store.fail_with(None);
+        let r = m.close().unwrap();
+        assert_eq!(r.acked["acme.a.b"].success, 50);
+    }
+
+    #[test]
+    fn verdicts_are_mirrored_into_the_local_breaker() {
+        let e = Entry {
+            key: "a.b".into(),
+            local: Breaker::new(Config::new(1_000_000_000)),
+            mode: AtomicU8::new(HEALTHY),
+            budget: AtomicU32::new(0),
+            version: AtomicU64::new(0),
+            pending: Default::default(),
+            slow_after: None,
+        };
+        let fb = FleetBreaker { entry: Arc::new(e) };
+        fb.entry.mirror(
+            VerdictLine {
+                version: 1,
+                state: Health::Unhealthy,
+                forced: None,
+            }
+            .effective(),
+            2,
+        );
+        assert!(fb.try_acquire().is_err());
+        fb.entry.mirror(Effective::Recovering, 2);
+        let a = fb.try_acquire().unwrap();
+        let b = fb.try_acquire().unwrap();
+        assert!(fb.try_acquire().is_err(), "budget of 2 per interval");
+        a.record(Outcome::Success);
+        b.record(Outcome::Success);
+        fb.entry.mirror(
+            VerdictLine {
+                version: 3,
+                state: Health::Unhealthy,
+                forced: Some(Forced::Healthy),
+            }
+            .effective(),
+            2,
+        );
+        for _ in 0..10 {
+            fb.try_acquire().unwrap().record(Outcome::Failure);
+        }
+        assert_eq!(fb.local_state(), State::ForcedClosed);
+        fb.entry.mirror(Effective::Healthy, 2);
+        assert_eq!(fb.local_state(), State::Closed);
+        assert_eq!(fb.entry.peek().rejected, 2);
+    }
+}

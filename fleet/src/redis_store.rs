@@ -1,0 +1,868 @@
+//! [`RedisStore`]: the [`Store`] on a Redis server (7.0 or later).
+//!
+//! Every connect and every command runs under a timeout
+//! (`ConnectionManager::new` can hang on a blackholed network, and a command
+//! on a server that accepted the connection but never answers would hang
+//! forever). After a timeout or a broken connection the connection is
+//! dropped and the next operation connects anew, so the store reconnects by
+//! itself.
+//!
+//! # Data model
+//!
+//! With the default prefix `tb` (each `{key}` is a fleet key):
+//!
+//! | Redis key | type | what |
+//! |---|---|---|
+//! | `tb:batches` | stream, group `processors` | batches from monitors; an entry is deleted once applied |
+//! | `tb:fence` | integer | fencing epoch, `INCR`'d by each new leader |
+//! | `tb:leader` | string, PX | the lease: the leader's random token |
+//! | `tb:leader:info` | hash | leader `id host pid epoch since_ms renewed_ms` |
+//! | `tb:processors` | hash | processor id → `role host pid epoch at_ms` (leaders and standbys) |
+//! | `tb:verdicts` | hash | key → `version state forced` (what monitors poll) |
+//! | `tb:verdict:{key}` | hash | `state forced forced_by forced_at_ms version epoch updated_ms changed_at_ms reason level open_until_ms` |
+//! | `tb:transitions:{key}` | list (newest first, 100) | JSON `{at_ms, from, to, version, epoch, reason}` |
+//! | `tb:window:{key}` | hash | `calls failures slow at_ms`: the processor's sliding window |
+//! | `tb:forces` | hash | key → `state|at_ms|by`: persisted operator forces |
+//! | `tb:totals:{key}` | hash | `success failure slow rejected first_seen_ms last_seen_ms` since first seen |
+//! | `tb:keymon:{key}` | hash | `<monitor>:success` … `<monitor>:last_seen_ms`, `:host`, `:pid`: who reports what |
+//! | `tb:monitor:{id}` | hash | `host pid app epoch last_seen_ms batches success failure slow rejected` |
+//! | `tb:monitors`, `tb:keys` | sets | every monitor id and key seen |
+//! | `tb:dedupe:{monitor}:{epoch}` | hash, 7 days | `w` = every seq ≤ w applied, `s<seq>` = applied above w |
+//! | `tb:events` | stream, ~10 000 | `kind key detail at_ms`: watchdog and lifecycle events |
+//! | `tb:watchdog` | hash | key (or `processor`) → `kind at_ms detail`: the latest watchdog status |
+//! | `tb:stats` | hash | `applied duplicates malformed fenced` |
+//! | channel `tb:verdict-changes` | pub/sub | `key version` on every verdict write (a hint only) |
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Script, Value};
+
+use crate::model::{
+    Batch, Counts, Event, Force, Health, StoredVerdict, VerdictLine, VerdictWrite, WindowStats,
+};
+use crate::store::{
+    ApplyOutcome, ProcessorInfo, RawEntry, Stats, Store, StoreError, StoreFuture, WriteOutcome,
+};
+
+/// The consumer group every processor reads through.
+pub const GROUP: &str = "processors";
+
+/// Why a Redis URL was refused.
+#[derive(Debug)]
+pub struct UrlError(pub String);
+
+impl std::fmt::Display for UrlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid Redis URL: {}", self.0)
+    }
+}
+
+impl std::error::Error for UrlError {}
+
+/// Timeouts of a [`RedisStore`].
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// Connecting (TCP + handshake). Default 500 ms.
+    pub connect: Duration,
+    /// Any one command or script. Default 500 ms.
+    pub command: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_millis(500),
+            command: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The [`Store`] on Redis. Cheap to share (`Arc`); connects lazily.
+pub struct RedisStore {
+    client: redis::Client,
+    prefix: String,
+    timeouts: Timeouts,
+    conn: tokio::sync::Mutex<Option<ConnectionManager>>,
+    apply: Script,
+    verdict: Script,
+    window: Script,
+    acquire: Script,
+    renew: Script,
+    release: Script,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+const APPLY_LUA: &str = r#"
+if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then
+  redis.call('HINCRBY', KEYS[6], 'fenced', 1)
+  return 'FENCED'
+end
+redis.call('XACK', KEYS[7], ARGV[8], ARGV[9])
+redis.call('XDEL', KEYS[7], ARGV[9])
+local seq = tonumber(ARGV[2])
+local w = tonumber(redis.call('HGET', KEYS[2], 'w') or '0')
+if seq <= w or redis.call('HEXISTS', KEYS[2], 's' .. ARGV[2]) == 1 then
+  redis.call('HINCRBY', KEYS[6], 'duplicates', 1)
+  return 'DUPLICATE'
+end
+if seq == w + 1 then
+  w = seq
+  while redis.call('HDEL', KEYS[2], 's' .. (w + 1)) == 1 do w = w + 1 end
+  redis.call('HSET', KEYS[2], 'w', w)
+else
+  redis.call('HSET', KEYS[2], 's' .. ARGV[2], 1)
+end
+redis.call('PEXPIRE', KEYS[2], 604800000)
+local names = {'success', 'failure', 'slow', 'rejected'}
+local mon = ARGV[3]
+for i = 1, (#KEYS - 7) / 2 do
+  local t = KEYS[6 + 2 * i]
+  local km = KEYS[7 + 2 * i]
+  local base = 10 + 5 * (i - 1)
+  redis.call('SADD', KEYS[5], ARGV[base + 1])
+  redis.call('HSETNX', t, 'first_seen_ms', ARGV[7])
+  redis.call('HSET', t, 'last_seen_ms', ARGV[7])
+  redis.call('HSET', km, mon .. ':last_seen_ms', ARGV[7], mon .. ':host', ARGV[4], mon .. ':pid', ARGV[5])
+  for j = 1, 4 do
+    local n = ARGV[base + 1 + j]
+    if n ~= '0' then
+      redis.call('HINCRBY', t, names[j], n)
+      redis.call('HINCRBY', km, mon .. ':' .. names[j], n)
+      redis.call('HINCRBY', KEYS[3], names[j], n)
+    end
+  end
+end
+redis.call('HSET', KEYS[3], 'host', ARGV[4], 'pid', ARGV[5], 'app', ARGV[6], 'last_seen_ms', ARGV[7], 'epoch', ARGV[10])
+redis.call('HINCRBY', KEYS[3], 'batches', 1)
+redis.call('SADD', KEYS[4], mon)
+redis.call('HINCRBY', KEYS[6], 'applied', 1)
+return 'APPLIED'
+"#;
+
+const VERDICT_LUA: &str = r#"
+if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then
+  redis.call('HINCRBY', KEYS[5], 'fenced', 1)
+  return -1
+end
+local v = redis.call('HINCRBY', KEYS[2], 'version', 1)
+redis.call('HSET', KEYS[2], 'key', ARGV[2], 'state', ARGV[3], 'forced', ARGV[4], 'forced_by', ARGV[5],
+  'forced_at_ms', ARGV[6], 'updated_ms', ARGV[7], 'reason', ARGV[8], 'level', ARGV[9],
+  'open_until_ms', ARGV[10], 'epoch', ARGV[1])
+if ARGV[11] ~= '' then
+  redis.call('HSET', KEYS[2], 'changed_at_ms', ARGV[7])
+  redis.call('LPUSH', KEYS[4], cjson.encode({at_ms = tonumber(ARGV[7]), from = ARGV[11], to = ARGV[3],
+    version = v, epoch = tonumber(ARGV[1]), reason = ARGV[8]}))
+  redis.call('LTRIM', KEYS[4], 0, 99)
+end
+redis.call('HSET', KEYS[3], ARGV[2], v .. ' ' .. ARGV[3] .. ' ' .. ARGV[4])
+redis.call('PUBLISH', ARGV[12], ARGV[2] .. ' ' .. v)
+return v
+"#;
+
+const WINDOW_LUA: &str = r#"
+if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return -1 end
+redis.call('HSET', KEYS[2], 'calls', ARGV[2], 'failures', ARGV[3], 'slow', ARGV[4], 'at_ms', ARGV[5])
+return 0
+"#;
+
+const ACQUIRE_LUA: &str = r#"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local e = redis.call('INCR', KEYS[2])
+  redis.call('DEL', KEYS[3])
+  redis.call('HSET', KEYS[3], 'id', ARGV[3], 'host', ARGV[4], 'pid', ARGV[5], 'epoch', e,
+    'since_ms', ARGV[6], 'renewed_ms', ARGV[6])
+  return e
+end
+return 0
+"#;
+
+const RENEW_LUA: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('GET', KEYS[2]) == ARGV[2] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  redis.call('HSET', KEYS[3], 'renewed_ms', ARGV[4])
+  return 1
+end
+return 0
+"#;
+
+const RELEASE_LUA: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"#;
+
+fn map_err(op: &'static str, e: redis::RedisError) -> StoreError {
+    if e.is_timeout() {
+        StoreError::Timeout(op)
+    } else if e.is_connection_refusal() {
+        StoreError::Connect(e.to_string())
+    } else if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() {
+        StoreError::Io(e.to_string())
+    } else if let Some(code) = e.code() {
+        StoreError::Server {
+            code: code.to_string(),
+            detail: e.detail().unwrap_or("").to_string(),
+        }
+    } else {
+        StoreError::Protocol(format!("{op}: {e}"))
+    }
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Okay => Some("OK".into()),
+        Value::VerbatimString { text, .. } => Some(text.clone()),
+        _ => None,
+    }
+}
+
+fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        other => text(other)?.parse().ok(),
+    }
+}
+
+fn proto(what: &str) -> StoreError {
+    StoreError::Protocol(what.to_string())
+}
+
+/// A flat `[k, v, k, v]` array or a map as pairs of strings.
+fn pairs(v: &Value) -> Result<Vec<(String, String)>, StoreError> {
+    match v {
+        Value::Nil => Ok(Vec::new()),
+        Value::Array(items) => items
+            .chunks(2)
+            .map(|c| match c {
+                [k, v] => Ok((
+                    text(k).ok_or_else(|| proto("field name"))?,
+                    text(v).ok_or_else(|| proto("field value"))?,
+                )),
+                _ => Err(proto("odd field list")),
+            })
+            .collect(),
+        Value::Map(m) => m
+            .iter()
+            .map(|(k, v)| {
+                Ok((
+                    text(k).ok_or_else(|| proto("field name"))?,
+                    text(v).ok_or_else(|| proto("field value"))?,
+                ))
+            })
+            .collect(),
+        _ => Err(proto("expected a field list")),
+    }
+}
+
+/// Stream entries `[[id, [f, v, …]], …]`; nil entries (deleted) are skipped.
+fn entries(v: &Value) -> Result<Vec<RawEntry>, StoreError> {
+    let Value::Array(items) = v else {
+        return match v {
+            Value::Nil => Ok(Vec::new()),
+            _ => Err(proto("expected stream entries")),
+        };
+    };
+    let mut out = Vec::new();
+    for e in items {
+        let Value::Array(parts) = e else { continue };
+        let [id, fields] = parts.as_slice() else {
+            continue;
+        };
+        let Some(id) = text(id) else { continue };
+        if matches!(fields, Value::Nil) {
+            continue;
+        }
+        out.push(RawEntry {
+            id,
+            fields: pairs(fields)?,
+        });
+    }
+    Ok(out)
+}
+
+fn counts_of(fields: &[(String, String)], prefix: &str) -> Counts {
+    let get = |name: &str| {
+        let f = format!("{prefix}{name}");
+        fields
+            .iter()
+            .find(|(k, _)| *k == f)
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Counts {
+        success: get("success"),
+        failure: get("failure"),
+        slow: get("slow"),
+        rejected: get("rejected"),
+    }
+}
+
+impl RedisStore {
+    /// A store for `url` (`redis://host:port/db`) with key prefix `prefix`
+    /// (default `"tb"` in the binary). Does not connect: an unparsable URL
+    /// is an error here, an unreachable server only later, per operation.
+    ///
+    /// ```
+    /// use tripbit_fleet::RedisStore;
+    /// assert!(RedisStore::open("redis://127.0.0.1:6399/0", "tb").is_ok());
+    /// assert!(RedisStore::open("http//nope", "tb").is_err());
+    /// ```
+    pub fn open(url: &str, prefix: &str) -> Result<RedisStore, UrlError> {
+        Self::with_timeouts(url, prefix, Timeouts::default())
+    }
+
+    /// [`open`](Self::open) with explicit timeouts.
+    pub fn with_timeouts(
+        url: &str,
+        prefix: &str,
+        timeouts: Timeouts,
+    ) -> Result<RedisStore, UrlError> {
+        if !(url.starts_with("redis://") || url.starts_with("redis+unix://") || url.starts_with("unix://"))
+        {
+            return Err(UrlError(format!("{url:?}: expected redis://host:port/db")));
+        }
+        let client = redis::Client::open(url).map_err(|e| UrlError(format!("{url:?}: {e}")))?;
+        if prefix.is_empty() || prefix.contains(char::is_whitespace) {
+            return Err(UrlError(format!("prefix {prefix:?}")));
+        }
+        Ok(RedisStore {
+            client,
+            prefix: prefix.to_string(),
+            timeouts,
+            conn: tokio::sync::Mutex::new(None),
+            apply: Script::new(APPLY_LUA),
+            verdict: Script::new(VERDICT_LUA),
+            window: Script::new(WINDOW_LUA),
+            acquire: Script::new(ACQUIRE_LUA),
+            renew: Script::new(RENEW_LUA),
+            release: Script::new(RELEASE_LUA),
+        })
+    }
+
+    /// The full name of a Redis key: `prefix:name`.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}:{name}", self.prefix)
+    }
+
+    async fn conn(&self) -> Result<ConnectionManager, StoreError> {
+        let mut guard = self.conn.lock().await;
+        if let Some(c) = guard.as_ref() {
+            return Ok(c.clone());
+        }
+        let cfg = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeouts.connect))
+            .set_response_timeout(Some(self.timeouts.command))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let c = match tokio::time::timeout(
+            self.timeouts.connect + Duration::from_millis(100),
+            ConnectionManager::new_with_config(self.client.clone(), cfg),
+        )
+        .await
+        {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Err(StoreError::Connect(e.to_string())),
+            Err(_) => return Err(StoreError::Timeout("connect")),
+        };
+        *guard = Some(c.clone());
+        Ok(c)
+    }
+
+    async fn drop_conn(&self) {
+        *self.conn.lock().await = None;
+    }
+
+    /// Runs one command (or script invocation) under the command timeout.
+    async fn exec<F, Fut>(&self, op: &'static str, f: F) -> Result<Value, StoreError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<Value>>,
+    {
+        let c = self.conn().await?;
+        let r = match tokio::time::timeout(self.timeouts.command, f(c)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(map_err(op, e)),
+            Err(_) => Err(StoreError::Timeout(op)),
+        };
+        if let Err(StoreError::Timeout(_) | StoreError::Io(_) | StoreError::Connect(_)) = &r {
+            self.drop_conn().await;
+        }
+        r
+    }
+
+    async fn cmd(&self, op: &'static str, cmd: redis::Cmd) -> Result<Value, StoreError> {
+        self.exec(op, |mut c| async move { cmd.query_async::<Value>(&mut c).await })
+            .await
+    }
+
+    async fn hgetall(&self, op: &'static str, key: String) -> Result<Vec<(String, String)>, StoreError> {
+        let mut c = redis::cmd("HGETALL");
+        c.arg(key);
+        pairs(&self.cmd(op, c).await?)
+    }
+
+    /// Runs an arbitrary command (tests and tools: inspect the data model).
+    pub async fn raw(&self, args: &[&str]) -> Result<Value, StoreError> {
+        let Some((name, rest)) = args.split_first() else {
+            return Err(proto("empty command"));
+        };
+        let mut c = redis::cmd(name);
+        for a in rest {
+            c.arg(*a);
+        }
+        self.cmd("raw", c).await
+    }
+}
+
+impl Store for RedisStore {
+    fn send_batch<'a>(&'a self, batch: &'a Batch) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut c = redis::cmd("XADD");
+            c.arg(self.key("batches")).arg("*");
+            for (k, v) in batch.to_fields() {
+                c.arg(k).arg(v);
+            }
+            self.cmd("XADD batch", c).await.map(|_| ())
+        })
+    }
+
+    fn verdict_index(&self) -> StoreFuture<'_, HashMap<String, VerdictLine>> {
+        Box::pin(async move {
+            let fields = self.hgetall("HGETALL verdicts", self.key("verdicts")).await?;
+            Ok(fields
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, VerdictLine::decode(&v)?)))
+                .collect())
+        })
+    }
+
+    fn ensure_group(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut c = redis::cmd("XGROUP");
+            c.arg("CREATE")
+                .arg(self.key("batches"))
+                .arg(GROUP)
+                .arg("0")
+                .arg("MKSTREAM");
+            match self.cmd("XGROUP CREATE", c).await {
+                Ok(_) => Ok(()),
+                Err(StoreError::Server { code, .. }) if code == "BUSYGROUP" => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    fn acquire_lease<'a>(
+        &'a self,
+        me: &'a ProcessorInfo,
+        token: u64,
+        ttl_ms: u64,
+    ) -> StoreFuture<'a, Option<u64>> {
+        Box::pin(async move {
+            let mut inv = self.acquire.prepare_invoke();
+            inv.key(self.key("leader"))
+                .key(self.key("fence"))
+                .key(self.key("leader:info"))
+                .arg(token.to_string())
+                .arg(ttl_ms)
+                .arg(&me.id)
+                .arg(&me.host)
+                .arg(me.pid)
+                .arg(me.at_ms);
+            let v = self
+                .exec("lease acquire", |mut c| async move { inv.invoke_async(&mut c).await })
+                .await?;
+            let e = int(&v).ok_or_else(|| proto("lease epoch"))?;
+            Ok(u64::try_from(e).ok().filter(|&e| e > 0))
+        })
+    }
+
+    fn renew_lease(&self, token: u64, epoch: u64, ttl_ms: u64) -> StoreFuture<'_, bool> {
+        Box::pin(async move {
+            let mut inv = self.renew.prepare_invoke();
+            inv.key(self.key("leader"))
+                .key(self.key("fence"))
+                .key(self.key("leader:info"))
+                .arg(token.to_string())
+                .arg(epoch.to_string())
+                .arg(ttl_ms)
+                .arg(crate::model::wall_ms());
+            let v = self
+                .exec("lease renew", |mut c| async move { inv.invoke_async(&mut c).await })
+                .await?;
+            Ok(int(&v) == Some(1))
+        })
+    }
+
+    fn release_lease(&self, token: u64) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut inv = self.release.prepare_invoke();
+            inv.key(self.key("leader")).arg(token.to_string());
+            self.exec("lease release", |mut c| async move { inv.invoke_async(&mut c).await })
+                .await
+                .map(|_| ())
+        })
+    }
+
+    fn read_new<'a>(&'a self, consumer: &'a str, count: usize) -> StoreFuture<'a, Vec<RawEntry>> {
+        Box::pin(async move {
+            let mut c = redis::cmd("XREADGROUP");
+            c.arg("GROUP")
+                .arg(GROUP)
+                .arg(consumer)
+                .arg("COUNT")
+                .arg(count)
+                .arg("STREAMS")
+                .arg(self.key("batches"))
+                .arg(">");
+            let v = self.cmd("XREADGROUP", c).await?;
+            match v {
+                Value::Nil => Ok(Vec::new()),
+                Value::Array(streams) => {
+                    let mut out = Vec::new();
+                    for s in &streams {
+                        if let Value::Array(p) = s {
+                            if let [_, e] = p.as_slice() {
+                                out.extend(entries(e)?);
+                            }
+                        }
+                    }
+                    Ok(out)
+                }
+                Value::Map(m) => {
+                    let mut out = Vec::new();
+                    for (_, e) in &m {
+                        out.extend(entries(e)?);
+                    }
+                    Ok(out)
+                }
+                _ => Err(proto("XREADGROUP reply")),
+            }
+        })
+    }
+
+    fn claim_pending<'a>(
+        &'a self,
+        consumer: &'a str,
+        min_idle_ms: u64,
+        cursor: &'a str,
+        count: usize,
+    ) -> StoreFuture<'a, (String, Vec<RawEntry>)> {
+        Box::pin(async move {
+            let mut c = redis::cmd("XAUTOCLAIM");
+            c.arg(self.key("batches"))
+                .arg(GROUP)
+                .arg(consumer)
+                .arg(min_idle_ms)
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(count);
+            let v = self.cmd("XAUTOCLAIM", c).await?;
+            let Value::Array(parts) = v else {
+                return Err(proto("XAUTOCLAIM reply"));
+            };
+            let next = parts
+                .first()
+                .and_then(text)
+                .ok_or_else(|| proto("XAUTOCLAIM cursor"))?;
+            let got = match parts.get(1) {
+                Some(e) => entries(e)?,
+                None => Vec::new(),
+            };
+            Ok((next, got))
+        })
+    }
+
+    fn apply_batch<'a>(
+        &'a self,
+        epoch: u64,
+        entry_id: &'a str,
+        batch: &'a Batch,
+        now_ms: u64,
+    ) -> StoreFuture<'a, ApplyOutcome> {
+        Box::pin(async move {
+            let mut inv = self.apply.prepare_invoke();
+            inv.key(self.key("fence"))
+                .key(self.key(&format!("dedupe:{}:{}", batch.id.monitor, batch.id.epoch)))
+                .key(self.key(&format!("monitor:{}", batch.id.monitor)))
+                .key(self.key("monitors"))
+                .key(self.key("keys"))
+                .key(self.key("stats"))
+                .key(self.key("batches"));
+            for k in batch.counts.keys() {
+                inv.key(self.key(&format!("totals:{k}")))
+                    .key(self.key(&format!("keymon:{k}")));
+            }
+            inv.arg(epoch.to_string())
+                .arg(batch.id.seq.to_string())
+                .arg(&batch.id.monitor)
+                .arg(&batch.host)
+                .arg(batch.pid)
+                .arg(&batch.app)
+                .arg(now_ms)
+                .arg(GROUP)
+                .arg(entry_id)
+                .arg(batch.id.epoch.to_string());
+            for (k, c) in &batch.counts {
+                inv.arg(k)
+                    .arg(c.success)
+                    .arg(c.failure)
+                    .arg(c.slow)
+                    .arg(c.rejected);
+            }
+            let v = self
+                .exec("apply batch", |mut c| async move { inv.invoke_async(&mut c).await })
+                .await?;
+            match text(&v).as_deref() {
+                Some("APPLIED") => Ok(ApplyOutcome::Applied),
+                Some("DUPLICATE") => Ok(ApplyOutcome::Duplicate),
+                Some("FENCED") => Ok(ApplyOutcome::Fenced),
+                _ => Err(proto("apply reply")),
+            }
+        })
+    }
+
+    fn discard_entry<'a>(&'a self, entry_id: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut p = redis::pipe();
+            p.atomic()
+                .cmd("XACK")
+                .arg(self.key("batches"))
+                .arg(GROUP)
+                .arg(entry_id)
+                .cmd("XDEL")
+                .arg(self.key("batches"))
+                .arg(entry_id)
+                .cmd("HINCRBY")
+                .arg(self.key("stats"))
+                .arg("malformed")
+                .arg(1);
+            self.exec("discard entry", |mut c| async move {
+                p.query_async::<Value>(&mut c).await
+            })
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn write_verdict<'a>(&'a self, epoch: u64, v: &'a VerdictWrite) -> StoreFuture<'a, WriteOutcome> {
+        Box::pin(async move {
+            let mut inv = self.verdict.prepare_invoke();
+            inv.key(self.key("fence"))
+                .key(self.key(&format!("verdict:{}", v.key)))
+                .key(self.key("verdicts"))
+                .key(self.key(&format!("transitions:{}", v.key)))
+                .key(self.key("stats"))
+                .arg(epoch.to_string())
+                .arg(&v.key)
+                .arg(v.state.as_str())
+                .arg(v.force.as_ref().map_or("-", |f| f.state.as_str()))
+                .arg(v.force.as_ref().map_or("", |f| f.by.as_str()))
+                .arg(v.force.as_ref().map_or(0, |f| f.at_ms))
+                .arg(v.at_ms)
+                .arg(&v.reason)
+                .arg(v.level)
+                .arg(v.open_until_ms)
+                .arg(v.from.map_or("", Health::as_str))
+                .arg(self.key("verdict-changes"));
+            let r = self
+                .exec("write verdict", |mut c| async move { inv.invoke_async(&mut c).await })
+                .await?;
+            match int(&r) {
+                Some(-1) => Ok(WriteOutcome::Fenced),
+                Some(n) if n > 0 => Ok(WriteOutcome::Written(n as u64)),
+                _ => Err(proto("verdict reply")),
+            }
+        })
+    }
+
+    fn write_window<'a>(
+        &'a self,
+        epoch: u64,
+        key: &'a str,
+        w: WindowStats,
+    ) -> StoreFuture<'a, WriteOutcome> {
+        Box::pin(async move {
+            let mut inv = self.window.prepare_invoke();
+            inv.key(self.key("fence"))
+                .key(self.key(&format!("window:{key}")))
+                .arg(epoch.to_string())
+                .arg(w.calls)
+                .arg(w.failures)
+                .arg(w.slow)
+                .arg(w.at_ms);
+            let r = self
+                .exec("write window", |mut c| async move { inv.invoke_async(&mut c).await })
+                .await?;
+            Ok(if int(&r) == Some(-1) {
+                WriteOutcome::Fenced
+            } else {
+                WriteOutcome::Written(0)
+            })
+        })
+    }
+
+    fn forces(&self) -> StoreFuture<'_, HashMap<String, Force>> {
+        Box::pin(async move {
+            let fields = self.hgetall("HGETALL forces", self.key("forces")).await?;
+            Ok(fields
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, Force::decode(&v)?)))
+                .collect())
+        })
+    }
+
+    fn set_force<'a>(&'a self, key: &'a str, force: Option<Force>) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut c = match &force {
+                Some(f) => {
+                    let mut c = redis::cmd("HSET");
+                    c.arg(self.key("forces")).arg(key).arg(f.encode());
+                    c
+                }
+                None => {
+                    let mut c = redis::cmd("HDEL");
+                    c.arg(self.key("forces")).arg(key);
+                    c
+                }
+            };
+            let _ = &mut c;
+            self.cmd("set force", c).await.map(|_| ())
+        })
+    }
+
+    fn load_verdicts(&self) -> StoreFuture<'_, Vec<StoredVerdict>> {
+        Box::pin(async move {
+            let index = self.verdict_index().await?;
+            let mut out = Vec::new();
+            for (key, line) in index {
+                let f = self
+                    .hgetall("HGETALL verdict", self.key(&format!("verdict:{key}")))
+                    .await?;
+                let get = |n: &str| {
+                    f.iter()
+                        .find(|(k, _)| k == n)
+                        .and_then(|(_, v)| v.parse::<u64>().ok())
+                        .unwrap_or(0)
+                };
+                out.push(StoredVerdict {
+                    key,
+                    state: line.state,
+                    forced: line.forced,
+                    version: line.version,
+                    level: u8::try_from(get("level")).unwrap_or(0),
+                    open_until_ms: get("open_until_ms"),
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn heartbeat<'a>(&'a self, me: &'a ProcessorInfo) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut c = redis::cmd("HSET");
+            c.arg(self.key("processors")).arg(&me.id).arg(format!(
+                "{} {} {} {} {}",
+                me.role, me.host, me.pid, me.epoch, me.at_ms
+            ));
+            self.cmd("heartbeat", c).await.map(|_| ())
+        })
+    }
+
+    fn leader(&self) -> StoreFuture<'_, Option<ProcessorInfo>> {
+        Box::pin(async move {
+            let f = self.hgetall("HGETALL leader:info", self.key("leader:info")).await?;
+            if f.is_empty() {
+                return Ok(None);
+            }
+            let get = |n: &str| {
+                f.iter()
+                    .find(|(k, _)| k == n)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            Ok(Some(ProcessorInfo {
+                id: get("id"),
+                role: "leader".into(),
+                host: get("host"),
+                pid: get("pid").parse().unwrap_or(0),
+                epoch: get("epoch").parse().unwrap_or(0),
+                at_ms: get("renewed_ms").parse().unwrap_or(0),
+            }))
+        })
+    }
+
+    fn event<'a>(&'a self, e: &'a Event) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut p = redis::pipe();
+            p.cmd("XADD")
+                .arg(self.key("events"))
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(10_000)
+                .arg("*")
+                .arg("kind")
+                .arg(&e.kind)
+                .arg("key")
+                .arg(&e.key)
+                .arg("detail")
+                .arg(&e.detail)
+                .arg("at_ms")
+                .arg(e.at_ms)
+                .cmd("HSET")
+                .arg(self.key("watchdog"))
+                .arg(if e.key.is_empty() { "processor" } else { &e.key })
+                .arg(format!("{} {} {}", e.kind, e.at_ms, e.detail));
+            self.exec("event", |mut c| async move { p.query_async::<Value>(&mut c).await })
+                .await
+                .map(|_| ())
+        })
+    }
+
+    fn key_totals<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Counts> {
+        Box::pin(async move {
+            let f = self
+                .hgetall("HGETALL totals", self.key(&format!("totals:{key}")))
+                .await?;
+            Ok(counts_of(&f, ""))
+        })
+    }
+
+    fn monitor_totals<'a>(&'a self, monitor: &'a str) -> StoreFuture<'a, Counts> {
+        Box::pin(async move {
+            let f = self
+                .hgetall("HGETALL monitor", self.key(&format!("monitor:{monitor}")))
+                .await?;
+            Ok(counts_of(&f, ""))
+        })
+    }
+
+    fn stats(&self) -> StoreFuture<'_, Stats> {
+        Box::pin(async move {
+            let f = self.hgetall("HGETALL stats", self.key("stats")).await?;
+            Ok(f.into_iter()
+                .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
+                .collect())
+        })
+    }
+
+    fn backlog(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let mut c = redis::cmd("XLEN");
+            c.arg(self.key("batches"));
+            let v = self.cmd("XLEN", c).await?;
+            Ok(int(&v).unwrap_or(0).max(0) as u64)
+        })
+    }
+}
