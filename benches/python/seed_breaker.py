@@ -1,8 +1,10 @@
 """The gRPC tree's original breaker, rewritten from its description.
 
-A faithful pure-Python, lock-based circuit breaker equivalent to the
-``common/circuit_breaker.py`` of the gRPC tree in ``shared/seeds/000``
-(see SPEC section 3). It is kept as a benchmark peer for tripbit and as the
+A pure-Python, lock-based circuit breaker written here to behave exactly as
+the ``common/circuit_breaker.py`` of the gRPC tree (the public repository
+``neels22/mini-2-grpc``; see SPEC section 3): same attributes, same counts,
+same printed lines in the same order. It is our own code, checked against
+that file behaviour by behaviour (py/tests/test_dropin.py lists them). It is kept as a benchmark peer for tripbit and as the
 stand-in used while developing ``examples/grpc-tree`` without the wheel.
 
 What it does, like the original:
@@ -16,12 +18,20 @@ What it does, like the original:
 - ``failure_threshold`` consecutive failures while CLOSED open it, a success
   while CLOSED resets the count, one failure while HALF_OPEN reopens it and
   ``success_threshold`` successes while HALF_OPEN close it;
-- the failure is counted, and the transition line printed, before ``call()``
+- the failure is counted, and the transition lines printed, before ``call()``
   re-raises, so callers can log ``get_stats()['failure_count']`` in their
   ``except`` block;
 - start-up and transitions are printed on stdout, e.g.
-  ``[CircuitBreaker-B->C] Initialized: threshold=3, timeout=30.0s`` and
-  ``[CircuitBreaker-B->C] 🔴 State transition: closed -> open (failure_count=3)``.
+  ``[CircuitBreaker-B->C] Initialized: threshold=3, timeout=30.0s``, then on
+  opening ``... 🔴 State transition: closed -> open (failure_count=3)``
+  followed by ``... ⚠️ Circuit OPENED - will block calls for 30.0s``; on
+  closing from half-open ``... 🟢 State transition: half_open -> closed`` (no
+  count) followed by ``... ✅ Circuit CLOSED - normal operation resumed``; and
+  ``... Manually reset: open -> CLOSED`` when ``reset()`` leaves any state
+  but CLOSED;
+- ``success_count`` is cleared by every move (to OPEN, HALF_OPEN, CLOSED),
+  and ``last_failure_time`` goes back to None on closing and on ``reset()``;
+- the ``lock`` attribute is the ``threading.Lock`` everything runs under.
 
 No argument is validated, as in the original.
 """
@@ -106,19 +116,20 @@ class CircuitBreaker:
         return result
 
     def reset(self) -> None:
-        """Back to CLOSED with every counter cleared."""
+        """Back to CLOSED with every counter cleared; says so unless it was
+        CLOSED already."""
         with self.lock:
-            self.state = CircuitState.CLOSED
-            self.failure_count = 0
-            self.success_count = 0
-            self.last_failure_time = None
-            self.last_state_change_time = time.time()
+            before = self.state
+            self._transition_to_closed()
+            if before != CircuitState.CLOSED:
+                self._say(f"Manually reset: {before.value} -> CLOSED")
 
     def get_stats(self) -> Dict[str, Any]:
         """A snapshot for logs and status pages (does not move the state)."""
         with self.lock:
+            # (A truth test, as the original: a 0.0 stamp would read None.)
             time_since_last_failure = None
-            if self.last_failure_time is not None:
+            if self.last_failure_time:
                 time_since_last_failure = time.time() - self.last_failure_time
             return {
                 "state": self.state.value,
@@ -130,54 +141,73 @@ class CircuitBreaker:
             }
 
     # ---------------------------------------------------------------- outcomes
+    # Each takes the lock, updates the counters, and prints what changed
+    # while still holding it, in the original's order.
+
+    def _say(self, text: str) -> None:
+        print(f"[CircuitBreaker-{self.name}] {text}")
 
     def _on_success(self) -> None:
         with self.lock:
-            if self.state == CircuitState.HALF_OPEN:
+            before = self.state
+            if before == CircuitState.HALF_OPEN:
                 self.success_count += 1
                 if self.success_count >= self.success_threshold:
                     self._transition_to_closed()
-            elif self.state == CircuitState.CLOSED:
+            elif before == CircuitState.CLOSED:
                 # A success resets the run of consecutive failures.
                 self.failure_count = 0
+                self.success_count = 0
+            # (A late success while OPEN changes nothing.)
+            if self.state != before:
+                self._say(f"🟢 State transition: {before.value} -> {self.state.value}")
+                if self.state == CircuitState.CLOSED:
+                    self._say("✅ Circuit CLOSED - normal operation resumed")
 
     def _on_failure(self) -> None:
         with self.lock:
+            before = self.state
+            # Every failure is stamped, a late one while OPEN too (which
+            # pushes the end of the open period back).
             self.last_failure_time = time.time()
-            if self.state == CircuitState.HALF_OPEN:
+            if before == CircuitState.HALF_OPEN:
                 # The probe failed: straight back to OPEN.
                 self._transition_to_open()
-            elif self.state == CircuitState.CLOSED:
+            elif before == CircuitState.CLOSED:
                 self.failure_count += 1
+                self.success_count = 0
                 if self.failure_count >= self.failure_threshold:
                     self._transition_to_open()
+            if self.state != before:
+                self._say(
+                    f"🔴 State transition: {before.value} -> {self.state.value} "
+                    f"(failure_count={self.failure_count})"
+                )
+                if self.state == CircuitState.OPEN:
+                    self._say(f"⚠️ Circuit OPENED - will block calls for {self.open_timeout}s")
 
     # ------------------------------------------------------------- transitions
-    # Called with self.lock held.
+    # Called with self.lock held; they print nothing themselves.
 
     def _transition_to_open(self) -> None:
-        old_state = self.state
+        # failure_count stays as it is (the threshold after a trip, 0 after
+        # a failed probe).
+        now = time.time()
         self.state = CircuitState.OPEN
-        self.last_state_change_time = time.time()
-        print(
-            f"[CircuitBreaker-{self.name}] 🔴 State transition: "
-            f"{old_state.value} -> {self.state.value} (failure_count={self.failure_count})"
-        )
+        self.last_failure_time = now
+        self.last_state_change_time = now
+        self.success_count = 0
 
     def _transition_to_half_open(self) -> None:
         # Lazy move made inside get_state(): silent, counters cleared.
         self.state = CircuitState.HALF_OPEN
+        self.last_state_change_time = time.time()
         self.failure_count = 0
         self.success_count = 0
-        self.last_state_change_time = time.time()
 
     def _transition_to_closed(self) -> None:
-        old_state = self.state
         self.state = CircuitState.CLOSED
+        self.last_state_change_time = time.time()
         self.failure_count = 0
         self.success_count = 0
-        self.last_state_change_time = time.time()
-        print(
-            f"[CircuitBreaker-{self.name}] 🟢 State transition: "
-            f"{old_state.value} -> {self.state.value} (failure_count={self.failure_count})"
-        )
+        self.last_failure_time = None

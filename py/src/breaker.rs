@@ -15,14 +15,16 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::gc::PyVisit;
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use tripbit::{Config, Outcome, Rejected, Snapshot, State, Ticket, Transition};
 
-use crate::emit::{Announcement, log_line, print_line};
+use crate::emit::{Announcement, Voice, log_line, print_line};
 use crate::engine::{Core, count_buckets, time_buckets};
 use crate::errors::{CircuitBreakerOpenError, config_error};
 use crate::guard::Guard;
-use crate::{state, time};
+use crate::limits::apply;
+use crate::{awaitable, state, time};
 
 /// Which exceptions an exception filter matches.
 enum Matcher {
@@ -114,22 +116,27 @@ pub(crate) struct CoreBreaker {
     open_message: Py<PyString>,
     /// The Python value given, shown as is (`timeout=30s` for 30).
     open_timeout: Py<PyAny>,
-    failure_threshold: u16,
-    success_threshold: u16,
+    failure_threshold: u32,
+    success_threshold: u32,
     include: Option<Matcher>,
     exclude: Option<Matcher>,
     stdout: bool,
+    /// Seconds an async guarded call may take (`asyncio.wait_for` inside
+    /// the guard), or None.
+    timeout: Option<f64>,
     settings: Settings,
     /// Monotonic ns of the last failure; 0 = none since creation or reset.
     last_failure: AtomicU64,
     /// Monotonic ns of the last state change.
     last_change: AtomicU64,
-    /// `generation << 32 | successes`: the half-open successes counted
-    /// before the failed probe that reopened the breaker into that
-    /// generation. The original kept its `success_count` while open after a
-    /// failed probe (it only cleared it on the next half-open move or on
-    /// close); the core's open word carries no probe counters.
-    reopened: AtomicU64,
+    /// A `contextvars.ContextVar` set (to True) while a half-open probe of
+    /// this breaker runs in the current thread or task: a guarded call made
+    /// inside it is part of that probe (no slot of its own, not counted).
+    /// Read only on the half-open path.
+    in_probe: Py<PyAny>,
+    /// The original's `lock` attribute: a `threading.Lock` code may take;
+    /// tripbit itself never needs it (no lock inside).
+    lock: Py<PyAny>,
     /// Copy-on-write: replaced whole, never mutated, so `emit` iterates a
     /// snapshot taken with the mutex held only for a reference-count bump.
     listeners: Mutex<Option<Py<PyTuple>>>,
@@ -150,7 +157,8 @@ impl CoreBreaker {
         *, name, open_timeout, open_ns, failure_threshold, success_threshold, probes,
         close_failure_rate = 0, backoff_factor = 1, backoff_max_level = 0,
         failure_rate = None, min_calls = 1, window_calls = None, window_ns = None,
-        slow_ns = None, slow_rate = 100, include = None, exclude = None, stdout = true,
+        slow_ns = None, slow_rate = 100, include = None, exclude = None, timeout = None,
+        stdout = true,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -158,8 +166,8 @@ impl CoreBreaker {
         name: Bound<'_, PyString>,
         open_timeout: Bound<'_, PyAny>,
         open_ns: u64,
-        failure_threshold: u16,
-        success_threshold: u16,
+        failure_threshold: u32,
+        success_threshold: u32,
         probes: u8,
         close_failure_rate: u8,
         backoff_factor: u8,
@@ -172,6 +180,7 @@ impl CoreBreaker {
         slow_rate: u8,
         include: Option<Bound<'_, PyAny>>,
         exclude: Option<Bound<'_, PyAny>>,
+        timeout: Option<f64>,
         stdout: bool,
     ) -> PyResult<CoreBreaker> {
         // The backoff level doubles as "this Open came from a failed probe"
@@ -185,9 +194,14 @@ impl CoreBreaker {
         };
         let mut config = Config::new(open_ns)
             .probes(probes)
-            .close_after(success_threshold)
             .close_max_failure_percent(close_failure_rate)
             .backoff(backoff.0, backoff.1);
+        config = apply(
+            Config::close_after,
+            config,
+            "success_threshold",
+            u64::from(success_threshold),
+        )?;
         let mut settings = Settings {
             open_ns,
             probes,
@@ -205,8 +219,13 @@ impl CoreBreaker {
                         "window, window_seconds and slow_call need the failure_rate policy",
                     ));
                 }
-                Core::consecutive(config.consecutive_failures(failure_threshold))
-                    .map_err(config_error)?
+                let config = apply(
+                    Config::consecutive_failures,
+                    config,
+                    "failure_threshold",
+                    u64::from(failure_threshold),
+                )?;
+                Core::consecutive(config).map_err(config_error)?
             }
             Some(percent) => {
                 config = config.failure_rate(percent, min_calls);
@@ -232,6 +251,12 @@ impl CoreBreaker {
         let include = include.map(|o| Matcher::new("include", &o)).transpose()?;
         let exclude = exclude.map(|o| Matcher::new("exclude", &o)).transpose()?;
         let now = time::now();
+        let in_probe = py
+            .import("contextvars")?
+            .getattr("ContextVar")?
+            .call1((format!("tripbit probe of {name}"),))?
+            .unbind();
+        let lock = py.import("threading")?.getattr("Lock")?.call0()?.unbind();
         let b = CoreBreaker {
             timed: core.is_window(),
             core,
@@ -243,10 +268,12 @@ impl CoreBreaker {
             include,
             exclude,
             stdout,
+            timeout,
             settings,
             last_failure: AtomicU64::new(0),
             last_change: AtomicU64::new(now),
-            reopened: AtomicU64::new(0),
+            in_probe,
+            lock,
             listeners: Mutex::new(None),
         };
         let line = b.init_line(py)?;
@@ -272,12 +299,29 @@ impl CoreBreaker {
     }
 
     /// Admits one call and returns a `Guard` to report its outcome with.
+    /// Inside a half-open probe of this breaker (same thread or task), the
+    /// guard is part of that probe: it takes no slot and reports nothing.
     fn guard(slf: &Bound<'_, Self>) -> PyResult<Guard> {
         let this = slf.get();
+        let py = slf.py();
         match this.admit(slf) {
+            Admission::Admitted(t) if t.probe && this.inside_probe(py) => {
+                this.release(t);
+                Ok(Guard::inside(slf.clone().unbind()))
+            }
             Admission::Admitted(t) => Ok(Guard::new(slf.clone().unbind(), t)),
-            Admission::Rejected(r, now) => Err(this.open_error(slf.py(), r, now)),
+            Admission::Rejected(r, _) if r.state == State::HalfOpen && this.inside_probe(py) => {
+                Ok(Guard::inside(slf.clone().unbind()))
+            }
+            Admission::Rejected(r, now) => Err(this.open_error(py, r, now)),
         }
+    }
+
+    /// The original's `lock` attribute (a `threading.Lock`). tripbit needs
+    /// no lock: holding this one blocks nothing in the breaker.
+    #[getter]
+    fn lock(&self, py: Python<'_>) -> Py<PyAny> {
+        self.lock.clone_ref(py)
     }
 
     /// Current state; performs the lazy OPEN -> HALF_OPEN move.
@@ -293,10 +337,10 @@ impl CoreBreaker {
             if let Ok((ticket, tr)) = this.core.acquire_with(|| now) {
                 let tr2 = this.core.record(ticket, Outcome::Ignored, now);
                 if let Some(tr) = tr {
-                    this.announce(slf, tr, now, false);
+                    this.announce(slf, tr, now, Voice::Silent);
                 }
                 if let Ok(Some(tr)) = tr2 {
-                    this.announce(slf, tr, now, false);
+                    this.announce(slf, tr, now, Voice::Silent);
                 }
             }
         }
@@ -317,7 +361,7 @@ impl CoreBreaker {
 
     /// Consecutive failures that open the breaker.
     #[getter]
-    fn failure_threshold(&self) -> u16 {
+    fn failure_threshold(&self) -> u32 {
         self.failure_threshold
     }
 
@@ -327,9 +371,16 @@ impl CoreBreaker {
         self.open_timeout.clone_ref(py)
     }
 
+    /// Seconds an async guarded call may take before it fails with
+    /// `TimeoutError` (counted), or None.
+    #[getter]
+    fn timeout(&self) -> Option<f64> {
+        self.timeout
+    }
+
     /// Half-open successes that close it (also the number of probes).
     #[getter]
-    fn success_threshold(&self) -> u16 {
+    fn success_threshold(&self) -> u32 {
         self.success_threshold
     }
 
@@ -347,22 +398,24 @@ impl CoreBreaker {
 
     /// Epoch seconds of the last failure, or None.
     #[getter]
-    fn last_failure_time(&self) -> Option<f64> {
+    fn last_failure_time(&self, py: Python<'_>) -> Option<f64> {
+        // Ordering: Relaxed; a timestamp, ordered by nothing else.
         match self.last_failure.load(Ordering::Relaxed) {
             0 => None,
-            t => Some(time::epoch(t)),
+            t => Some(time::epoch(py, t)),
         }
     }
 
     /// Epoch seconds of the last state change (or of creation / reset).
     #[getter]
-    fn last_state_change_time(&self) -> f64 {
-        time::epoch(self.last_change.load(Ordering::Relaxed))
+    fn last_state_change_time(&self, py: Python<'_>) -> f64 {
+        // Ordering: Relaxed; a timestamp, ordered by nothing else.
+        time::epoch(py, self.last_change.load(Ordering::Relaxed))
     }
 
     /// The original's stats dict: exactly its six keys, in its order.
     fn get_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let now = time::now();
+        let (wall, now) = time::anchor(py);
         let s = self.core.snapshot(now);
         let last_failure = self.last_failure.load(Ordering::Relaxed);
         let d = PyDict::new(py);
@@ -371,13 +424,13 @@ impl CoreBreaker {
         d.set_item("success_count", self.success_count_of(&s))?;
         d.set_item(
             "last_state_change_time",
-            time::epoch(self.last_change.load(Ordering::Relaxed)),
+            time::epoch_at(wall, now, self.last_change.load(Ordering::Relaxed)),
         )?;
         if last_failure == 0 {
             d.set_item("last_failure_time", py.None())?;
             d.set_item("time_since_last_failure", py.None())?;
         } else {
-            d.set_item("last_failure_time", time::epoch(last_failure))?;
+            d.set_item("last_failure_time", time::epoch_at(wall, now, last_failure))?;
             d.set_item("time_since_last_failure", time::seconds(last_failure, now))?;
         }
         Ok(d)
@@ -385,7 +438,7 @@ impl CoreBreaker {
 
     /// Everything the core knows, with the exact state name.
     fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let now = time::now();
+        let (wall, now) = time::anchor(py);
         let s = self.core.snapshot(now);
         let d = PyDict::new(py);
         d.set_item("state", s.state.as_str())?;
@@ -396,8 +449,11 @@ impl CoreBreaker {
         d.set_item("probes_in_flight", s.probes_in_flight)?;
         d.set_item("probe_successes", s.probe_successes)?;
         d.set_item("probe_failures", s.probe_failures)?;
-        d.set_item("opened_at", s.opened_at.map(time::epoch))?;
-        d.set_item("open_until", s.open_until.map(time::epoch))?;
+        d.set_item("opened_at", s.opened_at.map(|t| time::epoch_at(wall, now, t)))?;
+        d.set_item(
+            "open_until",
+            s.open_until.map(|t| time::epoch_at(wall, now, t)),
+        )?;
         d.set_item("window_calls", s.window.calls)?;
         d.set_item("window_failures", s.window.failures)?;
         d.set_item("window_slow", s.window.slow)?;
@@ -432,20 +488,23 @@ impl CoreBreaker {
         d.set_item("slow_rate", st.slow.map(|s| s.1))?;
         d.set_item("include", self.include.as_ref().map(|m| m.to_object(py)))?;
         d.set_item("exclude", self.exclude.as_ref().map(|m| m.to_object(py)))?;
+        d.set_item("timeout", self.timeout)?;
         d.set_item("stdout", self.stdout)?;
         Ok(d)
     }
 
-    /// Back to CLOSED, every count cleared; results of calls admitted
-    /// before are discarded.
+    /// Back to CLOSED, every count cleared, `last_failure_time` None;
+    /// results of calls admitted before are discarded. From any state but
+    /// closed it prints `Manually reset: <old> -> CLOSED`, as the original.
     fn reset(slf: &Bound<'_, Self>) {
         let this = slf.get();
         let tr = this.core.reset();
         let now = time::now();
+        // Ordering: Relaxed; timestamps, ordered by nothing else.
         this.last_failure.store(0, Ordering::Relaxed);
         this.last_change.fetch_max(now, Ordering::Relaxed);
         if let Some(tr) = tr {
-            this.announce(slf, tr, now, false);
+            this.announce(slf, tr, now, Voice::Reset);
         }
     }
 
@@ -453,7 +512,7 @@ impl CoreBreaker {
     fn force_open(slf: &Bound<'_, Self>) {
         let this = slf.get();
         if let Some(tr) = this.core.force_open() {
-            this.announce(slf, tr, time::now(), true);
+            this.announce(slf, tr, time::now(), Voice::Operator);
         }
     }
 
@@ -461,7 +520,7 @@ impl CoreBreaker {
     fn force_closed(slf: &Bound<'_, Self>) {
         let this = slf.get();
         if let Some(tr) = this.core.force_closed() {
-            this.announce(slf, tr, time::now(), true);
+            this.announce(slf, tr, time::now(), Voice::Operator);
         }
     }
 
@@ -470,7 +529,7 @@ impl CoreBreaker {
     fn disable(slf: &Bound<'_, Self>) {
         let this = slf.get();
         if let Some(tr) = this.core.disable() {
-            this.announce(slf, tr, time::now(), true);
+            this.announce(slf, tr, time::now(), Voice::Operator);
         }
     }
 
@@ -535,6 +594,8 @@ impl CoreBreaker {
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.name)?;
         visit.call(&self.open_timeout)?;
+        visit.call(&self.in_probe)?;
+        visit.call(&self.lock)?;
         for m in [&self.include, &self.exclude].into_iter().flatten() {
             m.traverse(&visit)?;
         }
@@ -611,15 +672,14 @@ fn not_copyable(what: &str) -> PyErr {
 }
 
 impl CoreBreaker {
-    /// Asks the core to admit a call. The consecutive policy asks at tick 0
-    /// first: an admitting state ignores `now`, and an `Open` breaker
-    /// rejects tick 0 (its open period ends later), in which case it asks
-    /// again at the real time. So a closed breaker admits without a clock
-    /// read.
-    #[inline(always)]
     /// One guarded call: admit, call `func(*args, **kwargs)`, record; when
     /// rejected, `fallback()` (if it gives one) is called instead of raising.
     /// Shared by `call` and the native decorator (`SyncGuarded`).
+    ///
+    /// The closed path is: admit, call, one type-pointer compare (is the
+    /// result awaitable?), record. Everything else (probes, rejections,
+    /// awaitables) is out of line.
+    #[inline(always)]
     pub(crate) fn guarded_call<'py>(
         slf: &Bound<'py, Self>,
         func: &Bound<'py, PyAny>,
@@ -629,16 +689,128 @@ impl CoreBreaker {
     ) -> PyResult<Bound<'py, PyAny>> {
         let this = slf.get();
         let ticket = match this.admit(slf) {
+            Admission::Admitted(t) if t.probe => {
+                return Self::probe_call(slf, t, func, args, kwargs);
+            }
             Admission::Admitted(t) => t,
             Admission::Rejected(r, now) => {
-                return match fallback() {
-                    Some(fb) => invoke(&fb, args, kwargs),
-                    None => Err(this.open_error(slf.py(), r, now)),
-                };
+                return Self::rejected_call(slf, r, now, func, fallback, args, kwargs);
             }
         };
         let result = invoke(func, args, kwargs);
-        this.finish(slf, ticket, result)
+        match result {
+            Ok(v) if awaitable::is_awaitable(&v) => Self::guard_await(slf, ticket, v),
+            result => this.finish(slf, ticket, result),
+        }
+    }
+
+    /// A call admitted as a half-open probe: part of an enclosing probe of
+    /// this breaker in the same thread or task (then its slot goes straight
+    /// back and nothing is counted for it: the enclosing probe counts once),
+    /// or a probe of its own, during which nested calls see the context.
+    #[inline(never)]
+    fn probe_call<'py>(
+        slf: &Bound<'py, Self>,
+        ticket: Ticket,
+        func: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let this = slf.get();
+        let py = slf.py();
+        if this.inside_probe(py) {
+            this.release(ticket);
+            return invoke(func, args, kwargs);
+        }
+        let token = this.enter_probe(py);
+        let result = invoke(func, args, kwargs);
+        this.leave_probe(py, token);
+        match result {
+            Ok(v) if awaitable::is_awaitable(&v) => Self::guard_await(slf, ticket, v),
+            result => this.finish(slf, ticket, result),
+        }
+    }
+
+    /// A rejected call: inside a probe of this breaker it runs as part of
+    /// that probe; otherwise the fallback, or `CircuitBreakerOpenError`.
+    #[inline(never)]
+    fn rejected_call<'py>(
+        slf: &Bound<'py, Self>,
+        r: Rejected,
+        now: u64,
+        func: &Bound<'py, PyAny>,
+        fallback: impl FnOnce() -> Option<Bound<'py, PyAny>>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let this = slf.get();
+        let py = slf.py();
+        if r.state == State::HalfOpen && this.inside_probe(py) {
+            return invoke(func, args, kwargs);
+        }
+        match fallback() {
+            Some(fb) => invoke(&fb, args, kwargs),
+            None => Err(this.open_error(py, r, now)),
+        }
+    }
+
+    /// The sync call returned an awaitable (`await cb.call(async_fn)`, a
+    /// sync function returning a coroutine): the call is not over until it
+    /// is awaited, so the ticket goes into a `Guard` and the caller gets a
+    /// coroutine that awaits it inside that guard
+    /// (`tripbit._breaker._guarded_await`). Never awaited, the guard is
+    /// dropped and its slot freed, counting nothing.
+    #[inline(never)]
+    fn guard_await<'py>(
+        slf: &Bound<'py, Self>,
+        ticket: Ticket,
+        awaitable: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        static GUARDED_AWAIT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let py = slf.py();
+        let guard = Bound::new(py, Guard::new(slf.clone().unbind(), ticket))?;
+        GUARDED_AWAIT
+            .import(py, "tripbit._breaker", "_guarded_await")?
+            .call1((guard, awaitable))
+    }
+
+    /// Whether the current thread or task is inside a half-open probe of
+    /// this breaker.
+    pub(crate) fn inside_probe(&self, py: Python<'_>) -> bool {
+        self.in_probe
+            .bind(py)
+            .call_method1(intern!(py, "get"), (false,))
+            .and_then(|v| v.is_truthy())
+            .unwrap_or(false)
+    }
+
+    /// Marks the current thread or task as inside a probe of this breaker;
+    /// the token undoes it.
+    pub(crate) fn enter_probe(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        match self.in_probe.bind(py).call_method1(intern!(py, "set"), (true,)) {
+            Ok(token) => Some(token.unbind()),
+            Err(e) => {
+                e.write_unraisable(py, None);
+                None
+            }
+        }
+    }
+
+    /// Undoes [`enter_probe`](Self::enter_probe).
+    pub(crate) fn leave_probe(&self, py: Python<'_>, token: Option<Py<PyAny>>) {
+        if let Some(token) = token {
+            if let Err(e) = self.in_probe.bind(py).call_method1(intern!(py, "reset"), (token,)) {
+                e.write_unraisable(py, None);
+            }
+        }
+    }
+
+    /// Gives an admitted ticket back unused: counts nothing, frees a probe
+    /// slot, never a transition.
+    pub(crate) fn release(&self, ticket: Ticket) {
+        let _ = self
+            .core
+            .record(ticket, Outcome::Ignored, ticket.acquired_at);
     }
 
     pub(crate) fn admit(&self, slf: &Bound<'_, Self>) -> Admission {
@@ -653,7 +825,7 @@ impl CoreBreaker {
         match admitted {
             Ok((ticket, tr)) => {
                 if let Some(tr) = tr {
-                    self.announce(slf, tr, now, false);
+                    self.announce(slf, tr, now, Voice::Silent);
                 }
                 Admission::Admitted(ticket)
             }
@@ -681,7 +853,7 @@ impl CoreBreaker {
                     ticket.acquired_at
                 };
                 if let Ok(Some(tr)) = self.core.record(ticket, Outcome::Success, now) {
-                    self.announce(slf, tr, time::now(), true);
+                    self.announce(slf, tr, time::now(), Voice::Outcome);
                 }
                 Ok(v)
             }
@@ -696,44 +868,21 @@ impl CoreBreaker {
     /// Records `outcome` for `ticket` at the current tick.
     pub(crate) fn record_outcome(&self, slf: &Bound<'_, Self>, ticket: Ticket, outcome: Outcome) {
         let now = time::now();
-        let failed_probe = outcome == Outcome::Failure && ticket.is_probe();
         if outcome == Outcome::Failure {
+            // Ordering: Relaxed; a timestamp, ordered by nothing else.
             self.last_failure.fetch_max(now.max(1), Ordering::Relaxed);
         }
-        // Only for a failed probe (rare): the successes it may end, which
-        // `success_count` keeps reporting while open, as the original did.
-        let successes = if failed_probe {
-            self.core.snapshot(now).probe_successes
-        } else {
-            0
-        };
         if let Ok(Some(tr)) = self.core.record(ticket, outcome, now) {
-            if failed_probe && tr.to == State::Open {
-                self.reopened.store(
-                    u64::from(tr.generation) << 32 | u64::from(successes),
-                    Ordering::Relaxed,
-                );
-            }
-            self.announce(slf, tr, now, true);
+            self.announce(slf, tr, now, Voice::Outcome);
         }
     }
 
-    /// The drop-in's `success_count`: half-open successes while half-open;
-    /// while open after a failed probe, the successes counted before it
-    /// (the original cleared the count only on its next half-open move or
-    /// on close); 0 otherwise.
+    /// The drop-in's `success_count`: half-open successes while half-open,
+    /// 0 otherwise (the original cleared it on every move to open, to
+    /// half-open and to closed).
     fn success_count_of(&self, s: &Snapshot) -> u32 {
         match s.stored_state {
             State::HalfOpen => s.probe_successes,
-            State::Open => {
-                let r = self.reopened.load(Ordering::Relaxed);
-                #[allow(clippy::cast_possible_truncation)]
-                if (r >> 32) as u32 == s.generation {
-                    r as u32
-                } else {
-                    0
-                }
-            }
             _ => 0,
         }
     }
@@ -774,7 +923,7 @@ impl CoreBreaker {
             State::Closed | State::Disabled if window => s.window.failures,
             State::Closed | State::Disabled => s.consecutive_failures,
             State::Open if s.backoff_level == 0 && window => s.window.failures,
-            State::Open if s.backoff_level == 0 => u32::from(self.failure_threshold),
+            State::Open if s.backoff_level == 0 => self.failure_threshold,
             State::HalfOpen => s.probe_failures,
             _ => 0,
         }
@@ -786,24 +935,32 @@ impl CoreBreaker {
             (State::Closed, State::Open) if self.core.is_window() => {
                 self.core.snapshot(now).window.failures
             }
-            (State::Closed, State::Open) => u32::from(self.failure_threshold),
+            (State::Closed, State::Open) => self.failure_threshold,
             _ => 0,
         }
     }
 
-    /// Announces a transition the core returned: stdout when `loud` (the
-    /// original printed outcome-driven moves; tripbit adds the operator
-    /// actions) but never for OPEN -> HALF_OPEN, then logging and listeners.
-    pub(crate) fn announce(&self, slf: &Bound<'_, Self>, tr: Transition, now: u64, loud: bool) {
+    /// Announces a transition the core returned: the stdout lines unless
+    /// `voice` is silent (the original printed the outcome-driven moves and
+    /// resets, never OPEN -> HALF_OPEN; tripbit adds the operator actions),
+    /// then logging and listeners. A close from half-open clears
+    /// `last_failure_time`, as the original's did.
+    pub(crate) fn announce(&self, slf: &Bound<'_, Self>, tr: Transition, now: u64, voice: Voice) {
+        // Ordering: Relaxed; timestamps, ordered by nothing else.
         self.last_change.fetch_max(now, Ordering::Relaxed);
+        if tr.from == State::HalfOpen && tr.to == State::Closed {
+            self.last_failure.store(0, Ordering::Relaxed);
+        }
         let py = slf.py();
-        let silent = !loud || tr.to == State::HalfOpen;
+        let silent = voice == Voice::Silent || tr.to == State::HalfOpen;
         Announcement {
             breaker: slf.as_any(),
             name: &self.name,
+            open_timeout: &self.open_timeout,
             transition: tr,
             failure_count: self.line_count(tr, now),
-            time: time::epoch(now),
+            time: time::epoch(py, now),
+            voice,
             print: self.stdout && !silent,
             listeners: self.listener_tuple(py),
         }
@@ -813,6 +970,7 @@ impl CoreBreaker {
     /// `CircuitBreakerOpenError("Circuit breaker OPEN for <name>")`, with
     /// `name`, `state` and `retry_after` attributes.
     fn open_error(&self, py: Python<'_>, r: Rejected, now: u64) -> PyErr {
+        static EXC_INFO: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         // The exception object is built directly (not a lazy `PyErr` forced
         // afterwards), from the cached message, with interned attribute
         // names: a rejection costs about what raising any exception costs.
@@ -827,6 +985,16 @@ impl CoreBreaker {
                     other => PyString::new(py, other.as_str()),
                 };
                 v.setattr(intern!(py, "name"), self.name.bind(py))?;
+                // Raised from native code, the error would not get the
+                // exception being handled as its __context__ (only a Python
+                // `raise` sets it): set it as `raise` would.
+                let handled = EXC_INFO
+                    .import(py, "sys", "exc_info")?
+                    .call0()?
+                    .get_item(1)?;
+                if !handled.is_none() {
+                    v.setattr(intern!(py, "__context__"), handled)?;
+                }
                 v.setattr(intern!(py, "state"), state)?;
                 match r.retry_at {
                     Some(t) => v.setattr(intern!(py, "retry_after"), time::seconds(now, t))?,

@@ -98,6 +98,14 @@ impl SyncGuarded {
         Ok(fallback)
     }
 
+    /// Pickles by reference, as a function does: the module-level name
+    /// (`__module__`, `__qualname__`, copied from the wrapped function), so
+    /// `ProcessPoolExecutor().map(guarded, ...)` works. The other process
+    /// imports the module and so uses its own breaker.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.getattr(pyo3::intern!(slf.py(), "__qualname__"))
+    }
+
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.breaker)?;
         visit.call(&self.func)?;

@@ -23,26 +23,34 @@ create_exception!(
      `retry_after` (seconds, or None) say which breaker and until when."
 );
 
-/// `ValueError` naming the Python argument behind a core `ConfigError`.
+/// `ValueError` naming the Python argument behind a core `ConfigError`, in
+/// Python's terms (`success_threshold`, never the core's `close_after`).
+/// The Python layer checks every range first; this is the backstop.
 pub(crate) fn config_error(e: ConfigError) -> PyErr {
-    let arg = match e {
-        ConfigError::FailureThreshold => "failure_threshold",
-        ConfigError::OpenTicks => "open_timeout",
-        ConfigError::BackoffFactor | ConfigError::BackoffLevel | ConfigError::BackoffOverflow => {
-            "backoff"
+    let msg = match e {
+        ConfigError::FailureThreshold => "failure_threshold must be at least 1",
+        ConfigError::OpenTicks => "open_timeout must be more than 0 seconds",
+        ConfigError::BackoffFactor => "backoff factor must be at least 1",
+        ConfigError::BackoffLevel => "backoff max_level must be at most 31",
+        ConfigError::BackoffOverflow => {
+            "backoff: open_timeout x factor**max_level is more than 2**64 - 1 nanoseconds"
         }
-        ConfigError::Probes => "probes",
-        ConfigError::CloseAfter => "success_threshold",
-        ConfigError::CloseMaxFailurePercent => "close_failure_rate",
-        ConfigError::MinCalls => "min_calls",
-        ConfigError::SlowPercent => "slow_rate",
-        ConfigError::SlowTicks => "slow_call",
-        ConfigError::WindowBucket | ConfigError::WindowLen => "window",
-        _ => "failure_rate",
+        ConfigError::Probes => {
+            "probes must be at least 1 and at most what the half-open trial can use \
+             (success_threshold plus the failures close_failure_rate allows)"
+        }
+        ConfigError::CloseAfter => "success_threshold is out of range (see tripbit.LIMITS)",
+        ConfigError::CloseMaxFailurePercent => {
+            "close_failure_rate must be at most 99 and below failure_rate"
+        }
+        ConfigError::FailurePercent => "failure_rate must be a percent in 1..100",
+        ConfigError::MinCalls => "min_calls must be at least 1",
+        ConfigError::SlowPercent => "slow_rate must be a percent in 1..100",
+        ConfigError::SlowTicks => "slow_call must be more than 0 seconds",
+        ConfigError::WindowBucket | ConfigError::WindowLen => {
+            "window must hold at least 1 call (or window_seconds at least 1 ns)"
+        }
+        _ => "failure_rate/window settings do not fit the failure_threshold policy",
     };
-    PyValueError::new_err(format!(
-        "invalid {arg}: {} (core setting `{}`)",
-        e.message(),
-        e.field()
-    ))
+    PyValueError::new_err(msg)
 }

@@ -1,9 +1,12 @@
 //! `Guard`: one admitted call whose outcome the caller reports (the
 //! ask-then-report shape), explicitly or as a context manager. It holds the
 //! core's plain `Ticket`; a guard dropped unreported releases its half-open
-//! probe slot and counts nothing.
+//! probe slot and counts nothing. A guard taken inside a half-open probe of
+//! the same breaker (same thread or task) holds no ticket: it is part of
+//! that probe and reports nothing.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use pyo3::PyTraverseError;
 use pyo3::exceptions::PyException;
@@ -18,17 +21,32 @@ use crate::breaker::{CoreBreaker, already_recorded};
 #[pyclass(frozen, module = "tripbit._tripbit")]
 pub(crate) struct Guard {
     breaker: Py<CoreBreaker>,
-    ticket: Ticket,
+    /// `None`: part of an enclosing probe (nothing to record).
+    ticket: Option<Ticket>,
     /// Set by the first report; a ticket is recorded exactly once.
     done: AtomicBool,
+    /// The `ContextVar` token while a probe guard's `with` block runs (so
+    /// guarded calls inside it are part of the probe).
+    token: Mutex<Option<Py<PyAny>>>,
 }
 
 impl Guard {
     pub(crate) fn new(breaker: Py<CoreBreaker>, ticket: Ticket) -> Guard {
         Guard {
             breaker,
-            ticket,
+            ticket: Some(ticket),
             done: AtomicBool::new(false),
+            token: Mutex::new(None),
+        }
+    }
+
+    /// A guard inside an enclosing probe of the same breaker.
+    pub(crate) fn inside(breaker: Py<CoreBreaker>) -> Guard {
+        Guard {
+            breaker,
+            ticket: None,
+            done: AtomicBool::new(false),
+            token: Mutex::new(None),
         }
     }
 
@@ -38,9 +56,15 @@ impl Guard {
         if self.done.swap(true, Ordering::Relaxed) {
             return Err(already_recorded());
         }
-        let b = self.breaker.bind(py);
-        b.get().record_outcome(b, self.ticket, outcome);
+        if let Some(ticket) = self.ticket {
+            let b = self.breaker.bind(py);
+            b.get().record_outcome(b, ticket, outcome);
+        }
         Ok(())
+    }
+
+    fn token_slot(&self) -> std::sync::MutexGuard<'_, Option<Py<PyAny>>> {
+        self.token.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -61,10 +85,19 @@ impl Guard {
         self.record(py, Outcome::Ignored)
     }
 
-    /// Whether this call holds a half-open probe slot.
+    /// Whether this call holds a half-open probe slot (False for a guard
+    /// that is part of an enclosing probe: it holds none of its own).
     #[getter]
     fn is_probe(&self) -> bool {
-        self.ticket.is_probe()
+        self.ticket.is_some_and(|t| t.probe)
+    }
+
+    /// Whether this guard is part of an enclosing half-open probe of the
+    /// same breaker (same thread or task): it reports nothing, the
+    /// enclosing probe counts once.
+    #[getter]
+    fn nested(&self) -> bool {
+        self.ticket.is_none()
     }
 
     /// Whether an outcome was reported already.
@@ -73,7 +106,15 @@ impl Guard {
         self.done.load(Ordering::Relaxed)
     }
 
+    /// A probe's `with` block marks the thread or task as inside the probe.
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        let this = slf.get();
+        if this.ticket.is_some_and(|t| t.probe) {
+            let py = slf.py();
+            let token = this.breaker.get().enter_probe(py);
+            let old = std::mem::replace(&mut *this.token_slot(), token);
+            drop(old);
+        }
         slf
     }
 
@@ -90,6 +131,10 @@ impl Guard {
         traceback: Option<&Bound<'_, PyAny>>,
     ) -> bool {
         let _ = (exc_type, traceback);
+        let token = self.token_slot().take();
+        if token.is_some() {
+            self.breaker.get().leave_probe(py, token);
+        }
         if self.done.load(Ordering::Relaxed) {
             return false;
         }
@@ -108,13 +153,17 @@ impl Guard {
     /// Garbage-collector support (a guard kept where its breaker's
     /// listeners can reach it makes a cycle).
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.breaker)
+        visit.call(&self.breaker)?;
+        if let Ok(token) = self.token.try_lock() {
+            visit.call(token.as_ref())?;
+        }
+        Ok(())
     }
 
     fn __repr__(&self) -> String {
         format!(
             "<Guard probe={} recorded={}>",
-            self.ticket.is_probe(),
+            self.is_probe(),
             self.done.load(Ordering::Relaxed)
         )
     }
@@ -122,14 +171,10 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if !*self.done.get_mut() {
+        if let (false, Some(ticket)) = (*self.done.get_mut(), self.ticket) {
             // Counts nothing, releases a probe slot; never a transition, so
             // nothing to announce (and no Python needed).
-            let _ = self.breaker.get().core.record(
-                self.ticket,
-                Outcome::Ignored,
-                self.ticket.acquired_at,
-            );
+            self.breaker.get().release(ticket);
         }
     }
 }

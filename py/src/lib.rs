@@ -13,12 +13,14 @@
 
 use pyo3::prelude::*;
 
+mod awaitable;
 mod breaker;
 mod decorated;
 mod emit;
 mod engine;
 mod errors;
 mod guard;
+mod limits;
 mod state;
 mod time;
 
@@ -29,6 +31,12 @@ fn _tripbit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     time::init();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    let l = limits::limits();
+    let d = pyo3::types::PyDict::new(py);
+    d.set_item("failure_threshold", l.failure_threshold)?;
+    d.set_item("success_threshold", l.success_threshold)?;
+    d.set_item("probes", l.probes)?;
+    m.add("LIMITS", d)?;
     m.add("TripbitError", py.get_type::<errors::TripbitError>())?;
     m.add(
         "CircuitBreakerOpenError",

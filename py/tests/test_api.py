@@ -22,13 +22,45 @@ from conftest import AFTER_SHORT, SHORT, Boom, boom, fail_n, ok
 # ---------------------------------------------------------------- dotted keys
 
 
-def test_a_str_first_argument_is_the_dotted_key(capsys: pytest.CaptureFixture[str]) -> None:
-    cb = CircuitBreaker("acme.nlp.hotels")
+def test_a_str_first_argument_is_the_dotted_key(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="tripbit")
+    cb = CircuitBreaker("acme.nlp.hotels", failure_threshold=1)
     assert cb.name == "acme.nlp.hotels"
-    assert (cb.failure_threshold, cb.open_timeout, cb.success_threshold) == (3, 30.0, 1)
-    assert capsys.readouterr().out == (
-        "[CircuitBreaker-acme.nlp.hotels] Initialized: threshold=3, timeout=30.0s\n"
-    )
+    assert (cb.failure_threshold, cb.open_timeout, cb.success_threshold) == (1, 30.0, 1)
+    fail_n(cb, 1)
+    cb.reset()
+    # The dotted-key style prints nothing by default: it logs.
+    assert capsys.readouterr().out == ""
+    assert cb.settings["stdout"] is False
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [
+        ("tripbit", "[CircuitBreaker-acme.nlp.hotels] Initialized: threshold=1, timeout=30.0s"),
+        ("tripbit", "[CircuitBreaker-acme.nlp.hotels] 🔴 State transition: closed -> open (failure_count=1)"),
+        ("tripbit", "[CircuitBreaker-acme.nlp.hotels] ⚠️ Circuit OPENED - will block calls for 30.0s"),
+        ("tripbit", "[CircuitBreaker-acme.nlp.hotels] Manually reset: open -> CLOSED"),
+    ]
+
+
+def test_the_drop_in_constructor_keeps_its_stdout_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # name= as a keyword is the drop-in's constructor (the servers' call).
+    CircuitBreaker(failure_threshold=3, open_timeout=30.0, success_threshold=1, name="acme.x")
+    CircuitBreaker(3, 30.0, 1, "B->C")
+    assert capsys.readouterr().out.splitlines() == [
+        "[CircuitBreaker-acme.x] Initialized: threshold=3, timeout=30.0s",
+        "[CircuitBreaker-B->C] Initialized: threshold=3, timeout=30.0s",
+    ]
+
+
+def test_an_explicit_stdout_wins_either_way(capsys: pytest.CaptureFixture[str]) -> None:
+    CircuitBreaker("acme.loud", stdout=True)
+    CircuitBreaker(3, 30.0, 1, "B->C", stdout=False)
+    CircuitBreaker(name="E->F", stdout=False)
+    assert capsys.readouterr().out.splitlines() == [
+        "[CircuitBreaker-acme.loud] Initialized: threshold=3, timeout=30.0s",
+    ]
 
 
 def test_a_dotted_key_with_keyword_options() -> None:
@@ -36,9 +68,11 @@ def test_a_dotted_key_with_keyword_options() -> None:
     assert (cb.name, cb.failure_threshold, cb.open_timeout) == ("acme.nlp.hotels", 5, 2)
 
 
-def test_a_dotted_key_then_the_timeout_positionally() -> None:
-    cb = CircuitBreaker("acme.nlp.hotels", 2.5, 2, stdout=False)
-    assert (cb.name, cb.open_timeout, cb.success_threshold) == ("acme.nlp.hotels", 2.5, 2)
+@pytest.mark.parametrize("args", [("acme.svc", 5), ("acme.svc", 2.5, 2)])
+def test_after_a_dotted_key_every_argument_is_a_keyword(args: tuple[Any, ...]) -> None:
+    # CircuitBreaker("svc", 5) used to mean open_timeout=5, silently.
+    with pytest.raises(TypeError, match="only positional argument; give the others as keywords"):
+        CircuitBreaker(*args)
 
 
 def test_the_name_twice_is_a_type_error() -> None:
@@ -702,12 +736,13 @@ def test_transition_fields() -> None:
 
 
 def test_listeners_are_called_after_the_line_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
-    cb = CircuitBreaker("acme.l", failure_threshold=1)
+    cb = CircuitBreaker("acme.l", failure_threshold=1, stdout=True)
     cb.add_listener(lambda t: print("listener"))
     capsys.readouterr()
     fail_n(cb, 1)
     assert capsys.readouterr().out.splitlines() == [
         "[CircuitBreaker-acme.l] 🔴 State transition: closed -> open (failure_count=1)",
+        "[CircuitBreaker-acme.l] ⚠️ Circuit OPENED - will block calls for 30.0s",
         "listener",
     ]
 
@@ -828,7 +863,7 @@ def test_failure_rate_below_the_bar_stays_closed() -> None:
 
 
 def test_failure_rate_init_line(capsys: pytest.CaptureFixture[str]) -> None:
-    CircuitBreaker("acme.rate", failure_rate=25, window=20, min_calls=5)
+    CircuitBreaker("acme.rate", failure_rate=25, window=20, min_calls=5, stdout=True)
     assert capsys.readouterr().out == (
         "[CircuitBreaker-acme.rate] Initialized: failure_rate=25%, min_calls=5, "
         "window=20 calls, timeout=30.0s\n"
@@ -948,7 +983,7 @@ def test_close_failure_rate_tolerates_some_probe_failures() -> None:
 
 
 def test_force_open(capsys: pytest.CaptureFixture[str]) -> None:
-    cb = CircuitBreaker("acme.f")
+    cb = CircuitBreaker("acme.f", stdout=True)
     capsys.readouterr()
     cb.force_open()
     assert capsys.readouterr().out == (
@@ -1010,6 +1045,7 @@ def test_stdout_false_prints_nothing_but_still_logs(
     assert [r.getMessage() for r in caplog.records] == [
         "[CircuitBreaker-acme.q] Initialized: threshold=1, timeout=30.0s",
         "[CircuitBreaker-acme.q] 🔴 State transition: closed -> open (failure_count=1)",
+        "[CircuitBreaker-acme.q] ⚠️ Circuit OPENED - will block calls for 30.0s",
     ]
 
 

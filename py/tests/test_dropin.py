@@ -1,10 +1,23 @@
-"""The drop-in contract (SPEC section 3): what the gRPC tree's servers rely
-on when their ``circuit_breaker.py`` becomes
+"""The drop-in contract: what the gRPC tree's servers rely on when their
+``common/circuit_breaker.py`` becomes
 ``from tripbit import CircuitBreaker, CircuitBreakerOpenError, CircuitState``.
 
-Where it helps, the same script of calls runs on tripbit and on the
-pure-Python re-creation of the original (benches/python/seed_breaker.py)
-and the printed lines and stats are compared.
+The specification is the real file of the public repository
+``neels22/mini-2-grpc`` and its call sites (``gateway/server.py`` builds one
+breaker per neighbour from the ``circuit_breakers`` config section with
+keyword arguments, checks ``get_state().value == "open"`` to skip a call,
+wraps the RPC in ``call(lambda: ...)`` and catches
+``CircuitBreakerOpenError``, ``grpc.RpcError`` and ``Exception``). Each of
+its behaviours is written down as a test here, the section headers follow
+the file: CircuitState, CircuitBreakerOpenError, ``__init__`` (attributes,
+the Initialized line), ``get_state`` (the silent lazy OPEN -> HALF_OPEN
+move), ``call``, ``_record_success`` (🟢 + ✅ lines), ``_record_failure``
+(🔴 + ⚠️ lines), the ``_transition_to_*`` counters, ``reset`` (the
+``Manually reset`` line) and ``get_stats``.
+
+The same scripts of calls also run on tripbit and on our pure-Python
+re-creation of the original (benches/python/seed_breaker.py), and every
+printed line and stats value is compared.
 """
 
 from __future__ import annotations
@@ -252,8 +265,10 @@ def test_the_call_after_the_lazy_move_is_the_probe(capsys: pytest.CaptureFixture
     assert cb.get_state() is CircuitState.HALF_OPEN
     capsys.readouterr()
     assert cb.call(ok) == "ok"
+    # _record_success: the 🟢 line carries no count, then the ✅ line.
     assert lines(capsys) == [
-        "[CircuitBreaker-B->C] 🟢 State transition: half_open -> closed (failure_count=0)"
+        "[CircuitBreaker-B->C] 🟢 State transition: half_open -> closed",
+        "[CircuitBreaker-B->C] ✅ Circuit CLOSED - normal operation resumed",
     ]
     assert cb.get_state() is CircuitState.CLOSED
 
@@ -441,9 +456,12 @@ def test_rejected_calls_are_not_failures() -> None:
     cb = CircuitBreaker(1, stdout=False)
     fail_n(cb, 1)
     t = cb.last_failure_time
+    assert t is not None
     with pytest.raises(CircuitBreakerOpenError):
         cb.call(ok)
-    assert cb.last_failure_time == t
+    # (Epoch times are computed when read, against time.time(): equal to
+    # well under a millisecond.)
+    assert cb.last_failure_time == pytest.approx(t, abs=1e-3)
 
 
 def test_one_failure_while_half_open_reopens_it(capsys: pytest.CaptureFixture[str]) -> None:
@@ -457,7 +475,8 @@ def test_one_failure_while_half_open_reopens_it(capsys: pytest.CaptureFixture[st
     # this machine stalled for SHORT seconds.)
     assert cb.state is CircuitState.OPEN
     assert lines(capsys) == [
-        "[CircuitBreaker-B->C] 🔴 State transition: half_open -> open (failure_count=0)"
+        "[CircuitBreaker-B->C] 🔴 State transition: half_open -> open (failure_count=0)",
+        f"[CircuitBreaker-B->C] ⚠️ Circuit OPENED - will block calls for {SHORT}s",
     ]
     assert cb.failure_count == 0
 
@@ -481,10 +500,10 @@ def test_a_failure_after_some_half_open_successes_reopens_it() -> None:
     cb.call(ok)
     fail_n(cb, 1)
     assert cb.state is CircuitState.OPEN
-    # As the original: the half-open successes stay counted while open, and
-    # are cleared by the next half-open move.
-    assert cb.success_count == 1
-    assert cb.get_stats()["success_count"] == 1
+    # As the original's _transition_to_open: the move to open clears the
+    # half-open successes.
+    assert cb.success_count == 0
+    assert cb.get_stats()["success_count"] == 0
     time.sleep(AFTER_SHORT)
     assert cb.get_state() is CircuitState.HALF_OPEN
     assert cb.success_count == 0
@@ -558,13 +577,118 @@ def test_reset_updates_last_state_change_time() -> None:
     assert cb.last_state_change_time > t
 
 
-def test_reset_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+def test_reset_from_open_prints_the_manually_reset_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     cb = CircuitBreaker(1, name="x")
     fail_n(cb, 1)
     capsys.readouterr()
     cb.reset()
+    cb.reset()  # already closed: nothing
+    assert lines(capsys) == ["[CircuitBreaker-x] Manually reset: open -> CLOSED"]
+
+
+def test_reset_from_half_open_prints_the_manually_reset_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cb = CircuitBreaker(1, SHORT, name="x")
+    fail_n(cb, 1)
+    time.sleep(AFTER_SHORT)
+    assert cb.get_state() is CircuitState.HALF_OPEN
+    capsys.readouterr()
+    cb.reset()
+    assert lines(capsys) == ["[CircuitBreaker-x] Manually reset: half_open -> CLOSED"]
+
+
+def test_reset_names_the_stored_state_not_the_lazy_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The original reads self.state: OPEN even once open_timeout passed,
+    # until get_state() makes the move.
+    cb = CircuitBreaker(1, SHORT, name="x")
+    fail_n(cb, 1)
+    time.sleep(AFTER_SHORT)
+    capsys.readouterr()
+    cb.reset()
+    assert lines(capsys) == ["[CircuitBreaker-x] Manually reset: open -> CLOSED"]
+
+
+def test_reset_of_a_closed_breaker_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    cb = CircuitBreaker(3, name="x")
+    fail_n(cb, 2)
+    capsys.readouterr()
     cb.reset()
     assert lines(capsys) == []
+    assert cb.failure_count == 0
+    assert cb.last_failure_time is None
+
+
+def test_reset_updates_last_state_change_time_even_when_closed() -> None:
+    cb = CircuitBreaker(stdout=False)
+    before = cb.last_state_change_time
+    time.sleep(0.02)
+    cb.reset()
+    assert cb.last_state_change_time >= before + 0.015
+
+
+def test_closing_from_half_open_clears_last_failure_time() -> None:
+    # _transition_to_closed: last_failure_time = None.
+    cb = CircuitBreaker(1, SHORT, stdout=False)
+    fail_n(cb, 1)
+    assert cb.last_failure_time is not None
+    time.sleep(AFTER_SHORT)
+    assert cb.get_state() is CircuitState.HALF_OPEN
+    # Half-open keeps the stamp of the failure that opened it.
+    assert cb.get_stats()["time_since_last_failure"] is not None
+    cb.call(ok)
+    assert cb.last_failure_time is None
+    stats = cb.get_stats()
+    assert stats["last_failure_time"] is None
+    assert stats["time_since_last_failure"] is None
+
+
+def test_reset_clears_last_failure_time() -> None:
+    cb = CircuitBreaker(3, stdout=False)
+    fail_n(cb, 1)
+    cb.reset()
+    assert cb.last_failure_time is None
+    assert cb.get_stats()["time_since_last_failure"] is None
+
+
+def test_the_lock_attribute_is_a_lock_that_blocks_nothing() -> None:
+    # The original exposes self.lock (a threading.Lock); code may take it.
+    cb = CircuitBreaker(1, stdout=False)
+    with cb.lock:
+        fail_n(cb, 1)  # tripbit has no lock inside: no deadlock
+        assert cb.get_stats()["state"] == "open"
+    assert cb.lock is cb.lock
+    assert cb.lock.acquire(blocking=False)
+    cb.lock.release()
+
+
+def test_the_gateway_skips_a_neighbour_whose_breaker_reads_open() -> None:
+    # gateway/server.py: get_state().value == "open" -> skip, else call()
+    # and catch CircuitBreakerOpenError / the RPC error / Exception.
+    cfg = {"failure_threshold": 2, "open_timeout_seconds": 30.0, "success_threshold": 1}
+    cb = CircuitBreaker(
+        failure_threshold=cfg.get("failure_threshold", 3),
+        open_timeout=cfg.get("open_timeout_seconds", 30.0),
+        success_threshold=cfg.get("success_threshold", 1),
+        name="A->B",
+        stdout=False,
+    )
+    log = []
+    for _ in range(4):
+        if cb.get_state().value == "open":
+            log.append("skip")
+            continue
+        try:
+            cb.call(lambda: boom())
+        except CircuitBreakerOpenError:
+            log.append("open")
+        except Exception:
+            log.append("error")
+    assert log == ["error", "error", "skip", "skip"]
 
 
 def test_reset_returns_none() -> None:
@@ -664,7 +788,8 @@ def test_the_transition_line_is_printed_before_call_reraises(
         cb.call(boom)
     except Boom:
         assert lines(capsys) == [
-            "[CircuitBreaker-B->C] 🔴 State transition: closed -> open (failure_count=3)"
+            "[CircuitBreaker-B->C] 🔴 State transition: closed -> open (failure_count=3)",
+            "[CircuitBreaker-B->C] ⚠️ Circuit OPENED - will block calls for 30.0s",
         ]
         assert cb.get_stats()["state"] == "open"
     else:
@@ -685,6 +810,7 @@ def test_the_seed_log_sequence(capsys: pytest.CaptureFixture[str]) -> None:
         "[B] ❌ Error contacting C: boom (failure count: 1/3)",
         "[B] ❌ Error contacting C: boom (failure count: 2/3)",
         "[CircuitBreaker-B->C] 🔴 State transition: closed -> open (failure_count=3)",
+        "[CircuitBreaker-B->C] ⚠️ Circuit OPENED - will block calls for 30.0s",
         "[B] ❌ Error contacting C: boom (failure count: 3/3)",
     ]
 
@@ -720,12 +846,31 @@ def test_every_transition_line(capsys: pytest.CaptureFixture[str]) -> None:
     fail_n(cb, 1)  # (silent open -> half_open) half_open -> open
     time.sleep(AFTER_SHORT)
     cb.call(ok)  # (silent open -> half_open) half_open -> closed
+    cb.reset()  # closed already: nothing
+    fail_n(cb, 2)
+    cb.reset()
     assert lines(capsys) == [
         "[CircuitBreaker-E->F] Initialized: threshold=2, timeout=0.05s",
         "[CircuitBreaker-E->F] 🔴 State transition: closed -> open (failure_count=2)",
+        "[CircuitBreaker-E->F] ⚠️ Circuit OPENED - will block calls for 0.05s",
         "[CircuitBreaker-E->F] 🔴 State transition: half_open -> open (failure_count=0)",
-        "[CircuitBreaker-E->F] 🟢 State transition: half_open -> closed (failure_count=0)",
+        "[CircuitBreaker-E->F] ⚠️ Circuit OPENED - will block calls for 0.05s",
+        "[CircuitBreaker-E->F] 🟢 State transition: half_open -> closed",
+        "[CircuitBreaker-E->F] ✅ Circuit CLOSED - normal operation resumed",
+        "[CircuitBreaker-E->F] 🔴 State transition: closed -> open (failure_count=2)",
+        "[CircuitBreaker-E->F] ⚠️ Circuit OPENED - will block calls for 0.05s",
+        "[CircuitBreaker-E->F] Manually reset: open -> CLOSED",
     ]
+
+
+@pytest.mark.parametrize(("timeout", "shown"), [(30, "30"), (2.5, "2.5"), (1e-3, "0.001")])
+def test_the_opened_line_shows_the_timeout_as_given(
+    capsys: pytest.CaptureFixture[str], timeout: float, shown: str
+) -> None:
+    cb = CircuitBreaker(1, timeout, 1, "B->C")
+    capsys.readouterr()
+    fail_n(cb, 1)
+    assert lines(capsys)[-1] == f"[CircuitBreaker-B->C] ⚠️ Circuit OPENED - will block calls for {shown}s"
 
 
 def test_lines_go_to_the_current_sys_stdout() -> None:
@@ -741,6 +886,7 @@ def test_lines_go_to_the_current_sys_stdout() -> None:
         "[CircuitBreaker-x] Initialized: threshold=1, timeout=30.0s",
         "server line",
         "[CircuitBreaker-x] 🔴 State transition: closed -> open (failure_count=1)",
+        "[CircuitBreaker-x] ⚠️ Circuit OPENED - will block calls for 30.0s",
         "after",
     ]
 
@@ -797,20 +943,29 @@ def test_the_lines_also_go_to_logging(caplog: pytest.LogCaptureFixture) -> None:
         logging.INFO,
         "[CircuitBreaker-B->C] Initialized: threshold=1, timeout=0.05s",
     )
-    assert records[1] == (
-        "tripbit",
-        logging.WARNING,
-        "[CircuitBreaker-B->C] 🔴 State transition: closed -> open (failure_count=1)",
-    )
+    assert records[1:3] == [
+        (
+            "tripbit",
+            logging.WARNING,
+            "[CircuitBreaker-B->C] 🔴 State transition: closed -> open (failure_count=1)",
+        ),
+        (
+            "tripbit",
+            logging.WARNING,
+            "[CircuitBreaker-B->C] ⚠️ Circuit OPENED - will block calls for 0.05s",
+        ),
+    ]
     # The silent lazy move is logged (not printed), then the close.
-    assert records[2][:2] == ("tripbit", logging.INFO)
-    assert "open -> half_open" in records[2][2]
-    assert records[3] == (
-        "tripbit",
-        logging.INFO,
-        "[CircuitBreaker-B->C] 🟢 State transition: half_open -> closed (failure_count=0)",
-    )
-    assert len(records) == 4
+    assert records[3][:2] == ("tripbit", logging.INFO)
+    assert "open -> half_open" in records[3][2]
+    assert records[4:] == [
+        ("tripbit", logging.INFO, "[CircuitBreaker-B->C] 🟢 State transition: half_open -> closed"),
+        (
+            "tripbit",
+            logging.INFO,
+            "[CircuitBreaker-B->C] ✅ Circuit CLOSED - normal operation resumed",
+        ),
+    ]
 
 
 def test_logging_is_quiet_unless_configured(capsys: pytest.CaptureFixture[str]) -> None:

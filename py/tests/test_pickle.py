@@ -10,7 +10,7 @@ import weakref
 
 import pytest
 
-from tripbit import CircuitBreaker, CircuitBreakerOpenError, CircuitState
+from tripbit import CircuitBreaker, CircuitBreakerOpenError, CircuitState, Transition
 
 from conftest import fail_n, ok
 
@@ -61,7 +61,9 @@ def test_a_failed_copy_leaves_the_breaker_untouched() -> None:
     for op in (copy.copy, copy.deepcopy, pickle.dumps):
         with pytest.raises(TypeError):
             op(cb)
-    assert cb.snapshot() == before
+    after = cb.snapshot()
+    assert after["generation"] == before["generation"]
+    assert after["consecutive_failures"] == before["consecutive_failures"] == 1
     assert cb.failure_count == 1
     assert cb.call(ok) == "ok"
 
@@ -117,13 +119,74 @@ def test_the_open_error_pickles_with_its_attributes(protocol: int) -> None:
     assert err.retry_after == info.value.retry_after
 
 
-def test_guards_and_transitions_are_not_picklable() -> None:
+def test_guards_are_not_picklable() -> None:
     cb = CircuitBreaker("acme.p", failure_threshold=1, stdout=False)
-    got = []
-    cb.add_listener(got.append)
     g = cb.guard()
     with pytest.raises(TypeError):
         pickle.dumps(g)
     g.failure()
-    with pytest.raises(TypeError):
-        pickle.dumps(got[0])
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_transitions_pickle_by_value_without_their_breaker(protocol: int) -> None:
+    cb = CircuitBreaker("acme.p", failure_threshold=1, stdout=False)
+    got: list[Transition] = []
+    cb.add_listener(got.append)
+    fail_n(cb, 1)
+    t = got[0]
+    back = pickle.loads(pickle.dumps(t, protocol=protocol))
+    assert type(back) is Transition
+    for attr in ("name", "old_state", "new_state", "failure_count", "generation",
+                 "backoff_level", "time"):
+        assert getattr(back, attr) == getattr(t, attr), attr
+    assert t.breaker is cb
+    # The breaker is live state of this process: never pickled with it.
+    with pytest.raises(AttributeError, match="never pickled"):
+        back.breaker  # noqa: B018
+
+
+def test_a_transition_built_by_hand_checks_its_states() -> None:
+    t = Transition("acme.p", "closed", "open", 3, 7, 0, 1.5)
+    assert (t.old_state, t.new_state, t.generation) == ("closed", "open", 7)
+    with pytest.raises(ValueError, match="old_state must be one of"):
+        Transition("acme.p", "shut", "open", 3, 7, 0, 1.5)  # type: ignore[arg-type]
+
+
+# Module-level guarded functions, as a ProcessPoolExecutor user writes them.
+POOL_BREAKER = CircuitBreaker("acme.pool", failure_threshold=2)
+
+
+@POOL_BREAKER
+def guarded_double(x: int) -> int:
+    return 2 * x
+
+
+@POOL_BREAKER
+async def guarded_async_double(x: int) -> int:
+    return 2 * x
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_decorated_module_level_functions_pickle_by_reference(protocol: int) -> None:
+    for f in (guarded_double, guarded_async_double):
+        data = pickle.dumps(f, protocol=protocol)
+        assert pickle.loads(data) is f
+        assert b"acme.pool" not in data  # a reference, not the breaker
+
+
+def test_a_decorated_local_function_fails_to_pickle_like_a_local_function() -> None:
+    @POOL_BREAKER
+    def local(x: int) -> int:
+        return x
+
+    with pytest.raises((pickle.PicklingError, AttributeError)):
+        pickle.dumps(local)
+
+
+def test_process_pool_map_over_a_guarded_function() -> None:
+    import concurrent.futures
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+        assert list(pool.map(guarded_double, range(5))) == [0, 2, 4, 6, 8]

@@ -99,7 +99,8 @@ def test_16_threads_of_failures_reach_the_threshold_exactly_once(
     assert cb.get_state() is CircuitState.OPEN
     assert cb.failure_count == threshold
     assert capsys.readouterr().out.splitlines() == [
-        f"[CircuitBreaker-hammer] 🔴 State transition: closed -> open (failure_count={threshold})"
+        f"[CircuitBreaker-hammer] 🔴 State transition: closed -> open (failure_count={threshold})",
+        "[CircuitBreaker-hammer] ⚠️ Circuit OPENED - will block calls for 30.0s",
     ]
 
 
@@ -272,7 +273,8 @@ def test_half_open_admits_exactly_success_threshold_concurrent_probes(
     assert cb.get_state() is CircuitState.CLOSED
     assert events == [("open", "half_open"), ("half_open", "closed")]
     assert capsys.readouterr().out.splitlines() == [
-        "[CircuitBreaker-B->C] 🟢 State transition: half_open -> closed (failure_count=0)"
+        "[CircuitBreaker-B->C] 🟢 State transition: half_open -> closed",
+        "[CircuitBreaker-B->C] ✅ Circuit CLOSED - normal operation resumed",
     ]
 
 
@@ -319,7 +321,8 @@ def test_failed_concurrent_probes_reopen_it_once(capsys: pytest.CaptureFixture[s
     assert cb.state is CircuitState.OPEN
     assert cb.failure_count == 0
     assert capsys.readouterr().out.splitlines() == [
-        "[CircuitBreaker-B->C] 🔴 State transition: half_open -> open (failure_count=0)"
+        "[CircuitBreaker-B->C] 🔴 State transition: half_open -> open (failure_count=0)",
+        "[CircuitBreaker-B->C] ⚠️ Circuit OPENED - will block calls for 0.05s",
     ]
 
 

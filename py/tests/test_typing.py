@@ -202,7 +202,7 @@ def test_misuses_are_type_errors_for_mypy_and_at_run_time() -> None:
     with pytest.raises(TypeError):
         CircuitBreaker(failure_threshold="3")  # type: ignore[call-overload]
     with pytest.raises(TypeError):
-        CircuitBreaker(timeout=30)  # type: ignore[call-overload]
+        CircuitBreaker(reset_timeout=30)  # type: ignore[call-overload]
     with pytest.raises(AttributeError):
         cb.failure_count = 3  # type: ignore[misc]
     with pytest.raises(TypeError):

@@ -23,6 +23,7 @@ See the README for the options, listeners, ``guard()`` and asyncio.
 
 from ._breaker import CircuitBreaker, ExceptionFilter
 from ._tripbit import (
+    LIMITS,
     CircuitBreakerOpenError,
     CircuitState,
     Guard,
@@ -30,6 +31,7 @@ from ._tripbit import (
     TripbitError,
     __version__,
 )
+from ._types import Snapshot, Stats
 
 __all__ = [
     "CircuitBreaker",
@@ -37,6 +39,9 @@ __all__ = [
     "CircuitState",
     "ExceptionFilter",
     "Guard",
+    "LIMITS",
+    "Snapshot",
+    "Stats",
     "Transition",
     "TripbitError",
     "__version__",

@@ -8,6 +8,7 @@ turns seconds into the core's nanosecond ticks, and builds decorators.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import math
@@ -19,8 +20,9 @@ from typing import (
     Any,
     Awaitable,
     Callable,
+    Coroutine,
     Mapping,
-    Tuple,
+    Sequence,
     Type,
     TypeVar,
     Union,
@@ -28,17 +30,21 @@ from typing import (
     overload,
 )
 
-from ._tripbit import CircuitBreakerOpenError, CoreBreaker, SyncGuarded
+from ._tripbit import LIMITS, CircuitBreakerOpenError, CoreBreaker, Guard, SyncGuarded
 
 if TYPE_CHECKING:
     if sys.version_info >= (3, 10):
-        from typing import ParamSpec, Protocol
+        from typing import Concatenate, ParamSpec, Protocol
     else:
-        from typing_extensions import ParamSpec, Protocol
+        from typing_extensions import Concatenate, ParamSpec, Protocol
 
     P = ParamSpec("P")
+    P2 = ParamSpec("P2")
     R = TypeVar("R")
     R_co = TypeVar("R_co", covariant=True)
+    S = TypeVar("S")
+    CM = TypeVar("CM", bound="classmethod[Any, Any, Any]")
+    SM = TypeVar("SM", bound="staticmethod[Any, Any]")
 
     class GuardedFunction(Protocol[P, R]):
         """A function guarded by ``@breaker``."""
@@ -60,7 +66,14 @@ if TYPE_CHECKING:
             instead of raising CircuitBreakerOpenError."""
             ...
 
-        def __get__(self, instance: Any, owner: type | None = None) -> Callable[..., R]: ...
+        # Looked up on the class: the function itself; on an instance: a
+        # bound method taking the parameters after `self`.
+        @overload
+        def __get__(self, instance: None, owner: type | None = None) -> GuardedFunction[P, R]: ...
+        @overload
+        def __get__(
+            self: GuardedFunction[Concatenate[S, P2], R], instance: S, owner: type | None = None
+        ) -> Callable[P2, R]: ...
 
     class AsyncGuardedFunction(Protocol[P, R_co]):
         """An ``async def`` function guarded by ``@breaker``."""
@@ -74,7 +87,7 @@ if TYPE_CHECKING:
         @property
         def __wrapped__(self) -> Callable[P, Awaitable[R_co]]: ...
 
-        def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[R_co]: ...
+        def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R_co]: ...
 
         def fallback(
             self, fallback: Callable[P, Any]
@@ -83,33 +96,43 @@ if TYPE_CHECKING:
             arguments, instead of raising CircuitBreakerOpenError."""
             ...
 
+        @overload
         def __get__(
-            self, instance: Any, owner: type | None = None
-        ) -> Callable[..., Awaitable[R_co]]: ...
+            self, instance: None, owner: type | None = None
+        ) -> AsyncGuardedFunction[P, R_co]: ...
+        @overload
+        def __get__(
+            self: AsyncGuardedFunction[Concatenate[S, P2], R_co],
+            instance: S,
+            owner: type | None = None,
+        ) -> Callable[P2, Coroutine[Any, Any, R_co]]: ...
 
 
 ExceptionFilter = Union[
     Type[BaseException],
-    Tuple[Type[BaseException], ...],
+    Sequence[Type[BaseException]],
     Callable[[BaseException], object],
 ]
-"""Which exceptions a filter matches: a type, a tuple of types, or a
+"""Which exceptions a filter matches: a type, a tuple or list of types, or a
 predicate called with the exception."""
 
 _T = TypeVar("_T")
 _UNSET: Any = object()
 
-_U16 = 65535
-_MAX_CLOSE_AFTER = 4095  # the core's half-open counters are 12 bits
-_MAX_PROBES = 255
+# The largest settings the core holds, asked of the core (its setters'
+# argument widths and its validation), never restated here.
+_MAX_FAILURE_THRESHOLD: int = LIMITS["failure_threshold"]
+_MAX_SUCCESS_THRESHOLD: int = LIMITS["success_threshold"]
+_MAX_PROBES: int = LIMITS["probes"]
 _MAX_NS = 2**64 - 1
 _MAX_WINDOW = 10 * (2**20 - 1)  # 10 buckets, 2**20 - 1 calls each
 _DEFAULT_BACKOFF_LEVEL = 4  # backoff=2 -> at most 2**4 = 16 x open_timeout
 
 # How positional arguments bind: the drop-in's order, or, after a str
-# first argument (the dotted key), the key then the timing.
+# first argument (the dotted key), the key alone: everything after it is a
+# keyword (CircuitBreaker("svc", 5) would silently mean open_timeout=5).
 _DROPIN_ORDER = ("failure_threshold", "open_timeout", "success_threshold", "name")
-_KEY_ORDER = ("name", "open_timeout", "success_threshold")
+_KEY_ORDER = ("name",)
 
 _CONFIG_KEYS = {
     "failure_threshold": "failure_threshold",
@@ -156,27 +179,46 @@ def _nanoseconds(arg: str, value: object, *, zero_ok: bool) -> int:
     zero_ok: then it is 1 ns, "at once") or more than 2**64 - 1 ns."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{arg} must be a number of seconds, got {_type_name(value)}")
-    seconds = float(value)
+    too_large = ValueError(
+        f"{arg} is too large: at most {_MAX_NS // 1_000_000_000} seconds, got {value!r}"
+    )
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int beyond any float
+        raise too_large from None
     if math.isnan(seconds) or math.isinf(seconds):
         raise ValueError(f"{arg} must be a finite number of seconds, got {value!r}")
     if seconds < 0 or (seconds == 0 and not zero_ok):
         bar = ">= 0" if zero_ok else "> 0"
         raise ValueError(f"{arg} must be {bar} seconds, got {value!r}")
+    if seconds > _MAX_NS / 1e9:  # before scaling: 1e300 * 1e9 is inf
+        raise too_large
     if isinstance(value, int):
         ns = value * 1_000_000_000
     else:
         ns = round(seconds * 1e9)
     if ns > _MAX_NS:
-        raise ValueError(f"{arg} is too large: at most {_MAX_NS / 1e9:.0f} seconds, got {value!r}")
+        raise too_large
     return max(ns, 1)
+
+
+def _seconds(arg: str, value: object) -> float | None:
+    """An optional positive, finite number of seconds (None: no limit)."""
+    if value is None:
+        return None
+    _nanoseconds(arg, value, zero_ok=False)
+    return float(cast(float, value))
 
 
 def _percent(arg: str, value: object, lo: int = 1, hi: int = 100) -> int:
     """A whole percent in lo..hi (an int, or a float with no fraction)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{arg} must be a percent (a number), got {_type_name(value)}")
-    f = float(value)
-    if math.isnan(f) or f != math.floor(f) or not lo <= f <= hi:
+    try:
+        f = float(value)
+    except OverflowError:
+        f = math.inf
+    if math.isnan(f) or math.isinf(f) or f != math.floor(f) or not lo <= f <= hi:
         raise ValueError(f"{arg} must be a whole percent in {lo}..{hi} (e.g. 50), got {value!r}")
     return int(f)
 
@@ -195,6 +237,12 @@ def _filter(arg: str, value: object) -> object:
                 raise TypeError(
                     f"{arg} must hold exception types, got {t!r} ({_type_name(t)})"
                 )
+        if not types and arg == "include":
+            raise ValueError(
+                "include must name at least one exception type: an empty include "
+                "counts no failure, so the breaker could never open (leave include "
+                "out to count every Exception)"
+            )
         return types
     if callable(value):
         return value
@@ -241,6 +289,7 @@ class CircuitBreaker(CoreBreaker):
         backoff: int | tuple[int, int] | None = None,
         include: ExceptionFilter | None = None,
         exclude: ExceptionFilter | None = None,
+        timeout: float | None = None,
         stdout: bool = True,
     ) -> CircuitBreaker: ...
 
@@ -249,9 +298,9 @@ class CircuitBreaker(CoreBreaker):
         cls,
         name: str,
         /,
+        *,
         open_timeout: float = 30.0,
         success_threshold: int = 1,
-        *,
         failure_threshold: int = 3,
         failure_rate: float | None = None,
         min_calls: int | None = None,
@@ -264,7 +313,8 @@ class CircuitBreaker(CoreBreaker):
         backoff: int | tuple[int, int] | None = None,
         include: ExceptionFilter | None = None,
         exclude: ExceptionFilter | None = None,
-        stdout: bool = True,
+        timeout: float | None = None,
+        stdout: bool = False,
     ) -> CircuitBreaker: ...
 
     def __new__(cls, *args: Any, **kwargs: Any) -> CircuitBreaker:
@@ -273,12 +323,24 @@ class CircuitBreaker(CoreBreaker):
         # "company.product.service"), followed by open_timeout and
         # success_threshold. Only a *positional* str is a name: a str given
         # as failure_threshold= is a TypeError like any non-int threshold.
-        order = _KEY_ORDER if args and isinstance(args[0], str) else _DROPIN_ORDER
+        # The dotted-key style prints nothing unless stdout=True: it logs
+        # through `logging` (logger "tripbit"); the drop-in constructor keeps
+        # the original's stdout lines.
+        keyed = bool(args) and isinstance(args[0], str)
+        order = _KEY_ORDER if keyed else _DROPIN_ORDER
         if len(args) > len(order):
+            if keyed:
+                raise TypeError(
+                    "CircuitBreaker(name, ...) takes the name as its only positional "
+                    f"argument; give the others as keywords ({len(args)} positional given), "
+                    'e.g. CircuitBreaker("acme.svc", failure_threshold=5, open_timeout=10)'
+                )
             raise TypeError(
                 f"CircuitBreaker() takes at most {len(order)} positional arguments "
                 f"({len(args)} given)"
             )
+        if keyed:
+            kwargs.setdefault("stdout", False)
         for param, value in zip(order, args):
             if param in kwargs:
                 raise TypeError(f"CircuitBreaker() got multiple values for argument {param!r}")
@@ -307,6 +369,7 @@ class CircuitBreaker(CoreBreaker):
         backoff: Any = None,
         include: Any = None,
         exclude: Any = None,
+        timeout: Any = None,
         stdout: Any = True,
     ) -> CircuitBreaker:
         if not isinstance(name, str):
@@ -327,9 +390,14 @@ class CircuitBreaker(CoreBreaker):
                 "failure_threshold (trip on consecutive failures) and failure_rate/window/"
                 "slow_call (trip on a ratio over a window) are two policies: give one"
             )
-        threshold = 3 if failure_threshold is _UNSET else _int("failure_threshold", failure_threshold, 1, _U16)
+        threshold = (
+            3
+            if failure_threshold is _UNSET
+            else _int("failure_threshold", failure_threshold, 1, _MAX_FAILURE_THRESHOLD)
+        )
         open_ns = _nanoseconds("open_timeout", open_timeout, zero_ok=True)
-        successes = _int("success_threshold", success_threshold, 1, _MAX_CLOSE_AFTER)
+        successes = _int("success_threshold", success_threshold, 1, _MAX_SUCCESS_THRESHOLD)
+        call_timeout = _seconds("timeout", timeout)
         n_probes = (
             min(successes, _MAX_PROBES) if probes is None else _int("probes", probes, 1, _MAX_PROBES)
         )
@@ -375,6 +443,7 @@ class CircuitBreaker(CoreBreaker):
             backoff_max_level=max_level,
             include=_filter("include", include),
             exclude=_filter("exclude", exclude),
+            timeout=call_timeout,
             stdout=stdout,
             **kw,
         )
@@ -410,29 +479,65 @@ class CircuitBreaker(CoreBreaker):
         return cls(name=name, **kwargs)
 
     @overload
-    def __call__(self, func: Callable[P, Awaitable[R]]) -> AsyncGuardedFunction[P, R]: ...
+    def __call__(self, func: CM) -> CM: ...
+
+    @overload
+    def __call__(self, func: SM) -> SM: ...
+
+    @overload
+    def __call__(self, func: Callable[P, Coroutine[Any, Any, R]]) -> AsyncGuardedFunction[P, R]: ...
 
     @overload
     def __call__(self, func: Callable[P, R]) -> GuardedFunction[P, R]: ...
 
-    def __call__(self, func: Callable[..., Any]) -> Any:
+    def __call__(self, func: Any) -> Any:
         """``@breaker``: guards every call of ``func``; ``async def``
-        functions are awaited inside the guard. The result has
-        ``.fallback``, a decorator registering the function called (with the
-        same arguments) instead of raising CircuitBreakerOpenError."""
+        functions (and objects whose ``__call__`` is ``async def``) are
+        awaited inside the guard, with ``timeout=`` if the breaker has one.
+        The result has ``.fallback``, a decorator registering the function
+        called (with the same arguments) instead of raising
+        CircuitBreakerOpenError. Works above or below ``@classmethod`` and
+        ``@staticmethod``. A generator function is a TypeError: its body
+        runs during iteration, after the call returned."""
+        if isinstance(func, (classmethod, staticmethod)):
+            return type(func)(self(func.__func__))
         if not callable(func):
             raise TypeError(f"@CircuitBreaker needs a callable, got {_type_name(func)}")
-        if inspect.iscoroutinefunction(func):
+        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+            what = "an async generator" if inspect.isasyncgenfunction(func) else "a generator"
+            name = getattr(func, "__qualname__", repr(func))
+            loop = "async for" if inspect.isasyncgenfunction(func) else "for"
+            raise TypeError(
+                f"@CircuitBreaker cannot guard {name}, {what} function: its body runs "
+                "during iteration, after the call has returned, so its failures would "
+                "never count. Guard the iteration instead: "
+                f"`with breaker.guard(): {loop} item in {name}(...): ...`, or decorate "
+                "the function that consumes it"
+            )
+        if _is_async_callable(func):
             return _guard_async(self, func)
         return _guard_sync(self, func)
 
     async def call_async(self, func: Callable[..., Awaitable[_T]], /, *args: Any, **kwargs: Any) -> _T:
         """Awaits ``func(*args, **kwargs)`` through the breaker: the
-        asyncio twin of ``call()``. Cancellation counts nothing."""
+        asyncio twin of ``call()``, with the breaker's ``timeout=`` (a
+        timeout counts as a failure). Cancellation counts nothing. A
+        ``func`` whose result is not awaitable is a TypeError that counts
+        nothing (use ``call()`` for sync functions)."""
         if not callable(func):
             raise TypeError(f"call_async() argument must be callable, got {_type_name(func)}")
-        with self.guard():
-            return await func(*args, **kwargs)
+        guard = self.guard()
+        with guard:
+            awaitable = func(*args, **kwargs)
+            if not inspect.isawaitable(awaitable):
+                guard.ignore()
+                name = getattr(func, "__qualname__", _type_name(func))
+                raise TypeError(
+                    f"call_async() needs an async function: {name}() returned "
+                    f"{_type_name(awaitable)}, which is not awaitable; use call() for a "
+                    "sync function"
+                )
+            return await _with_timeout(awaitable, self.timeout)
 
 
 # Every keyword CircuitBreaker() takes.
@@ -472,6 +577,35 @@ class _ClassSignature:
 setattr(CircuitBreaker, "__signature__", _ClassSignature(_public_signature()))
 
 
+def _is_async_callable(func: object) -> bool:
+    """``async def`` functions (also behind functools.partial), and objects
+    whose ``__call__`` is ``async def``."""
+    if inspect.iscoroutinefunction(func):
+        return True
+    if isinstance(func, type) or inspect.isfunction(func) or inspect.ismethod(func):
+        return False
+    return inspect.iscoroutinefunction(getattr(type(func), "__call__", None))
+
+
+def _with_timeout(awaitable: Awaitable[_T], timeout: float | None) -> Awaitable[_T]:
+    """``awaitable``, or, with a timeout, ``asyncio.wait_for`` of it: the
+    deadline sits inside the guard, so reaching it (``TimeoutError``) counts
+    as a failure, where ``wait_for`` around the guarded call would only
+    cancel it (and a cancellation counts nothing)."""
+    if timeout is None:
+        return awaitable
+    return asyncio.wait_for(awaitable, timeout)
+
+
+async def _guarded_await(guard: Guard, awaitable: Awaitable[Any]) -> Any:
+    """What a sync guarded call returns when its result is awaitable
+    (``await cb.call(async_fn)``, a sync function returning a coroutine):
+    the call is only over once awaited, so the await runs inside its
+    guard. Never awaited, the guard is freed and counts nothing."""
+    with guard:
+        return await awaitable
+
+
 def _guard_sync(breaker: CircuitBreaker, func: Callable[..., Any]) -> Any:
     # A native callable: one crossing into Rust per call (admit, call,
     # record, or the fallback), no Python wrapper frame. It binds as a
@@ -496,7 +630,7 @@ def _guard_async(breaker: CircuitBreaker, func: Callable[..., Any]) -> Any:
             fb = fallback
         else:
             with guard:
-                return await func(*args, **kwargs)
+                return await _with_timeout(func(*args, **kwargs), breaker.timeout)
         # Outside the except block, so the fallback's own errors do not
         # carry the rejection as their __context__.
         result = fb(*args, **kwargs)

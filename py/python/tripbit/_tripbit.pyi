@@ -6,16 +6,20 @@ outcomes and announces the transitions the core returns.
 """
 
 import enum
+import threading
 from types import TracebackType
 from typing import Any, Callable, Literal, TypeVar, final
 
-from typing_extensions import Self, disjoint_base
+from typing_extensions import Self, TypedDict, disjoint_base
+
+from ._types import Snapshot, Stats
 
 __all__ = [
     "CircuitBreakerOpenError",
     "CircuitState",
     "CoreBreaker",
     "Guard",
+    "LIMITS",
     "SyncGuarded",
     "Transition",
     "TripbitError",
@@ -24,6 +28,16 @@ __all__ = [
 
 __version__: str
 """The package version, from the crate's ``CARGO_PKG_VERSION``."""
+
+class _Limits(TypedDict):
+    failure_threshold: int
+    success_threshold: int
+    probes: int
+
+LIMITS: _Limits
+"""The largest ``failure_threshold``, ``success_threshold`` and ``probes``
+the core holds, asked of the core itself (its setters' argument widths and
+its validation)."""
 
 _T = TypeVar("_T")
 
@@ -61,11 +75,28 @@ class CircuitState(enum.Enum):
 @final
 class Transition:
     """A state change, as listeners receive it (after the change is
-    published, outside any lock)."""
+    published, outside any lock). With several threads, listeners may run
+    out of order: ``generation`` gives the order.
 
+    Pickles by value, without the breaker (a breaker is live state of the
+    process that owns it)."""
+
+    def __new__(
+        cls,
+        name: str,
+        old_state: _StateName,
+        new_state: _StateName,
+        failure_count: int,
+        generation: int,
+        backoff_level: int,
+        time: float,
+    ) -> Self:
+        """A transition with these values and no breaker (what unpickling
+        builds)."""
     @property
     def breaker(self) -> CoreBreaker:
-        """The breaker that changed state."""
+        """The breaker that changed state; AttributeError on a transition
+        that was unpickled or built by hand."""
     @property
     def name(self) -> str:
         """Its name (or dotted key)."""
@@ -80,13 +111,16 @@ class Transition:
         """The failure count the transition line shows."""
     @property
     def generation(self) -> int:
-        """The core's generation after the change (24 bits, wrapping)."""
+        """The core's generation after the change (24 bits, wrapping): it
+        grows by one with every transition of this breaker, so of two
+        transitions the later one is the one ``(a - b) % 2**24`` puts ahead."""
     @property
     def backoff_level(self) -> int:
         """Failed probes in a row (the backoff exponent) after the change."""
     @property
     def time(self) -> float:
         """When it happened, in epoch seconds."""
+    def __reduce__(self) -> tuple[Any, ...]: ...
 
 @final
 class Guard:
@@ -109,6 +143,11 @@ class Guard:
     @property
     def is_probe(self) -> bool:
         """Whether this call holds a half-open probe slot."""
+    @property
+    def nested(self) -> bool:
+        """Whether this guard is part of an enclosing half-open probe of the
+        same breaker (same thread or task): it holds no slot and reports
+        nothing; the enclosing probe counts once."""
     @property
     def recorded(self) -> bool:
         """Whether an outcome was reported already."""
@@ -140,6 +179,8 @@ class SyncGuarded:
         """Registers the function called, with the same arguments, instead of
         raising CircuitBreakerOpenError; returns it unchanged. TypeError if
         it is not callable, or is async (the guarded function is sync)."""
+    def __reduce__(self) -> str:
+        """Pickles by reference (module and qualified name), as a function."""
 
 @disjoint_base
 class CoreBreaker:
@@ -167,6 +208,7 @@ class CoreBreaker:
         slow_rate: int = 100,
         include: Any = None,
         exclude: Any = None,
+        timeout: float | None = None,
         stdout: bool = True,
     ) -> Self:
         """Builds the core breaker from parsed settings (ticks in ns) and
@@ -185,7 +227,17 @@ class CoreBreaker:
         """
     def guard(self) -> Guard:
         """Admits one call now and returns its Guard; raises
-        CircuitBreakerOpenError when the breaker is open."""
+        CircuitBreakerOpenError when the breaker is open. Inside a half-open
+        probe of this breaker (same thread or task) the guard is part of
+        that probe (``nested``)."""
+    @property
+    def lock(self) -> threading.Lock:
+        """The original's ``lock`` attribute, a ``threading.Lock``. tripbit
+        has no lock inside: holding this one blocks nothing in the breaker."""
+    @property
+    def timeout(self) -> float | None:
+        """Seconds an async guarded call may take before it fails with a
+        (counted) TimeoutError, or None."""
     def get_state(self) -> CircuitState:
         """The current state. Once ``open_timeout`` has passed since the
         breaker opened, moves it OPEN -> HALF_OPEN (silently, as the
@@ -214,21 +266,21 @@ class CoreBreaker:
         after the half-open move and while open after a failed probe."""
     @property
     def success_count(self) -> int:
-        """Half-open successes so far; while open after a failed probe, the
-        successes counted before it (as the original, which cleared the
-        count only on its next half-open move or on close); else 0."""
+        """Half-open successes so far; 0 in every other state (the original
+        cleared it on every move to open, half-open and closed)."""
     @property
     def last_failure_time(self) -> float | None:
-        """Epoch seconds of the last failure, or None since creation/reset."""
+        """Epoch seconds of the last failure, or None since creation, a
+        close from half-open, or ``reset()``."""
     @property
     def last_state_change_time(self) -> float:
         """Epoch seconds of the last state change (or creation, or reset)."""
-    def get_stats(self) -> dict[str, Any]:
+    def get_stats(self) -> Stats:
         """The original's stats: exactly ``state`` (the CircuitState value),
         ``failure_count``, ``success_count``, ``last_state_change_time``,
         ``last_failure_time`` (epoch float or None) and
         ``time_since_last_failure`` (seconds or None). Moves nothing."""
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> Snapshot:
         """Everything the core knows: ``state`` (the exact state name, e.g.
         "forced_open"), ``stored_state``, ``generation``, ``backoff_level``,
         ``consecutive_failures``, ``probes_in_flight``, ``probe_successes``,
@@ -238,8 +290,9 @@ class CoreBreaker:
     def settings(self) -> dict[str, Any]:
         """The effective settings, after rounding the window to its buckets."""
     def reset(self) -> None:
-        """Back to CLOSED, every count cleared (prints nothing, as the
-        original); results of calls admitted before are discarded."""
+        """Back to CLOSED, every count cleared, ``last_failure_time`` None;
+        results of calls admitted before are discarded. From any other
+        state prints ``Manually reset: <old> -> CLOSED``, as the original."""
     def force_open(self) -> None:
         """Operator override: reject every call until ``reset()``."""
     def force_closed(self) -> None:
