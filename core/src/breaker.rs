@@ -2,17 +2,36 @@
 //! the state word (layout in `state.rs`).
 //!
 //! Two atomic words carry the shared state:
-//! - `word` decides: state, backoff level, generation and counters;
-//! - `opened_at` is the tick of the last trip. It is raised with `fetch_max`
-//!   *before* the CAS that moves `word` to `Open` (a `Release` CAS), and read
-//!   only after observing `Open` through an `Acquire` fence, so whoever sees
-//!   `Open` sees the tick it opened at. `fetch_max` keeps it monotonic: a
-//!   would-be tripper whose CAS then fails can only raise it to a `now` of a
-//!   call that was concurrent with the trip.
+//! - `word` (64 bits) decides: state, backoff level, 24-bit generation and
+//!   counters. Every transition is one CAS on it, and every call reads it.
+//! - `stamp` (128 bits) is `(full 64-bit generation, tick)`: the tick at
+//!   which the state of that generation began, where one is needed (the trip
+//!   tick of an `Open` period, the start of a `HalfOpen` round). It is
+//!   written *after* the transition CAS by the thread that won it, with a
+//!   CAS that only ever replaces the stamp of an older generation, never a
+//!   newer one (`publish`). A reader that finds `Open` or `HalfOpen` with
+//!   the stamp of an older generation (the winner has not published yet, or
+//!   died before it could: a process of a shared-memory region) publishes
+//!   its own `now` instead: a later tick than the real one, so the open
+//!   period or probe deadline can only grow, never end early. Nobody
+//!   ever waits for the winner.
+//!
+//! Why the tick is not in a plain `u64` raised by `fetch_max` (as in
+//! earlier versions): a monotonic maximum survives clock restarts and
+//! 32-bit wraps, so a later trip would inherit an older, larger tick and
+//! stay open for weeks; and a would-be tripper that lost its CAS could
+//! still move a later period's timer. A stamp keyed by generation has
+//! neither problem: each period has exactly one, and a stale writer's CAS
+//! fails.
+//!
+//! The stamp also extends the word's 24-bit generation to 64 bits
+//! (`full_generation`): probe tickets carry 32 bits of it, so a probe
+//! ticket from an earlier period is told apart from the current one after
+//! any number of transitions below 2³².
 
 use crate::config::{Config, ConfigError, Trip, allowed_failures, open_ticks_at};
-use crate::state::{MAX_HALF_OPEN_COUNT, Probes, State, Word};
-use crate::sync::{AtomicU64, Ordering, const_fn, fence};
+use crate::state::{GEN_MASK, MAX_HALF_OPEN_COUNT, Probes, State, Word};
+use crate::sync::{AtomicU64, AtomicU128, Ordering, const_fn};
 use crate::window::{Policy, WindowCounts};
 
 /// The outcome of a guarded call.
@@ -131,8 +150,16 @@ impl std::error::Error for Stale {}
 
 /// A permit in plain data: what C and Python hold between admitting a call
 /// and reporting its outcome, where a borrow cannot be kept. Hand it back with
-/// [`Breaker::record_ticket`] exactly once; a ticket never recorded keeps its
-/// half-open slot (if it holds one) until the breaker changes generation.
+/// [`Breaker::record_ticket`] exactly once; a probe ticket never recorded
+/// keeps its half-open slot until the probe deadline
+/// ([`Config::probe_timeout`]) lets the next caller start a new round.
+///
+/// A probe ticket counts at most once: reporting it (a record or a release)
+/// marks its slot done in the same CAS that counts it, and slots are never
+/// reused within a round, so a second report is [`Stale`]. A ticket of an
+/// earlier period is stale too. A closed-state ticket is plain data for the
+/// one load that admitted it; replaying one counts it again (the Rust
+/// [`Permit`] cannot be replayed: recording consumes it).
 ///
 /// ```
 /// use tripbit::{Breaker, Config, Outcome};
@@ -147,22 +174,35 @@ impl std::error::Error for Stale {}
 pub struct Ticket {
     /// Tick at which the call was admitted (for slow-call timing).
     pub acquired_at: u64,
-    /// Generation of the word when admitted.
+    /// Generation when admitted: the word's 24-bit generation for a closed
+    /// call, the low 32 bits of the 64-bit generation for a probe.
     pub generation: u32,
     /// Whether this call holds a half-open probe slot.
     pub probe: bool,
+    /// The probe's slot in its round (0 for other calls).
+    pub slot: u8,
 }
 
 impl Ticket {
     /// The ticket of a call admitted at `now` on the raw state word
-    /// `admitted`: its generation is the word's, and it holds a probe slot
-    /// iff the word is `HalfOpen`.
+    /// `admitted`: a probe iff the word is `HalfOpen`, its slot the last one
+    /// the word hands out; `probe_gen` is the probe's 32-bit generation.
     #[inline(always)]
-    const fn admitted_on(admitted: u64, now: u64) -> Ticket {
+    const fn admitted_on(admitted: u64, now: u64, probe_gen: u32) -> Ticket {
+        let probe = Word::raw_is_half_open(admitted);
         Ticket {
             acquired_at: now,
-            generation: Word::raw_generation(admitted),
-            probe: Word::raw_is_half_open(admitted),
+            generation: if probe {
+                probe_gen
+            } else {
+                Word::raw_generation(admitted)
+            },
+            probe,
+            slot: if probe {
+                (Probes::unpack((admitted >> 32) as u32).claimed as u8).wrapping_sub(1)
+            } else {
+                0
+            },
         }
     }
 
@@ -192,10 +232,11 @@ pub struct Permit<'a, P: Policy = Consecutive> {
     /// The raw state word this call was admitted on: the word loaded by the
     /// closed fast path, or the word a probe's CAS stored. Its generation is
     /// the call's; it is a probe iff the word is `HalfOpen`. Kept whole (one
-    /// `u64`, not a `Ticket`'s `u32` + `bool`) so the record fast path
-    /// compares it with the current word in one instruction, and reads back
-    /// exactly what it stored (no store-to-load forwarding stall).
+    /// `u64`, not a `Ticket`'s fields) so the record fast path compares it
+    /// with the current word in one instruction.
     admitted: u64,
+    /// A probe's 32-bit generation (0 for other calls).
+    probe_gen: u32,
     acquired_at: u64,
     transition: Option<Transition>,
 }
@@ -266,7 +307,7 @@ impl<'a, P: Policy> Permit<'a, P> {
         let this = core::mem::ManuallyDrop::new(self);
         let b = this.breaker;
         // Ordering: Relaxed: the word publishes no other memory to a record
-        // (the window policy re-loads with Acquire where it needs to).
+        // (ticks live in the stamp, read with its own Acquire load).
         let cur = b.word.load(Ordering::Relaxed);
         // The hot path: the consecutive policy's success on the very word it
         // was admitted on, a clean closed word (no failures counted), changes
@@ -288,7 +329,7 @@ impl<'a, P: Policy> Permit<'a, P> {
     /// The ticket of this permit (what `into_ticket` hands out).
     #[inline(always)]
     fn ticket(&self) -> Ticket {
-        Ticket::admitted_on(self.admitted, self.acquired_at)
+        Ticket::admitted_on(self.admitted, self.acquired_at, self.probe_gen)
     }
 
     /// The transition that admitting this call caused (`Open → HalfOpen` for
@@ -356,12 +397,13 @@ impl Consecutive {
     pub(crate) const INIT: Consecutive = Consecutive { _private: [] };
 }
 
-/// Immutable settings, packed into 16 bytes.
+/// Immutable settings, packed into 32 bytes.
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 pub(crate) struct Params {
     pub(crate) open_ticks: u64,
-    pub(crate) threshold: u16,
+    pub(crate) probe_ticks: u64,
+    pub(crate) threshold: u32,
     pub(crate) close_after: u16,
     pub(crate) probes: u8,
     pub(crate) backoff_factor: u8,
@@ -373,6 +415,7 @@ impl Params {
     const fn from_config(c: &Config) -> Params {
         Params {
             open_ticks: c.open_ticks,
+            probe_ticks: c.probe_ticks,
             threshold: match c.trip {
                 Trip::ConsecutiveFailures(n) => n,
                 Trip::FailureRate { .. } => 0,
@@ -391,6 +434,13 @@ impl Params {
             self.backoff_factor,
             self.backoff_max_level,
             level,
+        )
+    }
+
+    fn allowed_failures(&self) -> u32 {
+        allowed_failures(
+            u32::from(self.close_after),
+            self.close_max_failure_percent,
         )
     }
 }
@@ -420,7 +470,8 @@ pub struct Snapshot {
     pub backoff_level: u8,
     /// Consecutive failures (Closed and Disabled).
     pub consecutive_failures: u32,
-    /// Half-open probes in flight.
+    /// Half-open probes in flight (while open: probes of the failed trial
+    /// still running, which the next half-open period waits for).
     pub probes_in_flight: u32,
     /// Half-open successes so far.
     pub probe_successes: u32,
@@ -430,6 +481,9 @@ pub struct Snapshot {
     pub opened_at: Option<u64>,
     /// End of the open period, while open.
     pub open_until: Option<u64>,
+    /// While half-open with every slot of the round busy: the tick from
+    /// which the next caller abandons the round (the probe deadline).
+    pub probe_deadline: Option<u64>,
     /// Sliding-window totals (all zero for the consecutive policy).
     pub window: WindowCounts,
 }
@@ -438,8 +492,9 @@ pub struct Snapshot {
 /// settings, no pointers, no allocation. It can live in a `static`, on the
 /// stack, in C storage or in shared memory.
 ///
-/// The default policy, [`Consecutive`], is 32 bytes on every target.
-/// [`Breaker<Window<N>>`](crate::Window) adds a sliding window.
+/// The default policy, [`Consecutive`], is 64 bytes (one cache line),
+/// 16-aligned, on every target. [`Breaker<Window<N>>`](crate::Window) adds a
+/// sliding window.
 ///
 /// ```
 /// use tripbit::{Breaker, Config, Outcome, State};
@@ -459,11 +514,10 @@ pub struct Snapshot {
 /// ```
 #[repr(C)]
 pub struct Breaker<P: Policy = Consecutive> {
-    /// The state word; bit layout in `state.rs`. Written only by CAS (and by
-    /// the unconditional stores of the operator actions).
+    /// `(full generation << 64) | tick`; see the module docs for its protocol.
+    stamp: AtomicU128,
+    /// The state word; bit layout in `state.rs`. Written only by CAS.
     word: AtomicU64,
-    /// Tick of the last trip; see the module docs for its protocol.
-    opened_at: AtomicU64,
     params: Params,
     pub(crate) policy: P,
 }
@@ -488,7 +542,7 @@ impl Breaker<Consecutive> {
         /// ```
         /// use tripbit::{Breaker, Config};
         /// static B: Breaker = Breaker::new(Config::new(100).consecutive_failures(3));
-        /// assert_eq!(core::mem::size_of_val(&B), 32);
+        /// assert_eq!(core::mem::size_of_val(&B), 64);
         /// ```
         ///
         /// ```compile_fail
@@ -526,12 +580,47 @@ impl Breaker<Consecutive> {
     }
 }
 
+/// A stamp: the full generation it belongs to, and its tick.
+#[inline(always)]
+const fn stamp_pack(generation: u64, tick: u64) -> u128 {
+    ((generation as u128) << 64) | tick as u128
+}
+
+#[inline(always)]
+const fn stamp_generation(s: u128) -> u64 {
+    (s >> 64) as u64
+}
+
+#[inline(always)]
+const fn stamp_tick(s: u128) -> u64 {
+    s as u64
+}
+
+/// The 64-bit generation of a word whose 24-bit generation is `g24`, given
+/// the stamp `s` of the same or an older generation: the stamp's plus the
+/// distance between their low 24 bits (a stamp lags by at most the
+/// transitions whose winners have not published yet, far below 2²⁴).
+#[inline(always)]
+const fn full_generation(s: u128, g24: u32) -> u64 {
+    let gs = stamp_generation(s);
+    gs.wrapping_add((g24.wrapping_sub(gs as u32) & GEN_MASK) as u64)
+}
+
+/// What an admission hands to the permit or ticket.
+struct Admitted {
+    /// The raw word the call was admitted on.
+    word: u64,
+    /// A probe's 32-bit generation (0 otherwise).
+    probe_gen: u32,
+    transition: Option<Transition>,
+}
+
 impl<P: Policy> Breaker<P> {
     const_fn! {
         pub(crate) fn from_parts(config: &Config, policy: P) -> Breaker<P> {
             Breaker {
+                stamp: AtomicU128::new(stamp_pack(0, 0)),
                 word: AtomicU64::new(Word::INIT.pack()),
-                opened_at: AtomicU64::new(0),
                 params: Params::from_config(config),
                 policy,
             }
@@ -551,12 +640,13 @@ impl<P: Policy> Breaker<P> {
     /// ```
     #[inline]
     pub fn try_acquire(&self, now: u64) -> Result<Permit<'_, P>, Rejected> {
-        let (admitted, transition) = self.admit(now)?;
+        let a = self.admit(now)?;
         Ok(Permit {
             breaker: self,
-            admitted,
+            admitted: a.word,
+            probe_gen: a.probe_gen,
             acquired_at: now,
-            transition,
+            transition: a.transition,
         })
     }
 
@@ -578,6 +668,7 @@ impl<P: Policy> Breaker<P> {
             Some(cur) => Ok(Permit {
                 breaker: self,
                 admitted: cur,
+                probe_gen: 0,
                 acquired_at: 0,
                 transition: None,
             }),
@@ -600,7 +691,7 @@ impl<P: Policy> Breaker<P> {
         clock: impl FnOnce() -> u64,
     ) -> Result<(Ticket, Option<Transition>), Rejected> {
         match self.closed_untimed() {
-            Some(cur) => Ok((Ticket::admitted_on(cur, 0), None)),
+            Some(cur) => Ok((Ticket::admitted_on(cur, 0, 0), None)),
             None => self.acquire_ticket(clock()),
         }
     }
@@ -629,21 +720,23 @@ impl<P: Policy> Breaker<P> {
     /// ```
     #[inline]
     pub fn acquire_ticket(&self, now: u64) -> Result<(Ticket, Option<Transition>), Rejected> {
-        let (admitted, transition) = self.admit(now)?;
-        Ok((Ticket::admitted_on(admitted, now), transition))
+        let a = self.admit(now)?;
+        Ok((Ticket::admitted_on(a.word, now, a.probe_gen), a.transition))
     }
 
-    /// Admission, shared by `try_acquire` and `acquire_ticket`: the word the
-    /// call is admitted on and the transition admitting it caused. The hot
-    /// path: closed admits with this one load, and the word stays in a
-    /// register (only the slow path returns through memory).
+    /// Admission, shared by `try_acquire` and `acquire_ticket`. The hot
+    /// path: closed admits with this one load.
     #[inline(always)]
-    fn admit(&self, now: u64) -> Result<(u64, Option<Transition>), Rejected> {
+    fn admit(&self, now: u64) -> Result<Admitted, Rejected> {
         // Ordering: Relaxed. In the admitting states nothing but the word
-        // itself is read; the Open paths issue the Acquire fence they need.
+        // itself is read; the Open paths read the stamp with Acquire.
         let cur = self.word.load(Ordering::Relaxed);
         if Word::raw_is_closed(cur) {
-            return Ok((cur, None));
+            return Ok(Admitted {
+                word: cur,
+                probe_gen: 0,
+                transition: None,
+            });
         }
         if let Some(r) = self.reject_fast(cur, now) {
             return Err(r);
@@ -652,49 +745,131 @@ impl<P: Policy> Breaker<P> {
     }
 
     /// The fail-fast path, inline: an `Open` word at backoff level 0 whose
-    /// open period is not over rejects with one more load and a compare.
-    /// Everything else (backoff levels, the move to `HalfOpen`, the other
-    /// states) is `acquire_slow`'s. Compiled in only where 64-bit atomics are
-    /// native (servers: a rejection drops from ~77 to ~15 instructions); on
-    /// microcontrollers every atomic access is a critical section anyway,
-    /// and the inlined check would cost flash at every call site.
+    /// stamp is published and whose open period is not over rejects with
+    /// one more load and a compare. Everything else (backoff levels, an
+    /// unpublished stamp, a clock that went back, the move to `HalfOpen`,
+    /// the other states) is `acquire_slow`'s. Compiled in only where 64-bit
+    /// atomics are native (servers); on microcontrollers every atomic access
+    /// is a critical section anyway, and the inlined check would cost flash
+    /// at every call site.
     #[inline(always)]
     fn reject_fast(&self, cur: u64, now: u64) -> Option<Rejected> {
         if cfg!(not(target_has_atomic = "64")) || !Word::raw_is_open_level0(cur) {
             return None;
         }
-        self.check_open_period(0, now).err()
+        // Ordering: Acquire, pairs with the AcqRel CAS in `publish`.
+        let s = self.stamp.load(Ordering::Acquire);
+        if (stamp_generation(s) as u32) & GEN_MASK != Word::raw_generation(cur) {
+            return None;
+        }
+        let since = stamp_tick(s);
+        let until = since.saturating_add(self.params.open_ticks);
+        (now >= since && now < until).then_some(Rejected {
+            state: State::Open,
+            retry_at: Some(until),
+        })
     }
 
-    /// For a word observed `Open` at backoff `level`: rejects the call until
-    /// the open period is over.
+    /// The stamp of word `w`: its tick if published (`None` while the
+    /// winner of the transition has not published it), and `w`'s 64-bit
+    /// generation.
     #[inline]
-    fn check_open_period(&self, level: u8, now: u64) -> Result<(), Rejected> {
-        // Ordering: Acquire fence, pairs with the Release CAS that stored
-        // `Open` (trip or failed probe) after raising `opened_at`: the load
-        // in `open_until` sees that tick or a later one.
-        fence(Ordering::Acquire);
-        let until = self.open_until(level);
-        if now < until {
-            return Err(Rejected {
-                state: State::Open,
-                retry_at: Some(until),
-            });
+    fn stamp_of(&self, w: Word) -> (Option<u64>, u64) {
+        // Ordering: Acquire, pairs with the AcqRel CAS in `publish`.
+        let s = self.stamp.load(Ordering::Acquire);
+        let g = full_generation(s, w.generation);
+        let tick = (stamp_generation(s) == g).then_some(stamp_tick(s));
+        (tick, g)
+    }
+
+    /// The stamp of `w`, publishing `now` for it if nobody has yet: the
+    /// tick in effect for `w`'s state and its 64-bit generation; `None` if
+    /// the word has moved past `w` (reload and decide again).
+    fn stamp_or_publish(&self, w: Word, now: u64) -> Option<(u64, u64)> {
+        match self.stamp_of(w) {
+            (Some(t), g) => Some((t, g)),
+            (None, _) => self.publish(w.generation, now),
         }
-        Ok(())
+    }
+
+    /// Publishes `tick` as the stamp of the word generation `g24`: only over
+    /// the stamp of an older generation, and only while the word is still at
+    /// `g24`. Returns the tick in effect for `g24` (ours, or the one another
+    /// thread published first) and the full generation, or `None` once the
+    /// word has moved on (a late publisher never overwrites a newer stamp).
+    fn publish(&self, g24: u32, tick: u64) -> Option<(u64, u64)> {
+        // Ordering: Acquire, pairs with the AcqRel CAS below (of another
+        // publisher): if we see a newer generation's stamp, the word load
+        // that follows sees that generation's word or a later one.
+        let mut cur = self.stamp.load(Ordering::Acquire);
+        loop {
+            let g = full_generation(cur, g24);
+            if stamp_generation(cur) == g {
+                return Some((stamp_tick(cur), g));
+            }
+            // Ordering: Acquire, see above: read-read coherence with the
+            // word load of whoever published the stamp we just read.
+            if Word::raw_generation(self.word.load(Ordering::Acquire)) != g24 {
+                return None;
+            }
+            // Ordering: AcqRel: Release publishes this stamp to the Acquire
+            // loads above and in `stamp_of`/`reject_fast`; Acquire on
+            // success and failure orders our next word load after the stamp
+            // we displaced or found.
+            match self.stamp.compare_exchange(
+                cur,
+                stamp_pack(g, tick),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some((tick, g)),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Re-stamps generation `g` from `old` to `now` (a clock that went back
+    /// by more than the period it times): best effort, a failed CAS means
+    /// another thread changed the stamp first.
+    fn restamp(&self, g: u64, old: u64, now: u64) {
+        // Ordering: AcqRel / Acquire, as in `publish`.
+        let _ = self.stamp.compare_exchange(
+            stamp_pack(g, old),
+            stamp_pack(g, now),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
+    /// `Err` while a period of `len` ticks stamped at `since` runs at `now`:
+    /// the tick it ends. A clock that went back by more than `len` (a clock
+    /// restart, a wrapped counter) re-stamps the period to start at `now`,
+    /// so it never blocks for the age of the old clock.
+    fn period_running(&self, g: u64, since: u64, len: u64, now: u64) -> Result<(), u64> {
+        if now < since {
+            if since - now > len {
+                self.restamp(g, since, now);
+                return Err(now.saturating_add(len));
+            }
+            return Err(since.saturating_add(len));
+        }
+        let until = since.saturating_add(len);
+        if now < until { Err(until) } else { Ok(()) }
     }
 
     /// Every state but `Closed`: kept out of line so the closed path inlines
-    /// into the caller as a load, a test and a branch. Returns the word the
-    /// call is admitted on (its generation; `HalfOpen` for a probe) and the
-    /// transition admitting it caused.
+    /// into the caller as a load, a test and a branch.
     #[inline(never)]
-    fn acquire_slow(&self, mut cur: u64, now: u64) -> Result<(u64, Option<Transition>), Rejected> {
+    fn acquire_slow(&self, mut cur: u64, now: u64) -> Result<Admitted, Rejected> {
         loop {
             let w = Word::unpack(cur);
             let (next, transition) = match w.state {
                 State::Closed | State::ForcedClosed | State::Disabled => {
-                    return Ok((cur, None));
+                    return Ok(Admitted {
+                        word: cur,
+                        probe_gen: 0,
+                        transition: None,
+                    });
                 }
                 State::ForcedOpen => {
                     return Err(Rejected {
@@ -703,39 +878,100 @@ impl<P: Policy> Breaker<P> {
                     });
                 }
                 State::Open => {
-                    self.check_open_period(w.level, now)?;
-                    let probes = Probes {
-                        in_flight: 1,
-                        successes: 0,
-                        failures: 0,
+                    let Some((since, g)) = self.stamp_or_publish(w, now) else {
+                        // Ordering: Relaxed, as in `admit`.
+                        cur = self.word.load(Ordering::Relaxed);
+                        continue;
                     };
-                    let next = w
-                        .next(State::HalfOpen, w.level)
-                        .with_counters(probes.pack());
+                    let period = self.params.open_ticks_at(w.level);
+                    if let Err(until) = self.period_running(g, since, period, now) {
+                        return Err(Rejected {
+                            state: State::Open,
+                            retry_at: Some(until),
+                        });
+                    }
+                    // Probes of the failed trial still running (ghosts): the
+                    // new period waits for them, or for their deadline, so
+                    // that calls in flight never exceed `probes`.
+                    if Probes::unpack(w.counters).in_flight() > 0 {
+                        if let Err(deadline) =
+                            self.period_running(g, since, self.params.probe_ticks, now)
+                        {
+                            return Err(Rejected {
+                                state: State::Open,
+                                retry_at: Some(deadline.max(since.saturating_add(period))),
+                            });
+                        }
+                    }
+                    let next = w.next(State::HalfOpen, w.level).with_counters(
+                        Probes {
+                            claimed: 1,
+                            ..Probes::ZERO
+                        }
+                        .pack(),
+                    );
                     (next, Some(transition(w, next)))
                 }
                 State::HalfOpen => {
                     let mut p = Probes::unpack(w.counters);
-                    if p.in_flight >= u32::from(self.params.probes) {
-                        return Err(Rejected {
-                            state: State::HalfOpen,
-                            retry_at: None,
-                        });
+                    if p.claimed < u32::from(self.params.probes) {
+                        p.claimed += 1;
+                        (w.with_counters(p.pack()), None)
+                    } else {
+                        if p.in_flight() > 0 {
+                            // Every slot busy: wait, unless the round is past
+                            // its deadline (its probes leaked, hung or died).
+                            let Some((since, g)) = self.stamp_or_publish(w, now) else {
+                                // Ordering: Relaxed, as in `admit`.
+                                cur = self.word.load(Ordering::Relaxed);
+                                continue;
+                            };
+                            if self
+                                .period_running(g, since, self.params.probe_ticks, now)
+                                .is_err()
+                            {
+                                return Err(Rejected {
+                                    state: State::HalfOpen,
+                                    retry_at: None,
+                                });
+                            }
+                        }
+                        // A new round: a new generation (earlier tickets are
+                        // stale), slot 0 for this caller, the trial's
+                        // totals carried over.
+                        let round = Probes {
+                            claimed: 1,
+                            done: 0,
+                            ..p
+                        };
+                        (w.next(State::HalfOpen, w.level).with_counters(round.pack()), None)
                     }
-                    p.in_flight += 1;
-                    (w.with_counters(p.pack()), None)
                 }
             };
-            // Ordering: success Relaxed: claiming a probe slot or moving to
-            // HalfOpen publishes no other memory. Failure Relaxed: the loop
-            // re-decodes the word and the Open branch fences again.
+            // Ordering: Relaxed both ways: claiming a probe slot or moving to
+            // HalfOpen publishes no other memory (the round's tick goes to
+            // the stamp, below, with its own Release). Failure: re-decode.
             match self.word.compare_exchange_weak(
                 cur,
                 next.pack(),
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Ok((next.pack(), transition)),
+                Ok(_) => {
+                    let g = if next.generation != w.generation {
+                        // A new period or round starts at `now`.
+                        self.publish(next.generation, now).map(|(_, g)| g)
+                    } else {
+                        Some(self.stamp_of(next).1)
+                    };
+                    return Ok(Admitted {
+                        word: next.pack(),
+                        // `None`: the word already moved on; the probe's
+                        // generation is then stale anyway.
+                        probe_gen: g.unwrap_or(u64::MAX) as u32,
+                        transition,
+                    });
+                }
                 Err(actual) => cur = actual,
             }
         }
@@ -743,8 +979,8 @@ impl<P: Policy> Breaker<P> {
 
     /// Reports the outcome of a call admitted as `ticket`. `Err(Stale)` when
     /// the breaker changed generation since (the result is discarded, never
-    /// counted twice). `Outcome::Ignored` releases a probe slot and counts
-    /// nothing.
+    /// counted twice), or when the probe slot was already reported.
+    /// `Outcome::Ignored` releases a probe slot and counts nothing.
     ///
     /// ```
     /// use tripbit::{Breaker, Config, Outcome};
@@ -763,6 +999,23 @@ impl<P: Policy> Breaker<P> {
         self.record_inner(ticket, outcome, elapsed, now)
     }
 
+    /// Releases an admitted call without counting it: frees its half-open
+    /// slot (if it holds one). The same as recording `Outcome::Ignored`.
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, Outcome};
+    /// let b = Breaker::new(Config::new(10).consecutive_failures(1));
+    /// b.try_acquire(0).unwrap().record(Outcome::Failure, 0);
+    /// let (probe, _) = b.acquire_ticket(10).unwrap();
+    /// assert!(b.acquire_ticket(10).is_err()); // the one slot is busy
+    /// assert_eq!(b.release(probe, 10), Ok(()));
+    /// assert_eq!(b.release(probe, 10), Err(tripbit::Stale)); // only once
+    /// ```
+    pub fn release(&self, ticket: Ticket, now: u64) -> Result<(), Stale> {
+        self.record_inner(ticket, Outcome::Ignored, 0, now)
+            .map(|_| ())
+    }
+
     #[inline]
     fn record_inner(
         &self,
@@ -771,8 +1024,7 @@ impl<P: Policy> Breaker<P> {
         elapsed: u64,
         now: u64,
     ) -> Result<Option<Transition>, Stale> {
-        // Ordering: Relaxed: the word publishes no other memory to a record
-        // (the window policy re-loads with Acquire where it needs to).
+        // Ordering: Relaxed: the word publishes no other memory to a record.
         let cur = self.word.load(Ordering::Relaxed);
         // The hot path: the consecutive policy's success on a closed word of
         // this generation with no failures counted changes nothing: one load,
@@ -801,100 +1053,134 @@ impl<P: Policy> Breaker<P> {
     ) -> Result<Option<Transition>, Stale> {
         loop {
             let w = Word::unpack(cur);
-            if w.generation != ticket.generation {
-                return Err(Stale);
-            }
-            let (next, tr) = match w.state {
-                State::Closed | State::Disabled if !ticket.probe => {
-                    return P::record_closed(self, cur, ticket, outcome, elapsed, now);
+            let (next, tr, counted) = if ticket.probe {
+                match self.probe_next(w, ticket, outcome, now) {
+                    Some(n) => n,
+                    None => return Err(Stale),
                 }
-                State::HalfOpen if ticket.probe => match self.half_open_next(w, outcome, now) {
-                    Some(next) => next,
-                    None => return Ok(None),
-                },
-                State::ForcedClosed => return Ok(None),
-                // A ticket of this generation cannot come from these states.
-                _ => return Err(Stale),
-            };
-            // Ordering: success Release when the CAS moves the word to Open,
-            // so the `opened_at` raise above is published with it (pairs with
-            // the Acquire fence in `acquire_ticket`); Relaxed otherwise, the
-            // counters publish no other memory. Failure Relaxed: re-decode.
-            let success = if next.state == State::Open {
-                Ordering::Release
             } else {
-                Ordering::Relaxed
+                if w.generation != ticket.generation & GEN_MASK {
+                    return Err(Stale);
+                }
+                match w.state {
+                    State::Closed | State::Disabled => {
+                        return P::record_closed(self, cur, ticket, outcome, elapsed, now);
+                    }
+                    State::ForcedClosed => return Ok(None),
+                    // A closed ticket of this generation cannot come from
+                    // these states.
+                    _ => return Err(Stale),
+                }
             };
-            match self
-                .word
-                .compare_exchange_weak(cur, next.pack(), success, Ordering::Relaxed)
-            {
-                Ok(_) => return Ok(if tr { Some(transition(w, next)) } else { None }),
+            // Ordering: Relaxed both ways: the counters publish no other
+            // memory; a new period's tick goes to the stamp (below), which
+            // has its own Release. Failure: re-decode.
+            match self.word.compare_exchange_weak(
+                cur,
+                next.pack(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    if next.generation != w.generation {
+                        let tick = if next.state == State::Open {
+                            // A failed trial reopens from its own tick, but
+                            // never from before the round began (a
+                            // backwards `now` must not end the new open
+                            // period at once).
+                            self.stamp_of(w).0.map_or(now, |t| t.max(now))
+                        } else {
+                            now
+                        };
+                        let _ = self.publish(next.generation, tick);
+                    }
+                    if !counted {
+                        return Err(Stale);
+                    }
+                    return Ok(if tr { Some(transition(w, next)) } else { None });
+                }
                 Err(actual) => cur = actual,
             }
         }
     }
 
-    /// The next half-open word for `outcome`, and whether it is a transition;
-    /// `None` when nothing changes.
-    fn half_open_next(&self, w: Word, outcome: Outcome, now: u64) -> Option<(Word, bool)> {
+    /// A probe's report on word `w`: the next word, whether it is a
+    /// transition, and whether the outcome counted (`false` for a ghost of a
+    /// failed trial, whose report only frees its slot). `None`: stale (an
+    /// earlier period, or this slot already reported).
+    fn probe_next(
+        &self,
+        w: Word,
+        ticket: Ticket,
+        outcome: Outcome,
+        now: u64,
+    ) -> Option<(Word, bool, bool)> {
+        let (_, g) = self.stamp_of(w);
         let mut p = Probes::unpack(w.counters);
-        p.in_flight = p.in_flight.saturating_sub(1);
+        let bit = 1u32.checked_shl(u32::from(ticket.slot)).unwrap_or(0);
+        match w.state {
+            State::HalfOpen if g as u32 == ticket.generation && p.holds(ticket.slot) => {
+                p.done |= bit;
+            }
+            State::Open
+                if g.wrapping_sub(1) as u32 == ticket.generation && p.holds(ticket.slot) =>
+            {
+                p.done |= bit;
+                return Some((w.with_counters(p.pack()), false, false));
+            }
+            _ => return None,
+        }
+        let _ = now;
         match outcome {
             Outcome::Ignored => {}
             Outcome::Success => {
                 p.successes = (p.successes + 1).min(MAX_HALF_OPEN_COUNT);
                 if p.successes >= u32::from(self.params.close_after) {
-                    // The window is cleared before the close is published, so
-                    // no closed-state result of the new generation is lost.
-                    self.policy.clear();
-                    return Some((w.next(State::Closed, 0), true));
+                    return Some((w.next(State::Closed, 0), true, true));
                 }
             }
             Outcome::Failure => {
                 p.failures = (p.failures + 1).min(MAX_HALF_OPEN_COUNT);
-                let allowed = allowed_failures(
-                    u32::from(self.params.close_after),
-                    self.params.close_max_failure_percent,
-                );
-                if p.failures > allowed {
+                if p.failures > self.params.allowed_failures() {
                     let level = if w.level < self.params.backoff_max_level {
                         w.level + 1
                     } else {
                         w.level
                     };
-                    self.raise_opened_at(now);
-                    return Some((w.next(State::Open, level), true));
+                    // The reopened word keeps the round's slots: the other
+                    // probes still running are its ghosts.
+                    let next = w
+                        .next(State::Open, level)
+                        .with_counters(p.round_only().pack());
+                    return Some((next, true, true));
                 }
             }
         }
-        Some((w.with_counters(p.pack()), false))
+        Some((w.with_counters(p.pack()), false, true))
     }
 
-    /// Raises `opened_at` to `now` before a CAS to `Open`.
-    pub(crate) fn raise_opened_at(&self, now: u64) {
-        // Ordering: Relaxed. The Release CAS to Open that follows in program
-        // order publishes it; readers fence Acquire after seeing Open.
-        self.opened_at.fetch_max(now, Ordering::Relaxed);
-    }
-
-    /// Moves `Closed`/`Disabled` of `ticket`'s generation to `Open`, if the
-    /// word still is `expected`; the policy calls it when its bar is reached.
+    /// Moves `Closed` to `Open` if the word still is `expected`; the policy
+    /// calls it when its bar is reached. The open period starts at `now`,
+    /// the trip's own tick (never an older period's).
     #[inline(never)]
     pub(crate) fn trip_from(&self, expected: u64, now: u64) -> Option<Transition> {
         let w = Word::unpack(expected);
         if w.state != State::Closed {
             return None;
         }
-        self.raise_opened_at(now);
         let next = w.next(State::Open, 0);
-        // Ordering: Release publishes `opened_at` (pairs with the Acquire
-        // fence in `acquire_ticket`). Failure Relaxed: someone else moved the
-        // word first, and exactly one caller reports the transition.
+        // Ordering: Relaxed both ways: the trip tick goes to the stamp
+        // (published below with Release); a reader that sees Open before it
+        // is published stamps its own, later, tick. Failure: someone else
+        // moved the word first, and exactly one caller reports the
+        // transition.
         self.word
-            .compare_exchange(expected, next.pack(), Ordering::Release, Ordering::Relaxed)
+            .compare_exchange(expected, next.pack(), Ordering::Relaxed, Ordering::Relaxed)
             .ok()
-            .map(|_| transition(w, next))
+            .map(|_| {
+                let _ = self.publish(next.generation, now);
+                transition(w, next)
+            })
     }
 
     /// Whether this breaker's settings are in the ranges
@@ -912,15 +1198,18 @@ impl<P: Policy> Breaker<P> {
     pub fn is_valid(&self) -> bool {
         let p = &self.params;
         p.open_ticks != 0
+            && p.probe_ticks != 0
             // Only the consecutive policy stores a threshold (a window
             // breaker's is 0: its trip bar lives in the policy).
             && (p.threshold != 0 || !P::COUNTS_IN_WORD)
             && p.close_after != 0
             && u32::from(p.close_after) <= MAX_HALF_OPEN_COUNT
             && p.probes != 0
+            && u32::from(p.probes) <= crate::state::MAX_PROBES
             && p.backoff_factor != 0
             && p.backoff_max_level <= crate::state::MAX_LEVEL
             && p.close_max_failure_percent <= 99
+            && p.allowed_failures() < MAX_HALF_OPEN_COUNT
     }
 
     pub(crate) fn word(&self) -> &AtomicU64 {
@@ -929,13 +1218,6 @@ impl<P: Policy> Breaker<P> {
 
     pub(crate) fn params(&self) -> &Params {
         &self.params
-    }
-
-    /// End of the open period at backoff `level`.
-    fn open_until(&self, level: u8) -> u64 {
-        // Ordering: Relaxed; callers fence Acquire after observing Open.
-        let opened = self.opened_at.load(Ordering::Relaxed);
-        opened.saturating_add(self.params.open_ticks_at(level))
     }
 
     /// The state at tick `now`. Pure: an `Open` breaker whose open period is
@@ -949,14 +1231,26 @@ impl<P: Policy> Breaker<P> {
     /// assert_eq!(b.state(10), State::HalfOpen);
     /// ```
     pub fn state(&self, now: u64) -> State {
-        // Ordering: Acquire, pairs with the Release CAS to Open so that
-        // `open_until` reads the trip's `opened_at`.
-        let w = Word::unpack(self.word.load(Ordering::Acquire));
-        if w.state == State::Open && now >= self.open_until(w.level) {
-            State::HalfOpen
-        } else {
-            w.state
+        // Ordering: Relaxed; the stamp is read with Acquire in `open_view`.
+        let w = Word::unpack(self.word.load(Ordering::Relaxed));
+        match self.open_view(w, now) {
+            Some((_, _, true)) => State::HalfOpen,
+            _ => w.state,
         }
+    }
+
+    /// For an `Open` word: (opened at, open until, whether a call at `now`
+    /// would start the half-open period). An unpublished stamp reads as
+    /// opened at `now`.
+    fn open_view(&self, w: Word, now: u64) -> Option<(u64, u64, bool)> {
+        if w.state != State::Open {
+            return None;
+        }
+        let since = self.stamp_of(w).0.unwrap_or(now);
+        let until = since.saturating_add(self.params.open_ticks_at(w.level));
+        let ghosts_done = Probes::unpack(w.counters).in_flight() == 0
+            || now >= since.saturating_add(self.params.probe_ticks);
+        Some((since, until, now >= since && now >= until && ghosts_done))
     }
 
     /// Counters and timestamps at tick `now`.
@@ -969,30 +1263,27 @@ impl<P: Policy> Breaker<P> {
     /// assert_eq!((s.opened_at, s.open_until), (Some(4), Some(14)));
     /// ```
     pub fn snapshot(&self, now: u64) -> Snapshot {
-        // Ordering: Acquire, as in `state`.
-        let w = Word::unpack(self.word.load(Ordering::Acquire));
-        let probes = if w.state == State::HalfOpen {
-            Probes::unpack(w.counters)
-        } else {
-            Probes {
-                in_flight: 0,
-                successes: 0,
-                failures: 0,
-            }
+        // Ordering: Relaxed; the stamp is read with Acquire.
+        let w = Word::unpack(self.word.load(Ordering::Relaxed));
+        let probes = match w.state {
+            State::HalfOpen | State::Open => Probes::unpack(w.counters),
+            _ => Probes::ZERO,
         };
-        let (opened_at, open_until) = if w.state == State::Open {
-            // Ordering: Relaxed, ordered by the Acquire load above.
-            let at = self.opened_at.load(Ordering::Relaxed);
-            (Some(at), Some(self.open_until(w.level)))
+        let open = self.open_view(w, now);
+        let probe_deadline = if w.state == State::HalfOpen
+            && probes.claimed >= u32::from(self.params.probes)
+            && probes.in_flight() > 0
+        {
+            let since = self.stamp_of(w).0.unwrap_or(now);
+            Some(since.saturating_add(self.params.probe_ticks))
         } else {
-            (None, None)
-        };
-        let state = match open_until {
-            Some(until) if now >= until => State::HalfOpen,
-            _ => w.state,
+            None
         };
         Snapshot {
-            state,
+            state: match open {
+                Some((_, _, true)) => State::HalfOpen,
+                _ => w.state,
+            },
             stored_state: w.state,
             generation: w.generation,
             backoff_level: w.level,
@@ -1000,12 +1291,13 @@ impl<P: Policy> Breaker<P> {
                 State::Closed | State::Disabled => w.counters,
                 _ => 0,
             },
-            probes_in_flight: probes.in_flight,
+            probes_in_flight: probes.in_flight(),
             probe_successes: probes.successes,
             probe_failures: probes.failures,
-            opened_at,
-            open_until,
-            window: self.policy.counts(now),
+            opened_at: open.map(|o| o.0),
+            open_until: open.map(|o| o.1),
+            probe_deadline,
+            window: self.policy.counts(now, w.generation),
         }
     }
 
@@ -1049,7 +1341,8 @@ impl<P: Policy> Breaker<P> {
 
     /// Back to `Closed` with every count, the backoff level and the window
     /// cleared. Always starts a new generation: results of calls admitted
-    /// before the reset are discarded.
+    /// before the reset are discarded, and the window only counts results
+    /// of the new generation (its buckets are tagged with it).
     ///
     /// ```
     /// use tripbit::{Breaker, Config, State};
@@ -1059,9 +1352,6 @@ impl<P: Policy> Breaker<P> {
     /// assert_eq!(b.state(0), State::Closed);
     /// ```
     pub fn reset(&self) -> Option<Transition> {
-        self.policy.clear();
-        // Ordering: Relaxed; only read in Open, which a reset leaves.
-        self.opened_at.store(0, Ordering::Relaxed);
         let (from, to) = self.swap_word(|w| w.next(State::Closed, 0));
         (from.state != State::Closed).then(|| transition(from, to))
     }
@@ -1086,16 +1376,21 @@ impl<P: Policy> Breaker<P> {
             if to == from {
                 return (from, to);
             }
-            // Ordering: AcqRel: operator actions are rare; Release orders the
-            // policy's `clear()` before the new generation becomes visible,
-            // Acquire makes the action see every earlier transition.
+            // Ordering: Relaxed both ways: an operator action publishes no
+            // other memory (the window needs no clearing: its buckets are
+            // tagged with the generation). Failure: re-decode.
             match self.word.compare_exchange_weak(
                 cur,
                 to.pack(),
-                Ordering::AcqRel,
+                Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return (from, to),
+                Ok(_) => {
+                    // Keeps the stamp's full generation current (no tick is
+                    // needed by the states an operator sets).
+                    let _ = self.publish(to.generation, 0);
+                    return (from, to);
+                }
                 Err(actual) => cur = actual,
             }
         }
@@ -1124,10 +1419,11 @@ pub(crate) fn record_consecutive<P: Policy>(
     outcome: Outcome,
     now: u64,
 ) -> Result<Option<Transition>, Stale> {
-    let threshold = u32::from(b.params().threshold);
+    let threshold = b.params().threshold;
     loop {
         let w = Word::unpack(cur);
-        if w.generation != ticket.generation || !matches!(w.state, State::Closed | State::Disabled)
+        if w.generation != ticket.generation & GEN_MASK
+            || !matches!(w.state, State::Closed | State::Disabled)
         {
             return Err(Stale);
         }

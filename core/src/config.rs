@@ -6,6 +6,22 @@
 
 use crate::state::{MAX_HALF_OPEN_COUNT, MAX_LEVEL, MAX_PROBES};
 
+/// Most concurrent half-open probes ([`Config::probes`]): the half-open
+/// word keeps one "done" bit per probe slot of a round.
+pub const MAX_PROBES_LIMIT: u8 = MAX_PROBES as u8;
+/// Most half-open successes needed to close ([`Config::close_after`]); the
+/// close bar's allowed failures must also stay below it.
+pub const MAX_CLOSE_AFTER: u16 = MAX_HALF_OPEN_COUNT as u16;
+/// Most consecutive failures a [`Config::consecutive_failures`] threshold
+/// may ask for (the closed-state counter is 32 bits).
+pub const MAX_FAILURE_THRESHOLD: u32 = u32::MAX;
+/// Most backoff levels ([`Config::backoff`]'s `max_level`).
+pub const MAX_BACKOFF_LEVEL: u8 = MAX_LEVEL;
+/// Most calls one window bucket counts ([`Config::count_window`]'s limit;
+/// a time-window bucket stops counting at this many calls, see
+/// [`Window`](crate::Window)).
+pub const MAX_BUCKET_CALLS: u32 = crate::window::BUCKET_MAX as u32;
+
 /// What makes a breaker trip from `Closed` to `Open`.
 ///
 /// ```
@@ -18,7 +34,7 @@ use crate::state::{MAX_HALF_OPEN_COUNT, MAX_LEVEL, MAX_PROBES};
 pub enum Trip {
     /// Trip after this many failures in a row; a success resets the count.
     /// Used by [`Breaker`](crate::Breaker) (the default policy).
-    ConsecutiveFailures(u16),
+    ConsecutiveFailures(u32),
     /// Trip when `failures × 100 ≥ percent × calls` over the sliding window,
     /// once the window holds at least `min_calls` calls. Used by
     /// [`Breaker<Window<N>>`](crate::Window).
@@ -67,6 +83,7 @@ pub struct Config {
     pub(crate) open_ticks: u64,
     pub(crate) probes: u8,
     pub(crate) close_after: u16,
+    pub(crate) probe_ticks: u64,
     pub(crate) close_max_failure_percent: u8,
     pub(crate) backoff_factor: u8,
     pub(crate) backoff_max_level: u8,
@@ -98,23 +115,31 @@ pub enum ConfigError {
     BackoffLevel,
     /// `open_ticks × factor^max_level` overflows `u64`.
     BackoffOverflow,
-    /// `probes` is 0, above 255, or more than the close bar can use
+    /// `probes` is 0, above [`MAX_PROBES_LIMIT`], or more than the close bar can use
     /// (`close_after` + the failures the close bar allows).
     Probes,
-    /// `close_after` is 0 or above 4095.
+    /// `close_after` is 0 or above [`MAX_CLOSE_AFTER`].
     CloseAfter,
+    /// The close bar (`close_after` with `close_max_failure_percent`) allows
+    /// more half-open failures than the half-open counters hold, so a
+    /// failing trial could never reopen the breaker.
+    CloseBar,
+    /// `probe_timeout` is 0.
+    ProbeTimeout,
     /// `close_max_failure_percent` is above 99, or not stricter (lower) than
     /// the trip ratio of a failure-rate policy.
     CloseMaxFailurePercent,
     /// `failure_rate` percent is outside 1..=100.
     FailurePercent,
-    /// `failure_rate` min_calls is 0.
+    /// `failure_rate` min_calls is 0, or more calls than the window can
+    /// ever hold (`N × calls per bucket`), so the breaker could never trip.
     MinCalls,
     /// `slow_calls` percent is outside 1..=100.
     SlowPercent,
     /// `slow_calls` duration is 0.
     SlowTicks,
-    /// A window bucket of 0 calls or 0 ticks.
+    /// A window bucket of 0 ticks, or of 0 or more than
+    /// [`MAX_BUCKET_CALLS`] calls.
     WindowBucket,
     /// The window has no buckets (`Window<0>`) or more than 1024.
     WindowLen,
@@ -138,6 +163,8 @@ impl ConfigError {
             ConfigError::BackoffOverflow => "backoff",
             ConfigError::Probes => "probes",
             ConfigError::CloseAfter => "close_after",
+            ConfigError::CloseBar => "close_max_failure_percent",
+            ConfigError::ProbeTimeout => "probe_timeout",
             ConfigError::CloseMaxFailurePercent => "close_max_failure_percent",
             ConfigError::FailurePercent | ConfigError::MinCalls => "failure_rate",
             ConfigError::SlowPercent | ConfigError::SlowTicks => "slow_calls",
@@ -162,17 +189,25 @@ impl ConfigError {
                 "backoff: open_ticks x factor^max_level overflows u64 ticks"
             }
             ConfigError::Probes => {
-                "probes must be 1..=255 and at most close_after plus the failures the close bar allows"
+                "probes must be 1..=8 and at most close_after plus the failures the close bar allows"
             }
-            ConfigError::CloseAfter => "close_after must be 1..=4095",
+            ConfigError::CloseAfter => "close_after must be 1..=1023",
+            ConfigError::CloseBar => {
+                "close_max_failure_percent: close_after x percent / (100 - percent) must allow at most 1022 half-open failures"
+            }
+            ConfigError::ProbeTimeout => "probe_timeout must be at least 1 tick",
             ConfigError::CloseMaxFailurePercent => {
                 "close_max_failure_percent must be at most 99 and below the trip percent"
             }
             ConfigError::FailurePercent => "failure_rate percent must be 1..=100",
-            ConfigError::MinCalls => "failure_rate min_calls must be at least 1",
+            ConfigError::MinCalls => {
+                "failure_rate min_calls must be at least 1 and at most the calls the window holds (N x calls per bucket)"
+            }
             ConfigError::SlowPercent => "slow_calls percent must be 1..=100",
             ConfigError::SlowTicks => "slow_calls duration must be at least 1 tick",
-            ConfigError::WindowBucket => "window buckets must hold at least 1 call or 1 tick",
+            ConfigError::WindowBucket => {
+                "window buckets must hold 1..=8191 calls (count_window) or at least 1 tick (time_window)"
+            }
             ConfigError::WindowLen => "Window<N> needs 1..=1024 buckets",
             ConfigError::Policy => {
                 "trip policy does not fit the breaker: failure_rate and slow_calls need Breaker<Window<N>>, consecutive_failures needs Breaker"
@@ -194,7 +229,9 @@ impl Config {
     /// A configuration that stays open for `open_ticks` after tripping, with
     /// the defaults: trip after 5 consecutive failures, 1 probe, close after
     /// 1 success, any half-open failure reopens, no backoff (factor 1), a
-    /// count window of 10 calls per bucket, no slow-call policy.
+    /// count window of 10 calls per bucket, no slow-call policy, and a probe
+    /// deadline ([`probe_timeout`](Self::probe_timeout)) equal to the open
+    /// period.
     ///
     /// ```
     /// let c = tripbit::Config::new(5_000);
@@ -207,6 +244,7 @@ impl Config {
             open_ticks,
             probes: 1,
             close_after: 1,
+            probe_ticks: open_ticks,
             close_max_failure_percent: 0,
             backoff_factor: 1,
             backoff_max_level: 0,
@@ -216,13 +254,13 @@ impl Config {
         }
     }
 
-    /// Trip after `n` failures in a row (default 5; must be ≥ 1).
+    /// Trip after `n` failures in a row (default 5; must be ≥ 1, any `u32`).
     ///
     /// ```
-    /// let c = tripbit::Config::new(100).consecutive_failures(3);
-    /// assert_eq!(c.trip(), tripbit::Trip::ConsecutiveFailures(3));
+    /// let c = tripbit::Config::new(100).consecutive_failures(100_000);
+    /// assert_eq!(c.trip(), tripbit::Trip::ConsecutiveFailures(100_000));
     /// ```
-    pub const fn consecutive_failures(self, n: u16) -> Config {
+    pub const fn consecutive_failures(self, n: u32) -> Config {
         Config {
             trip: Trip::ConsecutiveFailures(n),
             ..self
@@ -288,7 +326,12 @@ impl Config {
         }
     }
 
-    /// Concurrent trial calls admitted while half-open (default 1, max 255).
+    /// Concurrent trial calls admitted while half-open (default 1, max
+    /// [`MAX_PROBES_LIMIT`] = 8). Probes run in *rounds*: a round admits up
+    /// to `probes` calls, each in its own slot; the next round starts once
+    /// every probe of the round has reported (or at the probe deadline).
+    /// A slot is never reused within a round, which is what makes each probe
+    /// count at most once.
     ///
     /// ```
     /// let c = tripbit::Config::new(100).probes(3).close_after(3);
@@ -298,7 +341,8 @@ impl Config {
         Config { probes, ..self }
     }
 
-    /// Half-open successes needed to close (default 1, max 4095).
+    /// Half-open successes needed to close (default 1, max
+    /// [`MAX_CLOSE_AFTER`] = 1023).
     ///
     /// ```
     /// let c = tripbit::Config::new(100).close_after(5);
@@ -324,6 +368,37 @@ impl Config {
     pub const fn close_max_failure_percent(self, percent: u8) -> Config {
         Config {
             close_max_failure_percent: percent,
+            ..self
+        }
+    }
+
+    /// The probe deadline: a half-open round whose probes have not all
+    /// reported `ticks` after it started is abandoned by the next call that
+    /// finds every slot busy. That call starts a new round and becomes its
+    /// probe; results that arrive later for the abandoned probes are stale.
+    /// This is what un-wedges a breaker whose probe was leaked
+    /// (`mem::forget`, a ticket never recorded), hung, or held by a process
+    /// that died; it needs no background thread. An abandoned probe counts
+    /// as *ignored*, not failed: a lost ticket or a dead process says
+    /// nothing about the upstream, and a hung upstream is still probed at
+    /// most once per slot per deadline. Default: the open period given to
+    /// [`Config::new`]. Must be ≥ 1 (`u64::MAX` in effect disables it).
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, Outcome, State};
+    /// let b = Breaker::new(Config::new(10).consecutive_failures(1).probe_timeout(50));
+    /// b.try_acquire(0).unwrap().record(Outcome::Failure, 0);
+    /// let lost = b.acquire_ticket(10).unwrap().0; // a probe never reported
+    /// assert!(b.try_acquire(59).is_err()); // its slot is still busy
+    /// let probe = b.try_acquire(60).unwrap(); // deadline: a new round
+    /// assert!(probe.is_probe());
+    /// probe.record(Outcome::Success, 61);
+    /// assert_eq!(b.state(61), State::Closed);
+    /// assert!(b.record_ticket(lost, Outcome::Failure, 62).is_err()); // stale
+    /// ```
+    pub const fn probe_timeout(self, ticks: u64) -> Config {
+        Config {
+            probe_ticks: ticks,
             ..self
         }
     }
@@ -362,6 +437,16 @@ impl Config {
     /// ```
     pub const fn open_ticks(&self) -> u64 {
         self.open_ticks
+    }
+
+    /// The probe deadline in ticks (see [`probe_timeout`](Self::probe_timeout)).
+    ///
+    /// ```
+    /// assert_eq!(tripbit::Config::new(7).probe_ticks(), 7);
+    /// assert_eq!(tripbit::Config::new(7).probe_timeout(3).probe_ticks(), 3);
+    /// ```
+    pub const fn probe_ticks(&self) -> u64 {
+        self.probe_ticks
     }
 
     /// Concurrent half-open probes.
@@ -466,8 +551,12 @@ impl Config {
             return Err(ConfigError::CloseMaxFailurePercent);
         }
         let (s, f) = self.close_bar();
-        if f > MAX_HALF_OPEN_COUNT {
-            return Err(ConfigError::CloseMaxFailurePercent);
+        // The failure that exceeds the bar (f + 1) must fit the counter.
+        if f >= MAX_HALF_OPEN_COUNT {
+            return Err(ConfigError::CloseBar);
+        }
+        if self.probe_ticks == 0 {
+            return Err(ConfigError::ProbeTimeout);
         }
         if self.probes == 0 || self.probes as u32 > MAX_PROBES || self.probes as u32 > s + f {
             return Err(ConfigError::Probes);
@@ -482,6 +571,7 @@ impl Config {
         }
         match self.window {
             WindowKind::Calls(0) | WindowKind::Ticks(0) => Err(ConfigError::WindowBucket),
+            WindowKind::Calls(c) if c > MAX_BUCKET_CALLS => Err(ConfigError::WindowBucket),
             _ => Ok(()),
         }
     }
@@ -544,7 +634,14 @@ mod tests {
             (Config::new(1).probes(0), ConfigError::Probes),
             (Config::new(1).close_after(2).probes(3), ConfigError::Probes),
             (Config::new(1).close_after(0), ConfigError::CloseAfter),
-            (Config::new(1).close_after(4096), ConfigError::CloseAfter),
+            (Config::new(1).close_after(1024), ConfigError::CloseAfter),
+            (
+                Config::new(1).close_after(1023).close_max_failure_percent(50),
+                ConfigError::CloseBar,
+            ),
+            (Config::new(1).probe_timeout(0), ConfigError::ProbeTimeout),
+            (Config::new(1).count_window(8192), ConfigError::WindowBucket),
+            (Config::new(1).count_window(4_000_000), ConfigError::WindowBucket),
             (
                 Config::new(1).close_max_failure_percent(100),
                 ConfigError::CloseMaxFailurePercent,

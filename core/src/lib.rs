@@ -28,7 +28,10 @@ pub use breaker::{
 };
 #[cfg(feature = "std")]
 pub use call::{CallError, clock};
-pub use config::{Config, ConfigError, Trip, WindowKind};
+pub use config::{
+    Config, ConfigError, MAX_BACKOFF_LEVEL, MAX_BUCKET_CALLS, MAX_CLOSE_AFTER,
+    MAX_FAILURE_THRESHOLD, MAX_PROBES_LIMIT, Trip, WindowKind,
+};
 pub use registry::{MAX_KEY_LEN, Registry, RegistryError, validate_key};
 pub use state::State;
 pub use window::{Policy, Window, WindowCounts};

@@ -9,8 +9,33 @@
 //!
 //! Counters by state:
 //! - `Closed` / `Disabled`: consecutive failures (32 bits, saturating).
-//! - `HalfOpen`: probes in flight (bits 32..40), successes (40..52), failures (52..64).
+//! - `HalfOpen`: the current probe *round* and the trial's totals:
+//!
+//!   | bits   | field       | meaning                                                  |
+//!   |--------|-------------|----------------------------------------------------------|
+//!   | 32..36 | `claimed`   | slots handed out in this round (0..=8); slot `i` is the `i`-th probe admitted |
+//!   | 36..44 | `done`      | one bit per slot: that probe has reported (or was released) |
+//!   | 44..54 | `successes` | successes of the whole half-open trial (all rounds)       |
+//!   | 54..64 | `failures`  | failures of the whole half-open trial                     |
+//!
+//! - `Open` after a failed trial: `claimed` and `done` of the round that
+//!   failed (its probes still running: the *ghosts*), successes/failures 0.
+//!   A ghost's late report sets its `done` bit (counting nothing), and the
+//!   next half-open period waits for every ghost, or for the probe
+//!   deadline, so that calls in flight to the upstream never exceed
+//!   `probes` across periods (except probes that outlived the deadline).
 //! - every other state: zero.
+//!
+//! Why rounds make a probe count at most once: a probe ticket names its
+//! generation and its slot. Within one generation a slot is handed out
+//! once (a new round is a new generation), and reporting sets the slot's
+//! `done` bit in the same CAS that counts the outcome, so a second report of
+//! the same ticket (a double release, a release after a record, a replayed
+//! record) finds the bit set and is stale. A ticket of an earlier period
+//! has an earlier generation. Generations are 24 bits in this word; the
+//! breaker's stamp (see `breaker.rs`) extends them to 64 bits, and probe
+//! tickets carry 32 of those bits, so an old probe ticket is recognised
+//! after any number of transitions below 2³² (not just 2²⁴).
 //!
 //! All functions here are pure `const fn`s, tested exhaustively at the bottom.
 
@@ -111,10 +136,10 @@ const COUNT_SHIFT: u32 = 32;
 
 /// Largest backoff level the word can hold.
 pub(crate) const MAX_LEVEL: u8 = 31;
-/// Largest number of concurrent half-open probes.
-pub(crate) const MAX_PROBES: u32 = 0xFF;
-/// Largest half-open success or failure count.
-pub(crate) const MAX_HALF_OPEN_COUNT: u32 = 0xFFF;
+/// Largest number of concurrent half-open probes (slots of a round).
+pub(crate) const MAX_PROBES: u32 = 8;
+/// Largest half-open success or failure count (10 bits).
+pub(crate) const MAX_HALF_OPEN_COUNT: u32 = 0x3FF;
 
 /// A decoded state word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -212,26 +237,64 @@ impl Word {
     }
 }
 
-/// Half-open counters, packed into the word's upper 32 bits.
+/// Half-open counters, packed into the word's upper 32 bits (table above).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Probes {
-    pub(crate) in_flight: u32,
+    /// Slots handed out in the current round.
+    pub(crate) claimed: u32,
+    /// One bit per slot: reported.
+    pub(crate) done: u32,
     pub(crate) successes: u32,
     pub(crate) failures: u32,
 }
 
+const CLAIMED_MASK: u32 = 0xF;
+const DONE_SHIFT: u32 = 4;
+const DONE_MASK: u32 = 0xFF;
+const SUCCESS_SHIFT: u32 = 12;
+const FAILURE_SHIFT: u32 = 22;
+
 impl Probes {
+    pub(crate) const ZERO: Probes = Probes {
+        claimed: 0,
+        done: 0,
+        successes: 0,
+        failures: 0,
+    };
+
     pub(crate) const fn pack(self) -> u32 {
-        (self.in_flight & MAX_PROBES)
-            | ((self.successes & MAX_HALF_OPEN_COUNT) << 8)
-            | ((self.failures & MAX_HALF_OPEN_COUNT) << 20)
+        (self.claimed & CLAIMED_MASK)
+            | ((self.done & DONE_MASK) << DONE_SHIFT)
+            | ((self.successes & MAX_HALF_OPEN_COUNT) << SUCCESS_SHIFT)
+            | ((self.failures & MAX_HALF_OPEN_COUNT) << FAILURE_SHIFT)
     }
 
     pub(crate) const fn unpack(c: u32) -> Probes {
         Probes {
-            in_flight: c & MAX_PROBES,
-            successes: (c >> 8) & MAX_HALF_OPEN_COUNT,
-            failures: (c >> 20) & MAX_HALF_OPEN_COUNT,
+            claimed: c & CLAIMED_MASK,
+            done: (c >> DONE_SHIFT) & DONE_MASK,
+            successes: (c >> SUCCESS_SHIFT) & MAX_HALF_OPEN_COUNT,
+            failures: (c >> FAILURE_SHIFT) & MAX_HALF_OPEN_COUNT,
+        }
+    }
+
+    /// Probes of this round admitted and not yet reported.
+    pub(crate) const fn in_flight(self) -> u32 {
+        let claimed_bits = (1u32 << self.claimed) - 1;
+        (claimed_bits & !self.done).count_ones()
+    }
+
+    /// Whether `slot` was handed out in this round and has not reported.
+    pub(crate) const fn holds(self, slot: u8) -> bool {
+        (slot as u32) < self.claimed && self.done & (1 << slot) == 0
+    }
+
+    /// Only the round (claimed, done): what a reopened word keeps of it.
+    pub(crate) const fn round_only(self) -> Probes {
+        Probes {
+            successes: 0,
+            failures: 0,
+            ..self
         }
     }
 }
@@ -311,17 +374,37 @@ mod tests {
 
     #[test]
     fn probes_round_trip_exhaustively_on_field_edges() {
-        for in_flight in [0, 1, 2, 254, MAX_PROBES] {
-            for successes in [0, 1, 100, MAX_HALF_OPEN_COUNT] {
-                for failures in [0, 1, 7, MAX_HALF_OPEN_COUNT] {
-                    let p = Probes {
-                        in_flight,
-                        successes,
-                        failures,
-                    };
-                    assert_eq!(Probes::unpack(p.pack()), p);
+        for claimed in 0..=MAX_PROBES {
+            for done in [0, 1, 0x55, 0x80, 0xFF] {
+                for successes in [0, 1, 100, MAX_HALF_OPEN_COUNT] {
+                    for failures in [0, 1, 7, MAX_HALF_OPEN_COUNT] {
+                        let p = Probes {
+                            claimed,
+                            done,
+                            successes,
+                            failures,
+                        };
+                        assert_eq!(Probes::unpack(p.pack()), p);
+                    }
                 }
             }
         }
+    }
+
+    #[test]
+    fn in_flight_counts_claimed_slots_not_done() {
+        let p = Probes {
+            claimed: 3,
+            done: 0b010,
+            ..Probes::ZERO
+        };
+        assert_eq!(p.in_flight(), 2);
+        assert!(p.holds(0) && !p.holds(1) && p.holds(2) && !p.holds(3));
+        let full = Probes {
+            claimed: 8,
+            done: 0xFF,
+            ..Probes::ZERO
+        };
+        assert_eq!(full.in_flight(), 0);
     }
 }

@@ -586,9 +586,12 @@ pin_project! {
     /// #     }
     /// #     fn call(&mut self, _: ()) -> Self::Future { core::future::pending() }
     /// # }
-    /// let b = Arc::new(Breaker::new(Config::new(1).consecutive_failures(1)));
+    /// // A 1 ns open period, and no probe deadline.
+    /// let b = Arc::new(Breaker::new(
+    ///     Config::new(1).consecutive_failures(1).probe_timeout(u64::MAX),
+    /// ));
     /// b.try_acquire(clock::now()).unwrap().record(tripbit::Outcome::Failure, clock::now());
-    /// while b.state(clock::now()) != State::HalfOpen {} // a 1 ns open period
+    /// while b.state(clock::now()) != State::HalfOpen {}
     /// let mut svc = CircuitBreakerService::new(Never, b.clone());
     /// let probe = svc.call(()); // the only half-open slot
     /// assert!(svc.breaker().try_acquire(clock::now()).is_err());
@@ -865,7 +868,12 @@ mod tests {
 
     #[test]
     fn dropped_probe_frees_its_slot_and_counts_nothing() {
-        let b = Arc::new(Breaker::new(Config::new(1).consecutive_failures(1)));
+        // A 1 ns open period; no probe deadline, so the held probe keeps its slot.
+        let b = Arc::new(Breaker::new(
+            Config::new(1)
+                .consecutive_failures(1)
+                .probe_timeout(u64::MAX),
+        ));
         trip_and_expire(&*b);
         let mock = Mock::default();
         let mut svc = CircuitBreakerService::new(mock.clone(), b.clone());
@@ -1021,7 +1029,8 @@ mod tests {
             Config::new(1)
                 .consecutive_failures(1)
                 .probes(PROBES)
-                .close_after(u16::from(PROBES)),
+                .close_after(u16::from(PROBES))
+                .probe_timeout(u64::MAX),
         ));
         trip_and_expire(&*b);
         let mock = SendMock::default();

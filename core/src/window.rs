@@ -2,26 +2,52 @@
 //! sliding-window policy (failure ratio and slow-call ratio over `N` buckets,
 //! count-based or time-based).
 //!
-//! Each bucket is two atomic words, each tagged with the 24-bit epoch it
-//! counts (`epoch` = bucket number since the window started):
+//! Each bucket is one 128-bit atomic word:
 //!
-//! | word       | bits 0..24 | bits 24..44 | bits 44..64 |
-//! |------------|------------|-------------|-------------|
-//! | `outcomes` | epoch tag  | calls       | failures    |
-//! | `slow`     | epoch tag  | slow calls (bits 24..64)  ||
+//! | bits     | field      | meaning                                               |
+//! |----------|------------|-------------------------------------------------------|
+//! | 0..13    | `calls`    | calls counted (0..=8191)                              |
+//! | 13..26   | `failures` | failed calls among them                               |
+//! | 26..39   | `slow`     | slow calls among them                                 |
+//! | 40..64   | `gen`      | the breaker's 24-bit generation the counts belong to  |
+//! | 64..128  | `epoch`    | the bucket's epoch, in full: `now / bucket_ticks` (time window) or `call number / bucket_calls` (count window) |
 //!
-//! A record CASes its bucket: a tag from an older epoch is replaced (the
-//! bucket rotates) in the same CAS that counts the call, so a rotation can
-//! never lose a concurrent count. A bucket whose tag is `N` or more epochs
-//! behind the current one is outside the window and ignored. Clearing the
-//! window (on close and reset) moves the epoch base `N` epochs forward, which
-//! makes every bucket stale at once without touching them.
-//! Counts saturate at 2²⁰ − 1 calls per bucket.
+//! A record CASes its bucket `epoch % N`: a bucket of an older epoch (or an
+//! older generation in the same epoch) is replaced in the same CAS that
+//! counts the call, so a rotation can never lose a concurrent count. The
+//! window at epoch `e` is the buckets of the current generation whose epoch
+//! is in `e − N + 1 ..= e`.
+//!
+//! Why this cannot go blind or resurrect counts:
+//! - the epoch is kept in full (64 bits), never truncated: no tick value,
+//!   idle gap or first-use time makes an old bucket look new or a new one
+//!   look old (the earlier 24-bit tags wrapped after 2²³ epochs);
+//! - there is no "newest epoch" marker: a stray far-future tick fills one
+//!   bucket with a far-future epoch, which no window counts, and a record
+//!   two or more windows older than a bucket treats it as such a stray and
+//!   replaces it (a record up to two windows older is itself outside the
+//!   window and is dropped), so a clock that jumps or restarts is followed
+//!   at once;
+//! - the generation tag replaces clearing: a reset or a close starts a new
+//!   generation and the old buckets stop counting, atomically with the
+//!   transition; a result of the old generation that lands after it carries
+//!   the old tag and is invisible (the earlier `clear()` before the CAS let
+//!   such a result into the new window). Generations are 24 bits: an old
+//!   bucket could only count again after exactly 2²⁴·k transitions within
+//!   one window length;
+//! - the three counts share one capacity: a bucket that holds 8191 calls
+//!   stops counting *every* field (the record is not counted at all), so a
+//!   full bucket keeps the ratio of the calls it counted instead of letting
+//!   failures run ahead of calls (the earlier separate saturation tripped a
+//!   90 % bar at 46 %). A count window's bucket is at most 8191 calls
+//!   ([`ConfigError::WindowBucket`] above); a time window's bucket counts
+//!   its first 8191 calls: give it more, shorter buckets if a bucket sees
+//!   more calls than that.
 
 use crate::breaker::{Breaker, Stale, Ticket, Transition, record_consecutive};
 use crate::config::{Config, ConfigError, Trip, WindowKind};
-use crate::state::{State, Word};
-use crate::sync::{AtomicU64, Ordering, const_fn};
+use crate::state::{GEN_MASK, State, Word};
+use crate::sync::{AtomicU64, AtomicU128, Ordering, const_fn};
 use crate::{Consecutive, Outcome};
 
 mod sealed {
@@ -45,9 +71,7 @@ pub trait Policy: sealed::Sealed + Sized {
         now: u64,
     ) -> Result<Option<Transition>, Stale>;
     #[doc(hidden)]
-    fn clear(&self);
-    #[doc(hidden)]
-    fn counts(&self, now: u64) -> WindowCounts;
+    fn counts(&self, now: u64, generation: u32) -> WindowCounts;
     #[doc(hidden)]
     fn build(config: Config) -> Result<Breaker<Self>, ConfigError>;
 }
@@ -68,9 +92,7 @@ impl Policy for Consecutive {
         record_consecutive(b, cur, ticket, outcome, now)
     }
 
-    fn clear(&self) {}
-
-    fn counts(&self, _now: u64) -> WindowCounts {
+    fn counts(&self, _now: u64, _generation: u32) -> WindowCounts {
         WindowCounts::ZERO
     }
 
@@ -83,7 +105,7 @@ impl Policy for Consecutive {
 ///
 /// ```
 /// use tripbit::{Breaker, Config, Outcome, Window};
-/// let b: Breaker<Window<4>> = Breaker::new_window(Config::new(10).failure_rate(50, 100));
+/// let b: Breaker<Window<4>> = Breaker::new_window(Config::new(10).failure_rate(50, 40));
 /// b.try_acquire(0).unwrap().record(Outcome::Failure, 0);
 /// b.try_acquire(0).unwrap().record(Outcome::Success, 0);
 /// let w = b.snapshot(0).window;
@@ -109,39 +131,52 @@ impl WindowCounts {
     };
 }
 
-const TAG_BITS: u32 = 24;
-const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
-const COUNT_BITS: u32 = 20;
-const COUNT_MAX: u64 = (1 << COUNT_BITS) - 1;
-const SLOW_MAX: u64 = (1 << (64 - TAG_BITS)) - 1;
+/// Capacity of each count of a bucket (13 bits).
+pub(crate) const BUCKET_MAX: u64 = (1 << 13) - 1;
+const FAILURES_SHIFT: u32 = 13;
+const SLOW_SHIFT: u32 = 26;
+const GEN_SHIFT: u32 = 40;
 /// Most buckets a window may have.
 pub(crate) const MAX_BUCKETS: usize = 1024;
 
-#[repr(C)]
-struct Bucket {
-    /// epoch tag | calls | failures, see the module docs.
-    outcomes: AtomicU64,
-    /// epoch tag | slow calls.
-    slow: AtomicU64,
+/// A decoded bucket word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Counts {
+    epoch: u64,
+    generation: u32,
+    calls: u64,
+    failures: u64,
+    slow: u64,
 }
 
-impl Bucket {
-    const_fn! {
-        fn new() -> Bucket {
-            Bucket {
-                outcomes: AtomicU64::new(0),
-                slow: AtomicU64::new(0),
-            }
+impl Counts {
+    const fn unpack(raw: u128) -> Counts {
+        let lo = raw as u64;
+        Counts {
+            epoch: (raw >> 64) as u64,
+            generation: (lo >> GEN_SHIFT) as u32 & GEN_MASK,
+            calls: lo & BUCKET_MAX,
+            failures: (lo >> FAILURES_SHIFT) & BUCKET_MAX,
+            slow: (lo >> SLOW_SHIFT) & BUCKET_MAX,
         }
+    }
+
+    const fn pack(self) -> u128 {
+        let lo = (self.calls & BUCKET_MAX)
+            | ((self.failures & BUCKET_MAX) << FAILURES_SHIFT)
+            | ((self.slow & BUCKET_MAX) << SLOW_SHIFT)
+            | (((self.generation & GEN_MASK) as u64) << GEN_SHIFT);
+        ((self.epoch as u128) << 64) | lo as u128
     }
 }
 
 /// The sliding-window policy with `N` buckets: trips on a failure ratio (and
 /// optionally a slow-call ratio) once the window holds `min_calls` calls,
 /// checked on every failure and every slow call.
-/// Use it as `Breaker<Window<N>>`; the size is `72 + 16 × N` bytes on every
-/// target (the 32-byte core, 40 bytes of settings and cursors, and two
-/// atomic words per bucket).
+/// Use it as `Breaker<Window<N>>`; the size is `96 + 16 × N` bytes on every
+/// target (the 64-byte core, 32 bytes of settings and the call counter, and
+/// one 128-bit word per bucket). See the module docs (`window.rs`) for why
+/// the window never goes blind.
 ///
 /// ```
 /// use tripbit::{Breaker, Config, Outcome, State, Window};
@@ -155,7 +190,7 @@ impl Bucket {
 /// // The 10th call, a failure, finds 5/10 failed: open. (Ratios are checked
 /// // on failures and slow calls; a fast success never trips it.)
 /// assert_eq!(b.state(10), State::Open);
-/// assert_eq!(core::mem::size_of_val(&b), 72 + 16 * 4);
+/// assert_eq!(core::mem::size_of_val(&b), 96 + 16 * 4);
 /// ```
 #[repr(C)]
 pub struct Window<const N: usize> {
@@ -168,13 +203,9 @@ pub struct Window<const N: usize> {
     slow_percent: u8,
     by_time: bool,
     _pad: u8,
-    /// Count window: calls seen so far, plus `N × bucket` per clear.
-    /// Time window: the epoch base, plus `N` per clear.
-    cursor: AtomicU64,
-    /// Time window: the newest `now / bucket` seen, so ticks going backwards
-    /// count as no time passed.
-    head: AtomicU64,
-    buckets: [Bucket; N],
+    /// Count window: calls seen so far (the call number of the next call).
+    calls: AtomicU64,
+    buckets: [AtomicU128; N],
 }
 
 impl<const N: usize> sealed::Sealed for Window<N> {}
@@ -224,6 +255,12 @@ impl<const N: usize> Breaker<Window<N>> {
                 WindowKind::Calls(c) => (c as u64, false),
                 WindowKind::Ticks(t) => (t, true),
             };
+            // The most calls the window can ever hold: a min_calls above it
+            // could never be reached, so the breaker would never trip.
+            let per_bucket = if by_time { BUCKET_MAX } else { bucket };
+            if min_calls as u64 > per_bucket * N as u64 {
+                return Err(ConfigError::MinCalls);
+            }
             let (slow_ticks, slow_percent) = match config.slow() {
                 Some(s) => s,
                 None => (0, 0),
@@ -236,8 +273,7 @@ impl<const N: usize> Breaker<Window<N>> {
                 slow_percent,
                 by_time,
                 _pad: 0,
-                cursor: AtomicU64::new(0),
-                head: AtomicU64::new(0),
+                calls: AtomicU64::new(0),
                 buckets: new_buckets(),
             };
             Ok(Breaker::from_parts(&config, window))
@@ -246,78 +282,96 @@ impl<const N: usize> Breaker<Window<N>> {
 }
 
 #[cfg(not(loom))]
-const fn new_buckets<const N: usize>() -> [Bucket; N] {
-    [const { Bucket::new() }; N]
+const fn new_buckets<const N: usize>() -> [AtomicU128; N] {
+    [const { AtomicU128::new(0) }; N]
 }
 
 #[cfg(loom)]
-fn new_buckets<const N: usize>() -> [Bucket; N] {
-    core::array::from_fn(|_| Bucket::new())
+fn new_buckets<const N: usize>() -> [AtomicU128; N] {
+    core::array::from_fn(|_| AtomicU128::new(0))
 }
 
 impl<const N: usize> Window<N> {
     /// The epoch a call recorded at `now` falls in.
     fn epoch(&self, now: u64) -> u64 {
         if self.by_time {
-            let raw = now / self.bucket;
-            // Ordering: Relaxed. `head` and `cursor` only pick a bucket; a
-            // stale value at worst files a call one bucket early.
-            let mut head = self.head.load(Ordering::Relaxed);
-            if raw > head {
-                head = self.head.fetch_max(raw, Ordering::Relaxed).max(raw);
-            }
-            head.wrapping_add(self.cursor.load(Ordering::Relaxed))
+            now / self.bucket
         } else {
             // Ordering: Relaxed, a ticket counter; nothing else is published.
-            self.cursor.fetch_add(1, Ordering::Relaxed) / self.bucket
+            self.calls.fetch_add(1, Ordering::Relaxed) / self.bucket
         }
     }
 
     /// The epoch a snapshot at `now` reads, without counting a call.
     fn current_epoch(&self, now: u64) -> u64 {
-        // Ordering: Relaxed, as in `epoch`.
         if self.by_time {
-            let head = self.head.load(Ordering::Relaxed).max(now / self.bucket);
-            head.wrapping_add(self.cursor.load(Ordering::Relaxed))
+            now / self.bucket
         } else {
-            self.cursor.load(Ordering::Relaxed).saturating_sub(1) / self.bucket
+            // Ordering: Relaxed, as in `epoch`.
+            self.calls.load(Ordering::Relaxed).saturating_sub(1) / self.bucket
         }
     }
 
-    fn add(&self, epoch: u64, failure: bool, slow: bool) {
+    /// Counts one call of `generation` in the bucket of `epoch`.
+    fn add(&self, epoch: u64, generation: u32, failure: bool, slow: bool) {
         let bucket = &self.buckets[(epoch % N as u64) as usize];
-        let tag = epoch & TAG_MASK;
-        update(&bucket.outcomes, tag, |calls_failures| {
-            let calls = (calls_failures & COUNT_MAX)
-                .saturating_add(1)
-                .min(COUNT_MAX);
-            let failures = ((calls_failures >> COUNT_BITS) + u64::from(failure)).min(COUNT_MAX);
-            calls | (failures << COUNT_BITS)
-        });
-        if slow {
-            update(&bucket.slow, tag, |s| s.saturating_add(1).min(SLOW_MAX));
+        // Ordering: Relaxed throughout: bucket counts publish no other
+        // memory; the CAS itself orders rotations and counts of one bucket.
+        let mut cur = bucket.load(Ordering::Relaxed);
+        loop {
+            let c = Counts::unpack(cur);
+            let base = if c.epoch == epoch {
+                if c.generation == generation {
+                    c
+                } else if newer_generation(c.generation, generation) {
+                    return; // this result is stale: the breaker moved on
+                } else {
+                    Counts::fresh(epoch, generation)
+                }
+            } else if c.epoch < epoch {
+                Counts::fresh(epoch, generation) // rotate an older bucket
+            } else if c.epoch - epoch >= 2 * N as u64 {
+                // Two or more windows ahead of this record: a stray tick from
+                // the future (or a clock that restarted); nobody counts it.
+                Counts::fresh(epoch, generation)
+            } else {
+                return; // this record is older than the bucket's window
+            };
+            if base.calls >= BUCKET_MAX {
+                return; // full: every count stops together
+            }
+            let next = Counts {
+                calls: base.calls + 1,
+                failures: base.failures + u64::from(failure),
+                slow: base.slow + u64::from(slow),
+                ..base
+            };
+            match bucket.compare_exchange_weak(
+                cur,
+                next.pack(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
         }
     }
 
-    fn totals(&self, epoch: u64) -> WindowCounts {
-        let tag = epoch & TAG_MASK;
-        let mut c = WindowCounts::ZERO;
+    /// Totals of the window ending at `epoch`, for `generation`.
+    fn totals(&self, epoch: u64, generation: u32) -> WindowCounts {
+        let mut t = WindowCounts::ZERO;
         for b in &self.buckets {
             // Ordering: Relaxed; counts publish no other memory.
-            let o = b.outcomes.load(Ordering::Relaxed);
-            if in_window::<N>(tag, o & TAG_MASK) {
-                let v = o >> TAG_BITS;
-                c.calls = c.calls.saturating_add((v & COUNT_MAX) as u32);
-                c.failures = c.failures.saturating_add((v >> COUNT_BITS) as u32);
-            }
-            let s = b.slow.load(Ordering::Relaxed);
-            if in_window::<N>(tag, s & TAG_MASK) {
-                c.slow = c
-                    .slow
-                    .saturating_add((s >> TAG_BITS).min(u64::from(u32::MAX)) as u32);
+            let c = Counts::unpack(b.load(Ordering::Relaxed));
+            if c.generation == generation && c.epoch <= epoch && epoch - c.epoch < N as u64 {
+                // At most 1024 × 8191 < 2³² calls: no overflow.
+                t.calls += c.calls as u32;
+                t.failures += c.failures as u32;
+                t.slow += c.slow as u32;
             }
         }
-        c
+        t
     }
 
     fn trips(&self, c: WindowCounts) -> bool {
@@ -332,35 +386,22 @@ impl<const N: usize> Window<N> {
     }
 }
 
-/// Whether a bucket tagged `t` counts for the epoch tagged `now`: at most
-/// `N − 1` epochs behind it, or (a concurrent caller's newer epoch) ahead.
-fn in_window<const N: usize>(now: u64, t: u64) -> bool {
-    let behind = now.wrapping_sub(t) & TAG_MASK;
-    let ahead = t.wrapping_sub(now) & TAG_MASK;
-    (behind as usize) < N || (ahead as usize) < N
-}
-
-/// CAS `f` into a tagged word; a word from an older epoch restarts at
-/// `f(0)`, a word from a newer epoch (the call is older than the bucket,
-/// hence already outside the window) is left alone.
-fn update(word: &AtomicU64, tag: u64, f: impl Fn(u64) -> u64) {
-    // Ordering: Relaxed throughout: bucket counts publish no other memory.
-    let mut cur = word.load(Ordering::Relaxed);
-    loop {
-        let t = cur & TAG_MASK;
-        let counts = if t == tag {
-            cur >> TAG_BITS
-        } else if (t.wrapping_sub(tag) & TAG_MASK) < (1 << (TAG_BITS - 1)) {
-            return; // the bucket already belongs to a newer epoch
-        } else {
-            0
-        };
-        let next = tag | (f(counts) << TAG_BITS);
-        match word.compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return,
-            Err(actual) => cur = actual,
+impl Counts {
+    const fn fresh(epoch: u64, generation: u32) -> Counts {
+        Counts {
+            epoch,
+            generation,
+            calls: 0,
+            failures: 0,
+            slow: 0,
         }
     }
+}
+
+/// Whether 24-bit generation `a` is newer than `b` (serial-number order).
+const fn newer_generation(a: u32, b: u32) -> bool {
+    let d = a.wrapping_sub(b) & GEN_MASK;
+    d != 0 && d < (1 << 23)
 }
 
 impl<const N: usize> Policy for Window<N> {
@@ -374,11 +415,11 @@ impl<const N: usize> Policy for Window<N> {
         elapsed: u64,
         now: u64,
     ) -> Result<Option<Transition>, Stale> {
-        // Ordering: Acquire (a fresh load, not the caller's Relaxed one),
-        // pairs with the Release/AcqRel CAS that closed or reset the breaker
-        // after `clear()` moved the cursor: this call's epoch is computed from
-        // the cleared window.
-        let cur = b.word().load(Ordering::Acquire);
+        // Ordering: Relaxed (a fresh load, so a trip below CASes from the
+        // newest word): the bucket is tagged with the generation checked
+        // here, so a reset or close racing with this record cannot let it
+        // into the new generation's window, whatever the order.
+        let cur = b.word().load(Ordering::Relaxed);
         let w = Word::unpack(cur);
         if w.generation != ticket.generation || !matches!(w.state, State::Closed | State::Disabled)
         {
@@ -392,13 +433,16 @@ impl<const N: usize> Policy for Window<N> {
         let win = &b.policy;
         let slow = win.slow_ticks != 0 && elapsed >= win.slow_ticks;
         let epoch = win.epoch(now);
-        win.add(epoch, failure, slow);
+        win.add(epoch, w.generation, failure, slow);
         // Only a failure or a slow call can trip it: a fast success never
         // raises a ratio, so it skips the O(N) sum over the buckets (the
         // closed-state success path stays one bucket CAS). A success that
         // merely brings the window up to `min_calls` trips it at the next
         // failure or slow call, not by itself.
-        if w.state == State::Closed && (failure || slow) && win.trips(win.totals(epoch)) {
+        if w.state == State::Closed
+            && (failure || slow)
+            && win.trips(win.totals(epoch, w.generation))
+        {
             // Closed words of a window breaker carry no counters, so the word
             // only changes on a transition: exactly one caller trips it.
             return Ok(b.trip_from(cur, now));
@@ -406,19 +450,8 @@ impl<const N: usize> Policy for Window<N> {
         Ok(None)
     }
 
-    fn clear(&self) {
-        // Ordering: Relaxed; the CAS that publishes the close or reset is
-        // Release/AcqRel and follows in program order.
-        let step = if self.by_time {
-            N as u64
-        } else {
-            N as u64 * self.bucket
-        };
-        self.cursor.fetch_add(step, Ordering::Relaxed);
-    }
-
-    fn counts(&self, now: u64) -> WindowCounts {
-        self.totals(self.current_epoch(now))
+    fn counts(&self, now: u64, generation: u32) -> WindowCounts {
+        self.totals(self.current_epoch(now), generation)
     }
 
     fn build(config: Config) -> Result<Breaker<Self>, ConfigError> {
@@ -431,30 +464,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn window_membership_handles_wrap() {
-        assert!(in_window::<4>(10, 10));
-        assert!(in_window::<4>(10, 7));
-        assert!(!in_window::<4>(10, 6));
-        assert!(in_window::<4>(10, 12)); // a concurrent newer epoch
-        assert!(in_window::<4>(1, TAG_MASK)); // wrapped: TAG_MASK is 2 behind 1
-        assert!(!in_window::<4>(100, 0));
+    fn bucket_words_round_trip() {
+        for epoch in [0, 1, u64::MAX - 1, u64::MAX] {
+            for generation in [0, 1, GEN_MASK] {
+                for calls in [0, 1, BUCKET_MAX] {
+                    let c = Counts {
+                        epoch,
+                        generation,
+                        calls,
+                        failures: calls / 2,
+                        slow: calls,
+                    };
+                    assert_eq!(Counts::unpack(c.pack()), c);
+                }
+            }
+        }
     }
 
     #[test]
-    fn update_rotates_old_and_skips_newer() {
-        let w = AtomicU64::new(0);
-        update(&w, 5, |c| c + 1);
-        update(&w, 5, |c| c + 1);
-        assert_eq!(w.load(Ordering::Relaxed), 5 | (2 << TAG_BITS));
-        update(&w, 9, |c| c + 1); // newer epoch rotates
-        assert_eq!(w.load(Ordering::Relaxed), 9 | (1 << TAG_BITS));
-        update(&w, 5, |c| c + 1); // older epoch is outside the window already
-        assert_eq!(w.load(Ordering::Relaxed), 9 | (1 << TAG_BITS));
+    fn generations_compare_in_serial_order() {
+        assert!(newer_generation(1, 0));
+        assert!(!newer_generation(0, 1));
+        assert!(newer_generation(0, GEN_MASK)); // wrapped
+        assert!(!newer_generation(5, 5));
+    }
+
+    #[test]
+    fn add_rotates_older_and_skips_newer() {
+        let w: Window<4> = match Breaker::<Window<4>>::try_new_window(
+            Config::new(10).failure_rate(50, 1).time_window(1),
+        ) {
+            Ok(b) => b.policy,
+            Err(e) => panic!("{e}"),
+        };
+        w.add(5, 0, true, false);
+        w.add(5, 0, false, false);
+        assert_eq!(w.totals(5, 0).calls, 2);
+        w.add(9, 0, false, false); // same bucket, newer epoch: rotates
+        assert_eq!(w.totals(9, 0), WindowCounts { calls: 1, failures: 0, slow: 0 });
+        w.add(5, 0, true, false); // one window older than the bucket: dropped
+        assert_eq!(w.totals(9, 0).calls, 1);
+        w.add(9, 1, true, false); // a newer generation replaces the bucket
+        assert_eq!(w.totals(9, 0).calls, 0);
+        assert_eq!(w.totals(9, 1).failures, 1);
+        w.add(9, 0, true, false); // the old generation's late result: dropped
+        assert_eq!(w.totals(9, 1).calls, 1);
     }
 
     #[test]
     fn sizes_are_as_documented() {
-        assert_eq!(core::mem::size_of::<Breaker<Window<1>>>(), 32 + 40 + 16);
-        assert_eq!(core::mem::size_of::<Breaker<Window<10>>>(), 32 + 40 + 160);
+        assert_eq!(core::mem::size_of::<Breaker<Window<1>>>(), 96 + 16);
+        assert_eq!(core::mem::size_of::<Breaker<Window<10>>>(), 96 + 160);
     }
 }

@@ -13,10 +13,11 @@ fn succeed(b: &Breaker, now: u64) -> Option<tripbit::Transition> {
 }
 
 #[test]
-fn consecutive_breaker_is_32_bytes_and_ticket_16() {
-    assert_eq!(core::mem::size_of::<Breaker>(), 32);
+fn consecutive_breaker_is_one_cache_line_and_ticket_16() {
+    assert_eq!(core::mem::size_of::<Breaker>(), 64);
+    assert_eq!(core::mem::align_of::<Breaker>(), 16);
     assert_eq!(core::mem::size_of::<tripbit::Ticket>(), 16);
-    assert_eq!(core::mem::size_of::<Breaker<Window<8>>>(), 72 + 16 * 8);
+    assert_eq!(core::mem::size_of::<Breaker<Window<8>>>(), 96 + 16 * 8);
 }
 
 #[test]
@@ -223,8 +224,11 @@ fn ticks_going_backwards_never_panic_wrap_or_trip() {
     assert_eq!(b.state(0), State::Closed);
     fail(&b, 2_000);
     fail(&b, 2_001);
-    // Going back in time: no time passed, still open.
-    assert_eq!(b.try_acquire(0).unwrap_err().retry_at, Some(2_101));
+    // Going back by less than the open period: no time passed, still open.
+    assert_eq!(b.try_acquire(1_950).unwrap_err().retry_at, Some(2_101));
+    // Going back by more (a clock restart): the period restarts at the new
+    // tick instead of waiting for the old clock's value.
+    assert_eq!(b.try_acquire(0).unwrap_err().retry_at, Some(100));
     assert_eq!(b.state(u64::MAX), State::HalfOpen);
     // Extreme ticks saturate instead of wrapping.
     let c = Breaker::new(Config::new(u64::MAX).consecutive_failures(1));
