@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tripbit import CircuitBreaker, CircuitBreakerOpenError, CircuitState
+from tripbit import LIMITS, CircuitBreaker, CircuitBreakerOpenError, CircuitState
 
 from conftest import AFTER_SHORT, SHORT, fail_n, ok
 
@@ -40,11 +40,64 @@ def test_success_threshold_below_one_is_a_value_error(value: int) -> None:
 
 
 def test_thresholds_too_large_for_the_core_are_value_errors() -> None:
-    with pytest.raises(ValueError, match="failure_threshold"):
-        build(failure_threshold=2**16)
-    with pytest.raises(ValueError, match="success_threshold"):
-        build(success_threshold=2**12)
-    assert build(failure_threshold=2**16 - 1).failure_threshold == 65535
+    # The bounds are the core's own (tripbit.LIMITS), named in Python terms.
+    top_f, top_s = LIMITS["failure_threshold"], LIMITS["success_threshold"]
+    with pytest.raises(ValueError, match=rf"failure_threshold must be an integer in 1\.\.{top_f}"):
+        build(failure_threshold=top_f + 1)
+    with pytest.raises(ValueError, match=rf"success_threshold must be an integer in 1\.\.{top_s}") as info:
+        build(success_threshold=top_s + 1)
+    assert "close_after" not in str(info.value)
+    assert build(failure_threshold=top_f).failure_threshold == top_f
+
+
+FLOAT_ARGS = [
+    ({}, "open_timeout"),
+    ({}, "timeout"),
+    ({"failure_rate": 50}, "window_seconds"),
+    ({"failure_rate": 50}, "slow_call"),
+]
+
+
+@pytest.mark.parametrize("huge", [1e300, float("inf"), -float("inf"), 10**400])
+@pytest.mark.parametrize(("base", "arg"), FLOAT_ARGS)
+def test_huge_or_infinite_seconds_are_value_errors_naming_the_argument(
+    base: dict[str, Any], arg: str, huge: float
+) -> None:
+    # Before: 1e300 and 10**400 raised OverflowError.
+    with pytest.raises(ValueError, match=arg):
+        build(**base, **{arg: huge})
+
+
+@pytest.mark.parametrize("huge", [1e300, float("inf"), 10**400])
+@pytest.mark.parametrize("arg", ["failure_rate", "slow_rate", "close_failure_rate"])
+def test_huge_or_infinite_percents_are_value_errors(arg: str, huge: float) -> None:
+    base = {} if arg == "close_failure_rate" else {"slow_call": 1.0}
+    with pytest.raises(ValueError, match=arg):
+        build(**base, **{arg: huge})
+
+
+def test_an_empty_include_is_a_value_error() -> None:
+    for empty in ([], (), set()):
+        with pytest.raises(ValueError, match="include must name at least one exception type"):
+            build(include=empty)
+    # An empty exclude excludes nothing: harmless.
+    assert build(exclude=[]).settings["exclude"] == ()
+
+
+def test_filters_take_a_list_of_types() -> None:
+    cb = build(1, exclude=[KeyError])
+    with pytest.raises(KeyError):
+        cb.call(lambda: {}["k"])
+    assert cb.get_state() is CircuitState.CLOSED
+
+
+def test_core_errors_are_named_in_python_terms() -> None:
+    # probes beyond what success_threshold can use: caught by the core.
+    with pytest.raises(ValueError) as info:
+        build(success_threshold=2, probes=3)
+    msg = str(info.value)
+    assert "probes" in msg and "success_threshold" in msg
+    assert "close_after" not in msg and "core setting" not in msg
 
 
 @pytest.mark.parametrize("value", ["3", b"3", 3.0, 2.5, None, [3], True])

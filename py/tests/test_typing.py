@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Coroutine, Dict, Optional, Tuple
 
 import pytest
 
@@ -54,7 +54,10 @@ def test_the_drop_in_surface_is_typed() -> None:
     assert_type(cb.last_state_change_time, float)
     assert_type(cb.reset(), None)
     stats = cb.get_stats()
-    assert_type(stats, Dict[str, Any])
+    assert_type(stats, tripbit.Stats)
+    assert_type(stats["failure_count"], int)
+    assert_type(stats["last_failure_time"], Optional[float])
+    assert type(stats) is dict  # a plain dict at run time
     assert cb.get_state().value == "closed"
     assert stats["state"] == "closed"
 
@@ -125,7 +128,52 @@ def test_methods_keep_their_return_type() -> None:
             return key.encode()
 
     got = Client().fetch("k")
+    assert_type(got, bytes)
     assert got == b"k"
+    # The bound method keeps the parameters after self.
+    bound = Client().fetch
+    assert_type(bound("j"), bytes)
+    with pytest.raises(AttributeError):
+        Client().fetch(b"k")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        Client().fetch()  # type: ignore[call-arg]
+
+
+def test_async_methods_keep_their_parameters() -> None:
+    breaker = CircuitBreaker("acme.t", stdout=False)
+
+    class Client:
+        @breaker
+        async def fetch(self, key: str) -> bytes:
+            return key.encode()
+
+    async def main() -> bytes:
+        got = await Client().fetch("k")
+        assert_type(got, bytes)
+        return got
+
+    assert asyncio.run(main()) == b"k"
+
+
+def test_an_async_guarded_function_is_a_coroutine_function() -> None:
+    breaker = CircuitBreaker("acme.t", stdout=False)
+
+    @breaker
+    async def fetch(key: str) -> bytes:
+        await asyncio.sleep(0)
+        return key.encode()
+
+    # asyncio.run and create_task need a Coroutine, not just an Awaitable.
+    coro = assert_type(fetch("k"), Coroutine[Any, Any, bytes])
+    coro.close()
+    assert asyncio.run(fetch("k")) == b"k"
+
+    async def main() -> bytes:
+        task = asyncio.create_task(fetch("t"))
+        assert_type(task, "asyncio.Task[bytes]")
+        return await task
+
+    assert asyncio.run(main()) == b"t"
 
 
 def test_async_functions_keep_their_types() -> None:
@@ -185,7 +233,12 @@ def test_options_and_from_config_are_typed() -> None:
         stdout=False,
     )
     assert_type(cb.settings, Dict[str, Any])
-    assert_type(cb.snapshot(), Dict[str, Any])
+    snap = cb.snapshot()
+    assert_type(snap, tripbit.Snapshot)
+    assert_type(snap["generation"], int)
+    # A list, as the README writes it.
+    listed = CircuitBreaker("acme.t", exclude=[KeyError], include=[OSError, ValueError])
+    assert listed.settings["exclude"] == (KeyError,)
     other = CircuitBreaker.from_config(
         {"failure_threshold": 3, "open_timeout_seconds": 30.0, "success_threshold": 1},
         name="A->B",

@@ -481,11 +481,15 @@ class CircuitBreaker(CoreBreaker):
     @overload
     def __call__(self, func: CM) -> CM: ...
 
+    # (A staticmethod and an async function are callables too: the more
+    # specific overloads come first, on purpose.)
     @overload
-    def __call__(self, func: SM) -> SM: ...
+    def __call__(self, func: SM) -> SM: ...  # type: ignore[overload-overlap]
 
     @overload
-    def __call__(self, func: Callable[P, Coroutine[Any, Any, R]]) -> AsyncGuardedFunction[P, R]: ...
+    def __call__(  # type: ignore[overload-overlap]
+        self, func: Callable[P, Coroutine[Any, Any, R]]
+    ) -> AsyncGuardedFunction[P, R]: ...
 
     @overload
     def __call__(self, func: Callable[P, R]) -> GuardedFunction[P, R]: ...
