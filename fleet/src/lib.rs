@@ -52,7 +52,9 @@ pub use model::{
     Batch, BatchId, Counts, Effective, Force, Forced, Health, KeyError, MAX_FLEET_KEY_LEN,
     validate_fleet_key,
 };
-pub use monitor::{Call, CloseReport, FleetBreaker, Monitor, MonitorConfig, MonitorError, MonitorStats};
+pub use monitor::{
+    Call, CloseReport, FleetBreaker, Monitor, MonitorConfig, MonitorError, MonitorStats,
+};
 pub use processor::{Processor, ProcessorConfig, ProcessorError, ProcessorStats};
 pub use redis_store::{RedisStore, Timeouts, UrlError};
 pub use store::{MemStore, Store, StoreError};

@@ -52,7 +52,10 @@ impl Args {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.opts.get(name).and_then(|v| v.last()).map(String::as_str)
+        self.opts
+            .get(name)
+            .and_then(|v| v.last())
+            .map(String::as_str)
     }
 
     fn all(&self, name: &str) -> Vec<String> {
@@ -60,7 +63,8 @@ impl Args {
     }
 
     fn need(&self, name: &str) -> Result<&str, String> {
-        self.get(name).ok_or_else(|| format!("--{name} is required"))
+        self.get(name)
+            .ok_or_else(|| format!("--{name} is required"))
     }
 
     fn num<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
@@ -102,7 +106,8 @@ fn processor_config(a: &Args) -> Result<ProcessorConfig, String> {
         window: ms("window-ms", d.window)?,
         open_for: ms("open-ms", d.open_for)?,
         close_after: a.num("close-after", d.close_after)?,
-        close_max_failure_percent: a.num("close-max-failure-percent", d.close_max_failure_percent)?,
+        close_max_failure_percent: a
+            .num("close-max-failure-percent", d.close_max_failure_percent)?,
         backoff: (
             a.num("backoff-factor", d.backoff.0)?,
             a.num("backoff-max", d.backoff.1)?,
@@ -119,7 +124,10 @@ fn processor_config(a: &Args) -> Result<ProcessorConfig, String> {
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut t), Ok(mut i)) => {
             tokio::select! {
                 _ = t.recv() => {}
@@ -139,9 +147,23 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 fn cmd_processor(a: &Args) -> Result<(), String> {
     a.check_known(&[
-        "redis", "prefix", "id", "failure-percent", "min-calls", "window-ms", "open-ms",
-        "close-after", "close-max-failure-percent", "backoff-factor", "backoff-max", "slow-ms",
-        "slow-percent", "recover-after-skipped", "lease-ms", "tick-ms", "poll-ms",
+        "redis",
+        "prefix",
+        "id",
+        "failure-percent",
+        "min-calls",
+        "window-ms",
+        "open-ms",
+        "close-after",
+        "close-max-failure-percent",
+        "backoff-factor",
+        "backoff-max",
+        "slow-ms",
+        "slow-percent",
+        "recover-after-skipped",
+        "lease-ms",
+        "tick-ms",
+        "poll-ms",
         "silent-after-ms",
     ])?;
     let store = RedisStore::open(a.need("redis")?, a.get("prefix").unwrap_or("tb"))
@@ -157,9 +179,10 @@ fn cmd_force(a: &Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let state = match a.need("state")? {
         "reset" => None,
-        s => Some(Forced::parse(s).ok_or_else(|| {
-            format!("--state: {s:?} is not healthy, unhealthy or reset")
-        })?),
+        s => Some(
+            Forced::parse(s)
+                .ok_or_else(|| format!("--state: {s:?} is not healthy, unhealthy or reset"))?,
+        ),
     };
     let key = a.need("key")?;
     let by = a.get("by").unwrap_or("cli");
@@ -168,13 +191,18 @@ fn cmd_force(a: &Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     println!(
         "{key}: {}",
-        state.map_or("force cleared".to_string(), |s| format!("forced {}", s.as_str()))
+        state.map_or("force cleared".to_string(), |s| format!(
+            "forced {}",
+            s.as_str()
+        ))
     );
     Ok(())
 }
 
 fn cmd_sim(a: &Args) -> Result<i32, String> {
-    a.check_known(&["redis", "prefix", "key", "every-ms", "flush-ms", "id", "app"])?;
+    a.check_known(&[
+        "redis", "prefix", "key", "every-ms", "flush-ms", "id", "app",
+    ])?;
     let keys = a.all("key");
     if keys.is_empty() {
         return Err("--key is required".into());

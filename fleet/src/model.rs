@@ -115,6 +115,11 @@ pub struct Counts {
     pub slow: u64,
     /// Calls not run: rejected by the local breaker or skipped by the fleet verdict.
     pub rejected: u64,
+    /// Of `rejected`, those refused by the process's own breaker while the
+    /// fleet was healthy (that process saw the upstream fail). The processor
+    /// counts them as failures of a healthy key, so a fleet whose every
+    /// local breaker tripped still trips, while one such node of many does not.
+    pub local: u64,
 }
 
 impl Counts {
@@ -124,6 +129,7 @@ impl Counts {
         self.failure = self.failure.saturating_add(other.failure);
         self.slow = self.slow.saturating_add(other.slow);
         self.rejected = self.rejected.saturating_add(other.rejected);
+        self.local = self.local.saturating_add(other.local);
     }
 
     /// Calls that ran: success + failure + slow.
@@ -143,32 +149,36 @@ impl Counts {
         self.total() == 0
     }
 
-    /// The stream encoding: `"success,failure,slow,rejected"`.
+    /// The stream encoding: `"success,failure,slow,rejected,local"`.
     ///
     /// ```
     /// use tripbit_fleet::Counts;
-    /// let c = Counts { success: 5, failure: 1, slow: 0, rejected: 2 };
+    /// let c = Counts { success: 5, failure: 1, slow: 0, rejected: 2, local: 1 };
     /// assert_eq!(Counts::decode(&c.encode()), Some(c));
-    /// assert_eq!(Counts::decode("1,2,x,4"), None);
+    /// assert_eq!(Counts::decode("1,2,x,4,0"), None);
+    /// assert_eq!(Counts::decode("1,2,3,4,5"), None); // local > rejected
     /// ```
     pub fn encode(&self) -> String {
         format!(
-            "{},{},{},{}",
-            self.success, self.failure, self.slow, self.rejected
+            "{},{},{},{},{}",
+            self.success, self.failure, self.slow, self.rejected, self.local
         )
     }
 
     /// Parses [`encode`](Self::encode)'s format; `None` when malformed or when
     /// a count is above [`MAX_COUNT`] (a foreign or corrupt entry).
     pub fn decode(s: &str) -> Option<Counts> {
-        let mut it = s.split(',').map(|p| p.parse::<u64>().ok().filter(|&n| n <= MAX_COUNT));
+        let mut it = s
+            .split(',')
+            .map(|p| p.parse::<u64>().ok().filter(|&n| n <= MAX_COUNT));
         let c = Counts {
             success: it.next()??,
             failure: it.next()??,
             slow: it.next()??,
             rejected: it.next()??,
+            local: it.next()??,
         };
-        if it.next().is_some() {
+        if it.next().is_some() || c.local > c.rejected {
             return None;
         }
         Some(c)
@@ -283,7 +293,11 @@ impl Batch {
             Some(v) => return Err(bad(&format!("version {v:?}"))),
             None => return Err(bad("no version field (a foreign entry)")),
         }
-        let field = |name: &str| get.get(name).copied().ok_or_else(|| bad(&format!("no {name}")));
+        let field = |name: &str| {
+            get.get(name)
+                .copied()
+                .ok_or_else(|| bad(&format!("no {name}")))
+        };
         let num = |name: &str| -> Result<u64, MalformedEntry> {
             field(name)?
                 .parse::<u64>()

@@ -137,6 +137,7 @@ const SUCCESS: usize = 0;
 const FAILURE: usize = 1;
 const SLOW: usize = 2;
 const REJECTED: usize = 3;
+const LOCAL: usize = 4;
 
 /// One key's local state, shared by its [`FleetBreaker`] handles and the flusher.
 struct Entry {
@@ -148,8 +149,9 @@ struct Entry {
     budget: AtomicU32,
     /// Version of the verdict mirrored (0 = none).
     version: AtomicU64,
-    /// Counts since the last flush, by outcome (`SUCCESS`…), swapped out by the flusher.
-    pending: [AtomicU64; 4],
+    /// Counts since the last flush, by outcome (`SUCCESS`…; `REJECTED` and
+    /// `LOCAL` disjoint), swapped out by the flusher.
+    pending: [AtomicU64; 5],
     slow_after: Option<Duration>,
 }
 
@@ -164,22 +166,26 @@ impl Entry {
         // Ordering: Relaxed, pairs with nothing: each count is moved exactly
         // once by the atomic swap, whatever the interleaving.
         let t = |i: usize| self.pending[i].swap(0, Ordering::Relaxed);
+        let local = t(LOCAL);
         Counts {
             success: t(SUCCESS),
             failure: t(FAILURE),
             slow: t(SLOW),
-            rejected: t(REJECTED),
+            rejected: t(REJECTED) + local,
+            local,
         }
     }
 
     fn peek(&self) -> Counts {
         // Ordering: Relaxed: a statistic.
         let t = |i: usize| self.pending[i].load(Ordering::Relaxed);
+        let local = t(LOCAL);
         Counts {
             success: t(SUCCESS),
             failure: t(FAILURE),
             slow: t(SLOW),
-            rejected: t(REJECTED),
+            rejected: t(REJECTED) + local,
+            local,
         }
     }
 
@@ -285,8 +291,8 @@ impl Monitor {
     /// A monitor flushing to the Redis at `url`. Returns at once: the URL
     /// must parse, but the server is not contacted here.
     pub fn connect(url: &str, cfg: MonitorConfig) -> Result<Monitor, MonitorError> {
-        let store = RedisStore::with_timeouts(url, &cfg.prefix, cfg.timeouts)
-            .map_err(MonitorError::Url)?;
+        let store =
+            RedisStore::with_timeouts(url, &cfg.prefix, cfg.timeouts).map_err(MonitorError::Url)?;
         Monitor::with_store(Arc::new(store), cfg)
     }
 
@@ -467,8 +473,7 @@ impl FleetBreaker {
         let e = &*self.entry;
         // Ordering: Relaxed, see `Entry::mirror`.
         if e.mode.load(Ordering::Relaxed) == RECOVERING
-            && e
-                .budget
+            && e.budget
                 // Ordering: Relaxed: a budget counter.
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
                 .is_err()
@@ -486,7 +491,9 @@ impl FleetBreaker {
                 started: e.slow_after.map(|_| Instant::now()),
             }),
             Err(r) => {
-                e.count(REJECTED);
+                // Ordering: Relaxed, see `Entry::mirror`.
+                let healthy = e.mode.load(Ordering::Relaxed) == HEALTHY;
+                e.count(if healthy { LOCAL } else { REJECTED });
                 Err(r)
             }
         }
@@ -567,7 +574,10 @@ impl Call {
 impl Drop for Call {
     fn drop(&mut self) {
         if let Some(t) = self.ticket.take() {
-            let _ = self.entry.local.record_ticket(t, Outcome::Ignored, clock::now());
+            let _ = self
+                .entry
+                .local
+                .record_ticket(t, Outcome::Ignored, clock::now());
         }
     }
 }
@@ -655,11 +665,12 @@ impl Flusher {
             }
             match self.s.store.send_batch(&p.batch).await {
                 Ok(()) => {
+                    let mut st = lock(&self.s.stats);
                     for (k, c) in &p.batch.counts {
                         self.acked.entry(k.clone()).or_default().add(c);
+                        st.acked.entry(k.clone()).or_default().add(c);
                     }
                     self.backlog.pop_front();
-                    let mut st = lock(&self.s.stats);
                     st.batches_sent += 1;
                     st.connected = true;
                     if self.logged_outage {
@@ -717,12 +728,11 @@ impl Flusher {
                     e.mirror(line.effective(), probes);
                     e.version.store(line.version, Ordering::Relaxed);
                 }
-                Some(line) => {
-                    if line.effective() == Effective::Recovering {
-                        // A fresh probe budget every interval.
-                        e.mirror(Effective::Recovering, probes);
-                    }
+                Some(line) if line.effective() == Effective::Recovering => {
+                    // A fresh probe budget every interval.
+                    e.mirror(Effective::Recovering, probes);
                 }
+                Some(_) => {}
                 None if have != 0 => {
                     // The verdict is gone (a store that lost its data): fail
                     // open to the local policy.
@@ -778,9 +788,10 @@ async fn flush_loop(s: Arc<Shared>) -> Result<CloseReport, MonitorError> {
         }
         f.publish_stats();
         if Instant::now() >= deadline {
-            let calls = f.backlog.iter().map(|p| {
-                p.batch.counts.values().map(Counts::total).sum::<u64>()
-            });
+            let calls = f
+                .backlog
+                .iter()
+                .map(|p| p.batch.counts.values().map(Counts::total).sum::<u64>());
             return Err(MonitorError::NotAcknowledged {
                 calls: calls.sum(),
                 last_error: f.last_error.clone(),
@@ -806,7 +817,13 @@ mod tests {
     #[test]
     fn bad_keys_are_refused_at_creation() {
         let m = Monitor::with_store(Arc::new(MemStore::default()), cfg()).unwrap();
-        for k in ["", "a b.c", "nodots", "a..b", &format!("a.{}", "x".repeat(200))] {
+        for k in [
+            "",
+            "a b.c",
+            "nodots",
+            "a..b",
+            &format!("a.{}", "x".repeat(200)),
+        ] {
             assert!(matches!(m.breaker(k), Err(MonitorError::Key(_))), "{k:?}");
         }
         assert!(m.breaker("acme.search.hotels").is_ok());

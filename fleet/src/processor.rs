@@ -173,6 +173,8 @@ struct KeyState {
     force: Option<Force>,
     /// Why the state last changed.
     reason: String,
+    /// The window when the key last tripped.
+    trip_window: Option<tripbit::WindowCounts>,
 }
 
 /// A processor. Build with [`Processor::new`], run with [`Processor::run`].
@@ -189,6 +191,7 @@ pub struct Processor {
     last_renew: Instant,
     last_tick: Option<Instant>,
     last_batch: Instant,
+    last_claim: Instant,
     leader_silent: bool,
     idle_logged: bool,
     last_error: Option<String>,
@@ -206,7 +209,9 @@ impl Processor {
             return Err(ProcessorError::Setting("lease must be at least 100 ms"));
         }
         if cfg.tick.is_zero() || cfg.poll.is_zero() || cfg.read_count == 0 {
-            return Err(ProcessorError::Setting("tick, poll and read_count must be above 0"));
+            return Err(ProcessorError::Setting(
+                "tick, poll and read_count must be above 0",
+            ));
         }
         let host = host_name();
         let pid = std::process::id();
@@ -228,6 +233,7 @@ impl Processor {
             last_renew: Instant::now(),
             last_tick: None,
             last_batch: Instant::now(),
+            last_claim: Instant::now(),
             leader_silent: false,
             idle_logged: false,
             last_error: None,
@@ -260,7 +266,10 @@ impl Processor {
         self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
         let msg = format!("{what}: {e}");
         if self.last_error.as_deref() != Some(msg.as_str()) {
-            log(&self.id, &format!("store error (survived, retrying): {msg}"));
+            log(
+                &self.id,
+                &format!("store error (survived, retrying): {msg}"),
+            );
             self.last_error = Some(msg);
         }
     }
@@ -332,7 +341,8 @@ impl Processor {
                     .await;
                 } else if age <= ms(self.cfg.silent_after) && self.leader_silent {
                     self.leader_silent = false;
-                    self.event("processor-resumed", "", format!("leader {}", l.id)).await;
+                    self.event("processor-resumed", "", format!("leader {}", l.id))
+                        .await;
                 }
             }
             Ok(None) => {}
@@ -357,7 +367,8 @@ impl Processor {
             self.step_down("could not restore the verdicts").await;
             return;
         }
-        self.event("leader", "", format!("{} epoch {epoch}", self.id)).await;
+        self.event("leader", "", format!("{} epoch {epoch}", self.id))
+            .await;
         // Take over whatever the previous leader had read but not applied.
         self.claim(0).await;
     }
@@ -390,12 +401,17 @@ impl Processor {
                     written: Some((v.state, v.forced)),
                     force: forces.get(&v.key).cloned(),
                     reason: "restored".into(),
+                    trip_window: None,
                 },
             );
         }
         log(
             &self.id,
-            &format!("restored {} verdicts, {} forces", self.keys.len(), forces.len()),
+            &format!(
+                "restored {} verdicts, {} forces",
+                self.keys.len(),
+                forces.len()
+            ),
         );
         Ok(())
     }
@@ -412,8 +428,7 @@ impl Processor {
         let opened_at = if v.open_until_ms == 0 {
             now
         } else {
-            v.open_until_ms
-                .saturating_sub(c.open_ticks_at_level(level))
+            v.open_until_ms.saturating_sub(c.open_ticks_at_level(level))
         };
         let replay: u64 = (0..level).map(|k| c.open_ticks_at_level(k)).sum();
         let mut t = opened_at.saturating_sub(replay).max(1);
@@ -462,9 +477,7 @@ impl Processor {
 
     /// One leader round. Returns whether entries were read (read again at once).
     async fn leader_step(&mut self) -> bool {
-        let due = self
-            .last_tick
-            .is_none_or(|t| t.elapsed() >= self.cfg.tick);
+        let due = self.last_tick.is_none_or(|t| t.elapsed() >= self.cfg.tick);
         if self.last_renew.elapsed() >= self.cfg.lease / 4 || due {
             match self
                 .store
@@ -495,7 +508,10 @@ impl Processor {
         let got = match self.store.read_new(&self.id, self.cfg.read_count).await {
             Ok(g) => g,
             Err(StoreError::Server { code, .. }) if code == "NOGROUP" => {
-                log(&self.id, "stream or group missing (store restarted?): creating it");
+                log(
+                    &self.id,
+                    "stream or group missing (store restarted?): creating it",
+                );
                 if let Err(e) = self.store.ensure_group().await {
                     self.store_error("create group", &e);
                 }
@@ -548,7 +564,10 @@ impl Processor {
                 Ok(ApplyOutcome::Fenced) => {
                     // Ordering: Relaxed: statistics.
                     self.stats.fenced.fetch_add(1, Ordering::Relaxed);
-                    log(&self.id, "batch refused by the fence: a newer leader exists");
+                    log(
+                        &self.id,
+                        "batch refused by the fence: a newer leader exists",
+                    );
                     self.step_down("fenced").await;
                     return;
                 }
@@ -576,6 +595,7 @@ impl Processor {
                 written: None,
                 force: None,
                 reason: "first seen".into(),
+                trip_window: None,
             });
             ks.last_seen = Instant::now();
             if ks.silent {
@@ -611,6 +631,7 @@ impl Processor {
                         written: None,
                         force: None,
                         reason: "forced before any batch".into(),
+                        trip_window: None,
                     });
                     ks.force = Some(f.clone());
                 }
@@ -629,7 +650,9 @@ impl Processor {
         let now = wall_ms();
         let keys: Vec<String> = self.keys.keys().cloned().collect();
         for k in keys {
-            let Some(ks) = self.keys.get(&k) else { continue };
+            let Some(ks) = self.keys.get(&k) else {
+                continue;
+            };
             let w = ks.breaker.snapshot(now + ks.offset).window;
             let stats = WindowStats {
                 calls: w.calls,
@@ -660,13 +683,27 @@ impl Processor {
             })
             .collect();
         for (k, age) in silent {
-            self.event("key-silent", &k, format!("no batch for {age} ms")).await;
+            self.event("key-silent", &k, format!("no batch for {age} ms"))
+                .await;
+        }
+        // Entries left pending by a failed apply are never redelivered by
+        // `>` reads: claim them back once they are clearly idle.
+        if self.last_claim.elapsed() >= Duration::from_secs(1) {
+            self.last_claim = Instant::now();
+            self.claim(1_000).await;
+            if self.epoch == 0 {
+                return;
+            }
         }
         if self.last_batch.elapsed() > silent_after && !self.idle_logged {
             self.idle_logged = true;
             let age = ms(self.last_batch.elapsed());
-            self.event("no-batches", "", format!("no batch from any monitor for {age} ms"))
-                .await;
+            self.event(
+                "no-batches",
+                "",
+                format!("no batch from any monitor for {age} ms"),
+            )
+            .await;
         }
     }
 
@@ -681,7 +718,8 @@ impl Processor {
             if ks.written == Some((state, forced)) {
                 continue;
             }
-            let from = ks.written.map(|w| w.0).filter(|&f| f != state);
+            // A key nobody wrote yet was implicitly healthy.
+            let from = Some(ks.written.map_or(Health::Healthy, |w| w.0)).filter(|&f| f != state);
             if from.is_some() || ks.written.is_none() {
                 ks.reason = reason(ks, from, state, t, &self.cfg);
             }
@@ -736,7 +774,10 @@ impl Processor {
                 Ok(WriteOutcome::Fenced) => {
                     // Ordering: Relaxed: statistics.
                     self.stats.fenced.fetch_add(1, Ordering::Relaxed);
-                    log(&self.id, "verdict write refused by the fence: a newer leader exists");
+                    log(
+                        &self.id,
+                        "verdict write refused by the fence: a newer leader exists",
+                    );
                     self.step_down("fenced").await;
                     return;
                 }
@@ -753,9 +794,23 @@ fn c_max_level(cfg: &ProcessorConfig) -> u8 {
     cfg.backoff.1
 }
 
-fn reason(ks: &KeyState, from: Option<Health>, to: Health, t: u64, cfg: &ProcessorConfig) -> String {
-    let w = ks.breaker.snapshot(t).window;
-    let ratio = |n: u32| if w.calls == 0 { 0 } else { u64::from(n) * 100 / u64::from(w.calls) };
+fn reason(
+    ks: &KeyState,
+    from: Option<Health>,
+    to: Health,
+    t: u64,
+    cfg: &ProcessorConfig,
+) -> String {
+    let w = ks
+        .trip_window
+        .unwrap_or_else(|| ks.breaker.snapshot(t).window);
+    let ratio = |n: u32| {
+        if w.calls == 0 {
+            0
+        } else {
+            u64::from(n) * 100 / u64::from(w.calls)
+        }
+    };
     match (from, to) {
         (Some(Health::Healthy) | None, Health::Unhealthy) => format!(
             "failure ratio {}% (slow {}%) over {} calls, trip bar {}% with at least {}",
@@ -799,10 +854,17 @@ fn feed(ks: &mut KeyState, c: &Counts, wall: u64, cfg: &ProcessorConfig) {
         }
     }
     let slow_ticks = cfg.slow.map_or(0, |(d, _)| ms(d));
+    // Calls refused by a process's own breaker while the fleet was healthy
+    // are that process's failures; under a force they mean nothing.
+    let local = if ks.force.is_none() && ks.breaker.state(now) == State::Closed {
+        c.local
+    } else {
+        0
+    };
     let mut parts = [
         (c.success, Outcome::Success, 0),
         (c.slow, Outcome::Success, slow_ticks),
-        (c.failure, Outcome::Failure, 0),
+        (c.failure.saturating_add(local), Outcome::Failure, 0),
     ];
     let total: u64 = parts.iter().map(|p| p.0).sum();
     if total > FEED_CAP {
@@ -811,6 +873,8 @@ fn feed(ks: &mut KeyState, c: &Counts, wall: u64, cfg: &ProcessorConfig) {
         }
     }
     let n: u64 = parts.iter().map(|p| p.0).sum();
+    // The window as the calls are fed, for the trip's reason.
+    let mut seen = ks.breaker.snapshot(now).window;
     // Error diffusion: at each step emit the outcome furthest behind its share.
     let mut acc = [0i128; 3];
     for _ in 0..n {
@@ -825,7 +889,16 @@ fn feed(ks: &mut KeyState, c: &Counts, wall: u64, cfg: &ProcessorConfig) {
         acc[j] -= i128::from(n);
         let (_, outcome, elapsed) = parts[j];
         if let Ok(p) = ks.breaker.try_acquire(now) {
-            p.record_elapsed(outcome, elapsed, now);
+            seen.calls = seen.calls.saturating_add(1);
+            seen.failures = seen
+                .failures
+                .saturating_add(u32::from(outcome == Outcome::Failure));
+            seen.slow = seen.slow.saturating_add(u32::from(elapsed > 0));
+            if let Some(t) = p.record_elapsed(outcome, elapsed, now) {
+                if t.from == State::Closed && t.to == State::Open {
+                    ks.trip_window = Some(seen);
+                }
+            }
         }
     }
     if ks.breaker.state(now) != State::Open {
@@ -1002,7 +1075,10 @@ mod tests {
         store.release_lease(p.token).await.unwrap();
         let q = lead(&store).await;
         let ks = &q.keys["acme.a.b"];
-        assert_eq!(Health::from_core(ks.breaker.state(wall_ms())), Health::Unhealthy);
+        assert_eq!(
+            Health::from_core(ks.breaker.state(wall_ms())),
+            Health::Unhealthy
+        );
         assert_eq!(ks.written, Some((Health::Unhealthy, None)));
         let after = store.load_verdicts().await.unwrap();
         assert_eq!(before, after, "a takeover writes nothing new");

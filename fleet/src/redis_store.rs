@@ -23,9 +23,9 @@
 //! | `tb:transitions:{key}` | list (newest first, 100) | JSON `{at_ms, from, to, version, epoch, reason}` |
 //! | `tb:window:{key}` | hash | `calls failures slow at_ms`: the processor's sliding window |
 //! | `tb:forces` | hash | key → `state|at_ms|by`: persisted operator forces |
-//! | `tb:totals:{key}` | hash | `success failure slow rejected first_seen_ms last_seen_ms` since first seen |
+//! | `tb:totals:{key}` | hash | `success failure slow rejected local first_seen_ms last_seen_ms` since first seen |
 //! | `tb:keymon:{key}` | hash | `<monitor>:success` … `<monitor>:last_seen_ms`, `:host`, `:pid`: who reports what |
-//! | `tb:monitor:{id}` | hash | `host pid app epoch last_seen_ms batches success failure slow rejected` |
+//! | `tb:monitor:{id}` | hash | `host pid app epoch last_seen_ms batches success failure slow rejected local` |
 //! | `tb:monitors`, `tb:keys` | sets | every monitor id and key seen |
 //! | `tb:dedupe:{monitor}:{epoch}` | hash, 7 days | `w` = every seq ≤ w applied, `s<seq>` = applied above w |
 //! | `tb:events` | stream, ~10 000 | `kind key detail at_ms`: watchdog and lifecycle events |
@@ -122,17 +122,17 @@ else
   redis.call('HSET', KEYS[2], 's' .. ARGV[2], 1)
 end
 redis.call('PEXPIRE', KEYS[2], 604800000)
-local names = {'success', 'failure', 'slow', 'rejected'}
+local names = {'success', 'failure', 'slow', 'rejected', 'local'}
 local mon = ARGV[3]
 for i = 1, (#KEYS - 7) / 2 do
   local t = KEYS[6 + 2 * i]
   local km = KEYS[7 + 2 * i]
-  local base = 10 + 5 * (i - 1)
+  local base = 10 + 6 * (i - 1)
   redis.call('SADD', KEYS[5], ARGV[base + 1])
   redis.call('HSETNX', t, 'first_seen_ms', ARGV[7])
   redis.call('HSET', t, 'last_seen_ms', ARGV[7])
   redis.call('HSET', km, mon .. ':last_seen_ms', ARGV[7], mon .. ':host', ARGV[4], mon .. ':pid', ARGV[5])
-  for j = 1, 4 do
+  for j = 1, 5 do
     local n = ARGV[base + 1 + j]
     if n ~= '0' then
       redis.call('HINCRBY', t, names[j], n)
@@ -305,6 +305,7 @@ fn counts_of(fields: &[(String, String)], prefix: &str) -> Counts {
         failure: get("failure"),
         slow: get("slow"),
         rejected: get("rejected"),
+        local: get("local"),
     }
 }
 
@@ -328,7 +329,9 @@ impl RedisStore {
         prefix: &str,
         timeouts: Timeouts,
     ) -> Result<RedisStore, UrlError> {
-        if !(url.starts_with("redis://") || url.starts_with("redis+unix://") || url.starts_with("unix://"))
+        if !(url.starts_with("redis://")
+            || url.starts_with("redis+unix://")
+            || url.starts_with("unix://"))
         {
             return Err(UrlError(format!("{url:?}: expected redis://host:port/db")));
         }
@@ -402,11 +405,18 @@ impl RedisStore {
     }
 
     async fn cmd(&self, op: &'static str, cmd: redis::Cmd) -> Result<Value, StoreError> {
-        self.exec(op, |mut c| async move { cmd.query_async::<Value>(&mut c).await })
-            .await
+        self.exec(
+            op,
+            |mut c| async move { cmd.query_async::<Value>(&mut c).await },
+        )
+        .await
     }
 
-    async fn hgetall(&self, op: &'static str, key: String) -> Result<Vec<(String, String)>, StoreError> {
+    async fn hgetall(
+        &self,
+        op: &'static str,
+        key: String,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let mut c = redis::cmd("HGETALL");
         c.arg(key);
         pairs(&self.cmd(op, c).await?)
@@ -439,7 +449,9 @@ impl Store for RedisStore {
 
     fn verdict_index(&self) -> StoreFuture<'_, HashMap<String, VerdictLine>> {
         Box::pin(async move {
-            let fields = self.hgetall("HGETALL verdicts", self.key("verdicts")).await?;
+            let fields = self
+                .hgetall("HGETALL verdicts", self.key("verdicts"))
+                .await?;
             Ok(fields
                 .into_iter()
                 .filter_map(|(k, v)| Some((k, VerdictLine::decode(&v)?)))
@@ -481,7 +493,9 @@ impl Store for RedisStore {
                 .arg(me.pid)
                 .arg(me.at_ms);
             let v = self
-                .exec("lease acquire", |mut c| async move { inv.invoke_async(&mut c).await })
+                .exec("lease acquire", |mut c| async move {
+                    inv.invoke_async(&mut c).await
+                })
                 .await?;
             let e = int(&v).ok_or_else(|| proto("lease epoch"))?;
             Ok(u64::try_from(e).ok().filter(|&e| e > 0))
@@ -499,7 +513,9 @@ impl Store for RedisStore {
                 .arg(ttl_ms)
                 .arg(crate::model::wall_ms());
             let v = self
-                .exec("lease renew", |mut c| async move { inv.invoke_async(&mut c).await })
+                .exec("lease renew", |mut c| async move {
+                    inv.invoke_async(&mut c).await
+                })
                 .await?;
             Ok(int(&v) == Some(1))
         })
@@ -509,9 +525,11 @@ impl Store for RedisStore {
         Box::pin(async move {
             let mut inv = self.release.prepare_invoke();
             inv.key(self.key("leader")).arg(token.to_string());
-            self.exec("lease release", |mut c| async move { inv.invoke_async(&mut c).await })
-                .await
-                .map(|_| ())
+            self.exec("lease release", |mut c| async move {
+                inv.invoke_async(&mut c).await
+            })
+            .await
+            .map(|_| ())
         })
     }
 
@@ -619,10 +637,13 @@ impl Store for RedisStore {
                     .arg(c.success)
                     .arg(c.failure)
                     .arg(c.slow)
-                    .arg(c.rejected);
+                    .arg(c.rejected)
+                    .arg(c.local);
             }
             let v = self
-                .exec("apply batch", |mut c| async move { inv.invoke_async(&mut c).await })
+                .exec("apply batch", |mut c| async move {
+                    inv.invoke_async(&mut c).await
+                })
                 .await?;
             match text(&v).as_deref() {
                 Some("APPLIED") => Ok(ApplyOutcome::Applied),
@@ -656,7 +677,11 @@ impl Store for RedisStore {
         })
     }
 
-    fn write_verdict<'a>(&'a self, epoch: u64, v: &'a VerdictWrite) -> StoreFuture<'a, WriteOutcome> {
+    fn write_verdict<'a>(
+        &'a self,
+        epoch: u64,
+        v: &'a VerdictWrite,
+    ) -> StoreFuture<'a, WriteOutcome> {
         Box::pin(async move {
             let mut inv = self.verdict.prepare_invoke();
             inv.key(self.key("fence"))
@@ -677,7 +702,9 @@ impl Store for RedisStore {
                 .arg(v.from.map_or("", Health::as_str))
                 .arg(self.key("verdict-changes"));
             let r = self
-                .exec("write verdict", |mut c| async move { inv.invoke_async(&mut c).await })
+                .exec("write verdict", |mut c| async move {
+                    inv.invoke_async(&mut c).await
+                })
                 .await?;
             match int(&r) {
                 Some(-1) => Ok(WriteOutcome::Fenced),
@@ -703,7 +730,9 @@ impl Store for RedisStore {
                 .arg(w.slow)
                 .arg(w.at_ms);
             let r = self
-                .exec("write window", |mut c| async move { inv.invoke_async(&mut c).await })
+                .exec("write window", |mut c| async move {
+                    inv.invoke_async(&mut c).await
+                })
                 .await?;
             Ok(if int(&r) == Some(-1) {
                 WriteOutcome::Fenced
@@ -782,7 +811,9 @@ impl Store for RedisStore {
 
     fn leader(&self) -> StoreFuture<'_, Option<ProcessorInfo>> {
         Box::pin(async move {
-            let f = self.hgetall("HGETALL leader:info", self.key("leader:info")).await?;
+            let f = self
+                .hgetall("HGETALL leader:info", self.key("leader:info"))
+                .await?;
             if f.is_empty() {
                 return Ok(None);
             }
@@ -822,11 +853,17 @@ impl Store for RedisStore {
                 .arg(e.at_ms)
                 .cmd("HSET")
                 .arg(self.key("watchdog"))
-                .arg(if e.key.is_empty() { "processor" } else { &e.key })
+                .arg(if e.key.is_empty() {
+                    "processor"
+                } else {
+                    &e.key
+                })
                 .arg(format!("{} {} {}", e.kind, e.at_ms, e.detail));
-            self.exec("event", |mut c| async move { p.query_async::<Value>(&mut c).await })
-                .await
-                .map(|_| ())
+            self.exec("event", |mut c| async move {
+                p.query_async::<Value>(&mut c).await
+            })
+            .await
+            .map(|_| ())
         })
     }
 

@@ -2,10 +2,11 @@
 //! (`tripbit-fleet sim-monitor`): a [`Monitor`] guarding calls to a fake
 //! upstream whose failure ratio is set over standard input.
 //!
-//! Input lines: `fail <percent>` (0..=100), `quit` (close the monitor and
+//! Input lines: `fail <percent> [key]` (0..=100; every key when none is
+//! named), `quit` (close the monitor and
 //! exit). Output lines: `ready <monitor id>`, `state <key> <fleet state>
 //! <version>` on every change, and on `quit` one `acked <key> <success>
-//! <failure> <slow> <rejected>` per key, `maxcall_us <n>` (the slowest guarded
+//! <failure> <slow> <rejected> <local>` per key, `maxcall_us <n>` (the slowest guarded
 //! call), then `closed` (or `close-error <why>`, exit 1).
 
 use std::io::BufRead;
@@ -51,7 +52,8 @@ pub fn run(cfg: SimConfig) -> i32 {
         }
     }
     println!("ready {}", monitor.id());
-    let fail_percent = Arc::new(AtomicU64::new(0));
+    let fail_percent: Arc<Vec<AtomicU64>> =
+        Arc::new(cfg.keys.iter().map(|_| AtomicU64::new(0)).collect());
     let stop = Arc::new(AtomicBool::new(false));
     let max_call = Arc::new(AtomicU64::new(0));
     let caller = {
@@ -67,15 +69,19 @@ pub fn run(cfg: SimConfig) -> i32 {
             // Ordering: Relaxed for all three: plain flags and a statistic
             // between two threads, publishing no other memory.
             while !stop.load(Ordering::Relaxed) {
-                for b in &bs {
-                    n += 1;
-                    let p = fail.load(Ordering::Relaxed);
+                n += 1;
+                for (b, f) in bs.iter().zip(fail.iter()) {
+                    let p = f.load(Ordering::Relaxed);
                     // Spread failures evenly: call n fails when the running
                     // count of failures owed goes up.
                     let fails = (n * p) / 100 != ((n - 1) * p) / 100;
                     let t0 = Instant::now();
                     if let Ok(call) = b.try_acquire() {
-                        call.record(if fails { Outcome::Failure } else { Outcome::Success });
+                        call.record(if fails {
+                            Outcome::Failure
+                        } else {
+                            Outcome::Success
+                        });
                     }
                     let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
                     max_call.fetch_max(us, Ordering::Relaxed);
@@ -106,10 +112,16 @@ pub fn run(cfg: SimConfig) -> i32 {
         let Ok(line) = line else { break };
         let mut it = line.split_whitespace();
         match (it.next(), it.next()) {
-            (Some("fail"), Some(p)) => match p.parse::<u64>() {
-                // Ordering: Relaxed: a setting read by the caller thread.
-                Ok(p) if p <= 100 => fail_percent.store(p, Ordering::Relaxed),
-                _ => eprintln!("tripbit-fleet sim-monitor: fail takes 0..=100"),
+            (Some("fail"), Some(p)) => match (p.parse::<u64>(), it.next()) {
+                (Ok(p), key) if p <= 100 => {
+                    for (k, f) in cfg.keys.iter().zip(fail_percent.iter()) {
+                        if key.is_none_or(|want| want == k) {
+                            // Ordering: Relaxed: a setting read by the caller thread.
+                            f.store(p, Ordering::Relaxed);
+                        }
+                    }
+                }
+                _ => eprintln!("tripbit-fleet sim-monitor: fail takes 0..=100 [key]"),
             },
             (Some("quit"), _) => break,
             (None, _) => {}
@@ -124,8 +136,8 @@ pub fn run(cfg: SimConfig) -> i32 {
         Ok(r) => {
             for (k, c) in &r.acked {
                 println!(
-                    "acked {k} {} {} {} {}",
-                    c.success, c.failure, c.slow, c.rejected
+                    "acked {k} {} {} {} {} {}",
+                    c.success, c.failure, c.slow, c.rejected, c.local
                 );
             }
             // Ordering: Relaxed: read after the join.

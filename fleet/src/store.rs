@@ -144,7 +144,11 @@ pub trait Store: Send + Sync + 'static {
     /// Acknowledges and deletes a malformed entry, counting it.
     fn discard_entry<'a>(&'a self, entry_id: &'a str) -> StoreFuture<'a, ()>;
     /// Writes a verdict (bumping its version, logging a transition, publishing), if `epoch` is current.
-    fn write_verdict<'a>(&'a self, epoch: u64, v: &'a VerdictWrite) -> StoreFuture<'a, WriteOutcome>;
+    fn write_verdict<'a>(
+        &'a self,
+        epoch: u64,
+        v: &'a VerdictWrite,
+    ) -> StoreFuture<'a, WriteOutcome>;
     /// Writes a key's window figures, if `epoch` is current.
     fn write_window<'a>(
         &'a self,
@@ -351,7 +355,9 @@ impl Store for MemStore {
                     out.push(entry(*id, f));
                 }
             }
-            let next = ids.get(count).map_or("0-0".to_string(), |id| format!("{id}-0"));
+            let next = ids
+                .get(count)
+                .map_or("0-0".to_string(), |id| format!("{id}-0"));
             Ok((next, out))
         })
     }
@@ -401,7 +407,11 @@ impl Store for MemStore {
         })
     }
 
-    fn write_verdict<'a>(&'a self, epoch: u64, v: &'a VerdictWrite) -> StoreFuture<'a, WriteOutcome> {
+    fn write_verdict<'a>(
+        &'a self,
+        epoch: u64,
+        v: &'a VerdictWrite,
+    ) -> StoreFuture<'a, WriteOutcome> {
         self.with(|m| {
             if m.fence != epoch {
                 *m.stats.entry("fenced".into()).or_default() += 1;
