@@ -365,6 +365,47 @@ def test1_baseline(ctx: Context) -> None:
                         median(r.latency("A->E") for r in results[1:]), open_breakers(states)))
 
 
+def breaker_lines(ctx: Context, sid: str, edge: str) -> List[str]:
+    """Every line breaker `edge` wrote to server `sid`'s stdout, in order."""
+    mark = f"[CircuitBreaker-{edge}] "
+    return [line for line in ctx.cluster.log_text(sid).splitlines() if line.startswith(mark)]
+
+
+def expected_lines(ctx: Context, edge: str, *events: str) -> List[str]:
+    """The original breaker's lines, byte for byte, for `events` (after the
+    Initialized line): "trip" (closed -> open), "reopen" (a failed probe),
+    "close" (half-open -> closed), "reset" (Manually reset from open)."""
+    p, t = f"[CircuitBreaker-{edge}] ", ctx.open_timeout
+    out = [f"{p}Initialized: threshold={ctx.threshold}, timeout={t}s"]
+    for e in events:
+        if e == "trip":
+            out += [f"{p}🔴 State transition: closed -> open (failure_count={ctx.threshold})",
+                    f"{p}⚠️ Circuit OPENED - will block calls for {t}s"]
+        elif e == "reopen":
+            out += [f"{p}🔴 State transition: half_open -> open (failure_count=0)",
+                    f"{p}⚠️ Circuit OPENED - will block calls for {t}s"]
+        elif e == "close":
+            out += [f"{p}🟢 State transition: half_open -> closed",
+                    f"{p}✅ Circuit CLOSED - normal operation resumed"]
+        else:
+            raise AssertionError(e)
+    return out
+
+
+def check_lines(ctx: Context, sid: str, edge: str, *events: str) -> None:
+    """`events` as for expected_lines; "reopen*" stands for the failed
+    probes a slow earlier test may have let happen (each one exact too)."""
+    got = breaker_lines(ctx, sid, edge)
+    reopens = sum("🔴 State transition: half_open -> open" in line for line in got)
+    events = tuple(x for e in events for x in (["reopen"] * reopens if e == "reopen*" else [e]))
+    want = expected_lines(ctx, edge, *events)
+    if got != want:
+        print("      expected:\n" + "\n".join(f"      | {x}" for x in want))
+        print("      got:\n" + "\n".join(f"      | {x}" for x in got))
+    check(got == want, f"{sid}'s {edge} lines match the original byte for byte, in order "
+                       f"({len(want)} lines: {', '.join(('init',) + events)})")
+
+
 def run_until_open(ctx: Context, edge: str, expect_total: int, expect_detail: str) -> List[QueryResult]:
     """Query until the breaker on `edge` opens; every answer must be the partial total."""
     failing = []
@@ -400,6 +441,16 @@ def test2_c_fails(ctx: Context) -> None:
         check(line in log, f"B logged: {line}")
     line = f"[CircuitBreaker-B->C] 🔴 State transition: closed -> open (failure_count={ctx.threshold})"
     check(line in log, f"B logged: {line}")
+    check_lines(ctx, "B", "B->C", "trip")
+    # Printed synchronously before call() re-raised: the server's own error
+    # line for the failure that tripped it comes after both breaker lines.
+    lines = log.splitlines()
+    opened = lines.index(f"[CircuitBreaker-B->C] ⚠️ Circuit OPENED - will block calls for {ctx.open_timeout}s")
+    last_error = lines.index(f"[B] ❌ Error contacting C: StatusCode.UNAVAILABLE "
+                             f"(failure count: {ctx.threshold}/{ctx.threshold})")
+    check(lines[opened - 1].startswith("[CircuitBreaker-B->C] 🔴") and opened < last_error,
+          "the 🔴 and ⚠️ lines come right after each other, before B's own error line for that call")
+    check(states["B->C"]["last_failure_time"] is not None, "B->C last_failure_time is set while open")
     ctx.rows.append(Row("2 C fails (B->C opens)", failing[-1].total,
                         median(r.latency("A->B") for r in failing),
                         median(r.latency("A->E") for r in failing), open_breakers(states)))
@@ -497,6 +548,9 @@ def test4_recovery(ctx: Context) -> None:
     check(r.total == BASELINE_TOTAL, f"full dataset again: {BASELINE_TOTAL:,} rows")
     states = c.breakers()
     expect_states(states, [])
+    check_lines(ctx, "B", "B->C", "trip", "reopen*", "close")
+    check(states["B->C"]["last_failure_time"] is None and states["B->C"]["time_since_last_failure"] is None,
+          "closing B->C cleared last_failure_time and time_since_last_failure (None again)")
     ctx.rows.append(Row("4 Recovery (C back)", r.total, r.latency("A->B"), r.latency("A->E"),
                         open_breakers(states)))
 
@@ -516,6 +570,7 @@ def test5_f_fails(ctx: Context) -> None:
           "E logged: [E] ⏭️ Circuit breaker OPEN for F, skipping call (fail-fast)")
     states = c.breakers()
     expect_states(states, ["E->F"])
+    check_lines(ctx, "E", "E->F", "trip")
     ctx.rows.append(Row("5 F fails (E->F opens)", r.total, median(x.latency("A->B") for x in failing + [r]),
                         median(x.latency("A->E") for x in failing + [r]), open_breakers(states)))
 
