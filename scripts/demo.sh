@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main demo: a breaker through a simulated outage, then the gRPC tree
-# with tripbit swapped in for its hand-written breaker.
+# The main demo: a breaker through a simulated outage, the gRPC tree
+# with tripbit swapped in for its hand-written breaker, then a fleet on Redis.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -17,3 +17,8 @@ log "2. the gRPC tree (gateway, 2 leaders, 3 workers) with tripbit swapped in fo
 CARGO_TARGET_DIR="$ROOT/target/py" "$ROOT/.venv/bin/pip" install -q --force-reinstall --no-deps ./py
 cd examples/grpc-tree
 "$ROOT/.venv/bin/python" scenarios.py
+
+log "3. a fleet on Redis: 3 service processes, 2 processors; an upstream outage, a processor kill, a Redis outage"
+command -v redis-server >/dev/null || setup_apt
+cd "$ROOT"
+cargo run -q -p tripbit-fleet -- demo

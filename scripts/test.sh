@@ -55,6 +55,7 @@ step "loom models" loom_models
 step "miri (cargo +nightly miri test -p tripbit)" cargo +nightly miri test -q -p tripbit
 step "no_std builds for ${EMBEDDED_TARGETS[*]}" embedded_builds
 step "demo: simulated outage" cargo run -q -p tripbit --example outage
+step "demo: fleet on Redis (outage, processor kill, Redis outage)" cargo run -q -p tripbit-fleet -- demo
 step "C FFI: header drift, C99/C11/C++ header, ASan+UBSan and valgrind C tests" bash ffi-c/test.sh
 step "C firmware on Cortex-M3 and Cortex-M0 under QEMU" bash examples/firmware-c/run-qemu.sh
 step "hal-sensor: no_std Rust firmware (embedded-hal + defmt) under QEMU" bash examples/hal-sensor/run-qemu.sh

@@ -582,6 +582,12 @@ impl Drop for Call {
     }
 }
 
+/// One line to stderr in one write, so lines of several processes do not interleave.
+fn log_line(s: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("{s}\n").as_bytes());
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -674,10 +680,10 @@ impl Flusher {
                     st.batches_sent += 1;
                     st.connected = true;
                     if self.logged_outage {
-                        eprintln!(
+                        log_line(&format!(
                             "tripbit-fleet monitor {}: store reachable again, flushing",
                             self.s.id
-                        );
+                        ));
                         self.logged_outage = false;
                     }
                 }
@@ -696,10 +702,10 @@ impl Flusher {
         st.connected = false;
         drop(st);
         if !self.logged_outage {
-            eprintln!(
+            log_line(&format!(
                 "tripbit-fleet monitor {}: store unavailable ({e}); failing open to the local breakers",
                 self.s.id
-            );
+            ));
             self.logged_outage = true;
         }
         self.last_error = e.to_string();

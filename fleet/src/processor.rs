@@ -198,7 +198,10 @@ pub struct Processor {
 }
 
 fn log(id: &str, msg: &str) {
-    eprintln!("[tripbit-fleet processor {id}] {msg}");
+    use std::io::Write;
+    // One write per line, so lines of several processes do not interleave.
+    let line = format!("[tripbit-fleet processor {id}] {msg}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 impl Processor {

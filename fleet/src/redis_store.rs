@@ -14,7 +14,7 @@
 //! | Redis key | type | what |
 //! |---|---|---|
 //! | `tb:batches` | stream, group `processors` | batches from monitors; an entry is deleted once applied |
-//! | `tb:fence` | integer | fencing epoch, `INCR`'d by each new leader |
+//! | `tb:fence` | integer | fencing epoch, `INCR`'d by each new leader (and raised to the wall clock in ms, so it keeps growing if Redis lost its data) |
 //! | `tb:leader` | string, PX | the lease: the leader's random token |
 //! | `tb:leader:info` | hash | leader `id host pid epoch since_ms renewed_ms` |
 //! | `tb:processors` | hash | processor id → `role host pid epoch at_ms` (leaders and standbys) |
@@ -177,6 +177,12 @@ return 0
 const ACQUIRE_LUA: &str = r#"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local e = redis.call('INCR', KEYS[2])
+  -- Never below the wall clock in ms: epochs keep growing even if the
+  -- store lost its data (a restart without persistence).
+  if e < tonumber(ARGV[6]) then
+    redis.call('SET', KEYS[2], ARGV[6])
+    e = tonumber(ARGV[6])
+  end
   redis.call('DEL', KEYS[3])
   redis.call('HSET', KEYS[3], 'id', ARGV[3], 'host', ARGV[4], 'pid', ARGV[5], 'epoch', e,
     'since_ms', ARGV[6], 'renewed_ms', ARGV[6])
