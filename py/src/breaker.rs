@@ -89,6 +89,8 @@ impl Matcher {
 /// The settings, as `CoreBreaker.settings` reports them.
 struct Settings {
     open_ns: u64,
+    /// The probe deadline (`u64::MAX`: never).
+    probe_ns: u64,
     probes: u8,
     close_failure_rate: u8,
     backoff: (u8, u8),
@@ -134,6 +136,9 @@ pub(crate) struct CoreBreaker {
     /// inside it is part of that probe (no slot of its own, not counted).
     /// Read only on the half-open path.
     in_probe: Py<PyAny>,
+    /// Window breakers: `generation << 32 | failures`, the window failures
+    /// that tripped the breaker into that generation.
+    trip_failures: AtomicU64,
     /// The original's `lock` attribute: a `threading.Lock` code may take;
     /// tripbit itself never needs it (no lock inside).
     lock: Py<PyAny>,
@@ -158,7 +163,7 @@ impl CoreBreaker {
         close_failure_rate = 0, backoff_factor = 1, backoff_max_level = 0,
         failure_rate = None, min_calls = 1, window_calls = None, window_ns = None,
         slow_ns = None, slow_rate = 100, include = None, exclude = None, timeout = None,
-        stdout = true,
+        probe_ns = None, stdout = true,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -181,6 +186,7 @@ impl CoreBreaker {
         include: Option<Bound<'_, PyAny>>,
         exclude: Option<Bound<'_, PyAny>>,
         timeout: Option<f64>,
+        probe_ns: Option<u64>,
         stdout: bool,
     ) -> PyResult<CoreBreaker> {
         // The backoff level doubles as "this Open came from a failed probe"
@@ -192,7 +198,11 @@ impl CoreBreaker {
         } else {
             (backoff_factor, backoff_max_level)
         };
-        let mut config = Config::new(open_ns)
+        let mut config = Config::new(open_ns);
+        if let Some(ns) = probe_ns {
+            config = config.probe_timeout(ns);
+        }
+        let mut config = config
             .probes(probes)
             .close_max_failure_percent(close_failure_rate)
             .backoff(backoff.0, backoff.1);
@@ -204,6 +214,7 @@ impl CoreBreaker {
         )?;
         let mut settings = Settings {
             open_ns,
+            probe_ns: config.probe_ticks(),
             probes,
             close_failure_rate,
             backoff: if backoff == (1, 1) { (1, 0) } else { backoff },
@@ -273,6 +284,7 @@ impl CoreBreaker {
             last_failure: AtomicU64::new(0),
             last_change: AtomicU64::new(now),
             in_probe,
+            trip_failures: AtomicU64::new(0),
             lock,
             listeners: Mutex::new(None),
         };
@@ -489,6 +501,14 @@ impl CoreBreaker {
         d.set_item("include", self.include.as_ref().map(|m| m.to_object(py)))?;
         d.set_item("exclude", self.exclude.as_ref().map(|m| m.to_object(py)))?;
         d.set_item("timeout", self.timeout)?;
+        d.set_item(
+            "probe_timeout",
+            if st.probe_ns == u64::MAX {
+                f64::INFINITY
+            } else {
+                secs(st.probe_ns)
+            },
+        )?;
         d.set_item("stdout", self.stdout)?;
         Ok(d)
     }
@@ -852,7 +872,12 @@ impl CoreBreaker {
                 } else {
                     ticket.acquired_at
                 };
-                if let Ok(Some(tr)) = self.core.record(ticket, Outcome::Success, now) {
+                let recorded = if self.timed {
+                    self.record_window(ticket, Outcome::Success, now)
+                } else {
+                    self.core.record(ticket, Outcome::Success, now)
+                };
+                if let Ok(Some(tr)) = recorded {
                     self.announce(slf, tr, time::now(), Voice::Outcome);
                 }
                 Ok(v)
@@ -872,9 +897,55 @@ impl CoreBreaker {
             // Ordering: Relaxed; a timestamp, ordered by nothing else.
             self.last_failure.fetch_max(now.max(1), Ordering::Relaxed);
         }
-        if let Ok(Some(tr)) = self.core.record(ticket, outcome, now) {
+        let recorded = if self.timed {
+            self.record_window(ticket, outcome, now)
+        } else {
+            self.core.record(ticket, outcome, now)
+        };
+        if let Ok(Some(tr)) = recorded {
             self.announce(slf, tr, now, Voice::Outcome);
         }
+    }
+
+    /// Records an outcome on a window breaker. A trip starts a fresh window
+    /// (the core tags it with the new generation), so the failures that
+    /// tripped it are read just before a call that may trip (a failure, or
+    /// a slow success) and kept for the OPENED line and `failure_count`.
+    fn record_window(
+        &self,
+        ticket: Ticket,
+        outcome: Outcome,
+        now: u64,
+    ) -> Result<Option<Transition>, tripbit::Stale> {
+        let slow = self
+            .settings
+            .slow
+            .is_some_and(|(ns, _)| now.saturating_sub(ticket.acquired_at) >= ns);
+        let before = match outcome {
+            Outcome::Failure => Some(self.core.snapshot(now).window.failures + 1),
+            Outcome::Success if slow => Some(self.core.snapshot(now).window.failures),
+            _ => None,
+        };
+        let recorded = self.core.record(ticket, outcome, now);
+        if let (Ok(Some(tr)), Some(failures)) = (recorded, before) {
+            if tr.from == State::Closed && tr.to == State::Open {
+                // Ordering: Relaxed; read back only for reports, keyed by
+                // the generation it belongs to.
+                self.trip_failures.store(
+                    u64::from(tr.generation) << 32 | u64::from(failures),
+                    Ordering::Relaxed,
+                );
+            }
+        }
+        recorded
+    }
+
+    /// The window failures that tripped the breaker into generation `generation`.
+    fn tripped_with(&self, generation: u32) -> u32 {
+        // Ordering: Relaxed; see `record_window`.
+        let r = self.trip_failures.load(Ordering::Relaxed);
+        #[allow(clippy::cast_possible_truncation)]
+        if (r >> 32) as u32 == generation { r as u32 } else { 0 }
     }
 
     /// The drop-in's `success_count`: half-open successes while half-open,
@@ -922,7 +993,7 @@ impl CoreBreaker {
         match s.stored_state {
             State::Closed | State::Disabled if window => s.window.failures,
             State::Closed | State::Disabled => s.consecutive_failures,
-            State::Open if s.backoff_level == 0 && window => s.window.failures,
+            State::Open if s.backoff_level == 0 && window => self.tripped_with(s.generation),
             State::Open if s.backoff_level == 0 => self.failure_threshold,
             State::HalfOpen => s.probe_failures,
             _ => 0,
@@ -930,10 +1001,10 @@ impl CoreBreaker {
     }
 
     /// The failure count a transition line shows.
-    fn line_count(&self, tr: Transition, now: u64) -> u32 {
+    fn line_count(&self, tr: Transition) -> u32 {
         match (tr.from, tr.to) {
             (State::Closed, State::Open) if self.core.is_window() => {
-                self.core.snapshot(now).window.failures
+                self.tripped_with(tr.generation)
             }
             (State::Closed, State::Open) => self.failure_threshold,
             _ => 0,
@@ -958,7 +1029,7 @@ impl CoreBreaker {
             name: &self.name,
             open_timeout: &self.open_timeout,
             transition: tr,
-            failure_count: self.line_count(tr, now),
+            failure_count: self.line_count(tr),
             time: time::epoch(py, now),
             voice,
             print: self.stdout && !silent,

@@ -47,6 +47,10 @@ pub(crate) fn config_error(e: ConfigError) -> PyErr {
         ConfigError::MinCalls => "min_calls must be at least 1",
         ConfigError::SlowPercent => "slow_rate must be a percent in 1..100",
         ConfigError::SlowTicks => "slow_call must be more than 0 seconds",
+        ConfigError::ProbeTimeout => "probe_timeout must be more than 0 seconds",
+        ConfigError::CloseBar => {
+            "success_threshold with close_failure_rate allows more half-open failures than the core counts"
+        }
         ConfigError::WindowBucket | ConfigError::WindowLen => {
             "window must hold at least 1 call (or window_seconds at least 1 ns)"
         }

@@ -36,6 +36,8 @@ fn _tripbit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     d.set_item("failure_threshold", l.failure_threshold)?;
     d.set_item("success_threshold", l.success_threshold)?;
     d.set_item("probes", l.probes)?;
+    d.set_item("backoff_level", l.backoff_level)?;
+    d.set_item("bucket_calls", l.bucket_calls)?;
     m.add("LIMITS", d)?;
     m.add("TripbitError", py.get_type::<errors::TripbitError>())?;
     m.add(

@@ -1,8 +1,8 @@
-//! The largest settings the core holds, asked of the core itself rather
-//! than restated here: the width of each `Config` setter's argument, capped
-//! by what `Config::validate` accepts. When the core widens a setting (the
-//! consecutive threshold going from `u16` to `u32`), these follow without
-//! an edit. Exported to Python as `tripbit._tripbit.LIMITS`.
+//! The largest settings the core holds, as the core exports them (never
+//! restated here), and the conversion of a Python integer to the argument
+//! type of a `Config` setter (inferred from the setter, so a setter the
+//! core widens needs no edit here). Exported to Python as
+//! `tripbit._tripbit.LIMITS`.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -39,53 +39,27 @@ pub(crate) fn apply<T: Arg>(
     })
 }
 
-/// The largest `n` in `1..=T::MAX` for which `set(base, n)` validates,
-/// assuming the valid values are `1..=limit` (0 when not even 1 is).
-fn largest_valid<T: Arg>(set: fn(Config, T) -> Config, base: Config) -> u64 {
-    let ok = |n: u64| {
-        T::try_from(n)
-            .ok()
-            .is_some_and(|v| set(base, v).validate().is_ok())
-    };
-    if !ok(1) {
-        return 0;
-    }
-    let (mut lo, mut hi) = (1u64, T::MAX);
-    while lo < hi {
-        let mid = lo + (hi - lo).div_ceil(2);
-        if ok(mid) {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    lo
-}
-
-/// The limits, computed once.
+/// The limits, as the core exports them.
 #[derive(Clone, Copy)]
 pub(crate) struct Limits {
-    /// `failure_threshold`: `Config::consecutive_failures`.
+    /// `failure_threshold`: [`tripbit::MAX_FAILURE_THRESHOLD`].
     pub(crate) failure_threshold: u64,
-    /// `success_threshold`: `Config::close_after`.
+    /// `success_threshold`: [`tripbit::MAX_CLOSE_AFTER`].
     pub(crate) success_threshold: u64,
-    /// `probes`: `Config::probes`.
+    /// `probes`: [`tripbit::MAX_PROBES_LIMIT`].
     pub(crate) probes: u64,
+    /// `backoff`'s max level: [`tripbit::MAX_BACKOFF_LEVEL`].
+    pub(crate) backoff_level: u64,
+    /// Calls one window bucket counts: [`tripbit::MAX_BUCKET_CALLS`].
+    pub(crate) bucket_calls: u64,
 }
 
 pub(crate) fn limits() -> Limits {
-    let base = Config::new(1);
-    let success_threshold = largest_valid(Config::close_after, base.probes(1));
-    let close_all = apply(
-        Config::close_after,
-        base,
-        "success_threshold",
-        success_threshold,
-    )
-    .unwrap_or(base);
     Limits {
-        failure_threshold: largest_valid(Config::consecutive_failures, base),
-        success_threshold,
-        probes: largest_valid(Config::probes, close_all),
+        failure_threshold: u64::from(tripbit::MAX_FAILURE_THRESHOLD),
+        success_threshold: u64::from(tripbit::MAX_CLOSE_AFTER),
+        probes: u64::from(tripbit::MAX_PROBES_LIMIT),
+        backoff_level: u64::from(tripbit::MAX_BACKOFF_LEVEL),
+        bucket_calls: u64::from(tripbit::MAX_BUCKET_CALLS),
     }
 }

@@ -187,6 +187,8 @@ def test_process_pool_map_over_a_guarded_function() -> None:
     import concurrent.futures
     import multiprocessing
 
-    ctx = multiprocessing.get_context("fork")
+    # spawn: a fresh interpreter imports this module by name, so the pickled
+    # reference must really resolve (and no fork of a threaded process).
+    ctx = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
         assert list(pool.map(guarded_double, range(5))) == [0, 2, 4, 6, 8]

@@ -168,7 +168,7 @@ def test_successes_from_16_threads_return_their_own_results() -> None:
 def test_window_counts_are_exact_under_threads() -> None:
     per_thread = 400
     cb = CircuitBreaker(
-        "acme.win", failure_rate=100, window=100_000, min_calls=100_000, stdout=False
+        "acme.win", failure_rate=100, window=80_000, min_calls=80_000, stdout=False
     )
 
     def work(i: int) -> None:

@@ -125,7 +125,7 @@ _MAX_FAILURE_THRESHOLD: int = LIMITS["failure_threshold"]
 _MAX_SUCCESS_THRESHOLD: int = LIMITS["success_threshold"]
 _MAX_PROBES: int = LIMITS["probes"]
 _MAX_NS = 2**64 - 1
-_MAX_WINDOW = 10 * (2**20 - 1)  # 10 buckets, 2**20 - 1 calls each
+_MAX_WINDOW: int = 10 * LIMITS["bucket_calls"]  # 10 buckets
 _DEFAULT_BACKOFF_LEVEL = 4  # backoff=2 -> at most 2**4 = 16 x open_timeout
 
 # How positional arguments bind: the drop-in's order, or, after a str
@@ -150,6 +150,8 @@ _OPTION_KEYS = frozenset(
         "probes",
         "close_failure_rate",
         "backoff",
+        "timeout",
+        "probe_timeout",
         "stdout",
     }
 )
@@ -257,7 +259,10 @@ def _backoff(value: object) -> tuple[int, int]:
     if isinstance(value, tuple):
         if len(value) != 2:
             raise TypeError(f"backoff must be a factor or (factor, max_level), got {value!r}")
-        return (_int("backoff factor", value[0], 1, 255), _int("backoff max_level", value[1], 0, 31))
+        return (
+            _int("backoff factor", value[0], 1, 255),
+            _int("backoff max_level", value[1], 0, LIMITS["backoff_level"]),
+        )
     return (_int("backoff", value, 1, 255), _DEFAULT_BACKOFF_LEVEL)
 
 
@@ -290,6 +295,7 @@ class CircuitBreaker(CoreBreaker):
         include: ExceptionFilter | None = None,
         exclude: ExceptionFilter | None = None,
         timeout: float | None = None,
+        probe_timeout: float | None = None,
         stdout: bool = True,
     ) -> CircuitBreaker: ...
 
@@ -314,6 +320,7 @@ class CircuitBreaker(CoreBreaker):
         include: ExceptionFilter | None = None,
         exclude: ExceptionFilter | None = None,
         timeout: float | None = None,
+        probe_timeout: float | None = None,
         stdout: bool = False,
     ) -> CircuitBreaker: ...
 
@@ -370,6 +377,7 @@ class CircuitBreaker(CoreBreaker):
         include: Any = None,
         exclude: Any = None,
         timeout: Any = None,
+        probe_timeout: Any = None,
         stdout: Any = True,
     ) -> CircuitBreaker:
         if not isinstance(name, str):
@@ -398,6 +406,14 @@ class CircuitBreaker(CoreBreaker):
         open_ns = _nanoseconds("open_timeout", open_timeout, zero_ok=True)
         successes = _int("success_threshold", success_threshold, 1, _MAX_SUCCESS_THRESHOLD)
         call_timeout = _seconds("timeout", timeout)
+        # The probe deadline: by default the open period (at least 1 ns);
+        # inf turns it off.
+        if probe_timeout is None:
+            probe_ns = None
+        elif isinstance(probe_timeout, float) and math.isinf(probe_timeout) and probe_timeout > 0:
+            probe_ns = _MAX_NS
+        else:
+            probe_ns = _nanoseconds("probe_timeout", probe_timeout, zero_ok=False)
         n_probes = (
             min(successes, _MAX_PROBES) if probes is None else _int("probes", probes, 1, _MAX_PROBES)
         )
@@ -444,6 +460,7 @@ class CircuitBreaker(CoreBreaker):
             include=_filter("include", include),
             exclude=_filter("exclude", exclude),
             timeout=call_timeout,
+            probe_ns=probe_ns,
             stdout=stdout,
             **kw,
         )

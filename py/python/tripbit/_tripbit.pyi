@@ -33,11 +33,13 @@ class _Limits(TypedDict):
     failure_threshold: int
     success_threshold: int
     probes: int
+    backoff_level: int
+    bucket_calls: int
 
 LIMITS: _Limits
-"""The largest ``failure_threshold``, ``success_threshold`` and ``probes``
-the core holds, asked of the core itself (its setters' argument widths and
-its validation)."""
+"""The largest ``failure_threshold``, ``success_threshold``, ``probes``,
+``backoff`` max level and calls per window bucket (a count ``window`` holds
+10 buckets) the core holds, as the core exports them."""
 
 _T = TypeVar("_T")
 
@@ -209,6 +211,7 @@ class CoreBreaker:
         include: Any = None,
         exclude: Any = None,
         timeout: float | None = None,
+        probe_ns: int | None = None,
         stdout: bool = True,
     ) -> Self:
         """Builds the core breaker from parsed settings (ticks in ns) and
