@@ -191,7 +191,11 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io { path, op, source } => {
-                write!(f, "tripbit region {}: {op} failed: {source}", path.display())?;
+                write!(
+                    f,
+                    "tripbit region {}: {op} failed: {source}",
+                    path.display()
+                )?;
                 if *op == "create" && source.kind() == io::ErrorKind::NotFound {
                     if let Some(dir) = path.parent() {
                         write!(f, " (does the directory {} exist?)", dir.display())?;
@@ -200,11 +204,7 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::NotARegion { path, reason } => {
-                write!(
-                    f,
-                    "{} is not a tripbit region: {reason}",
-                    path.display()
-                )
+                write!(f, "{} is not a tripbit region: {reason}", path.display())
             }
             Error::Truncated {
                 path,

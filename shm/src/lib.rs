@@ -11,6 +11,7 @@ mod sys;
 pub use error::Error;
 pub use layout::{MAX_CAPACITY, NAME_MAX, SlotState, fingerprint};
 pub use region::{
-    DEFAULT_CAPACITY, Region, RegionInfo, RegionOptions, SharedBreaker, SlotInfo, Watch,
+    DEFAULT_CAPACITY, MAX_CLAIM_TIMEOUT, Region, RegionInfo, RegionOptions, SharedBreaker,
+    SlotInfo, Watch,
 };
 pub use sys::now;

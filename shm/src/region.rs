@@ -100,9 +100,9 @@ impl RegionOptions {
     /// take it over, if its claimer is dead (default 1 s; a claim takes
     /// microseconds). A claimer that is alive but stalled (stopped,
     /// swapped out, in another pid namespace) is taken over after ten
-    /// times this.
+    /// times this. At most [`MAX_CLAIM_TIMEOUT`] (larger values are capped).
     pub fn claim_timeout(mut self, timeout: Duration) -> Self {
-        self.claim_timeout = timeout;
+        self.claim_timeout = timeout.min(MAX_CLAIM_TIMEOUT);
         self
     }
 
@@ -134,6 +134,10 @@ impl RegionOptions {
         Region::open_with(path.as_ref(), self)
     }
 }
+
+/// The largest claim timeout: a claim deadline further ahead than this is
+/// treated as corrupt (or left from before a reboot) and taken over.
+pub const MAX_CLAIM_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Slots of a region created by [`Region::open`] when no capacity is given.
 pub const DEFAULT_CAPACITY: u32 = 256;
@@ -372,13 +376,14 @@ impl Region {
             .mode(opts.mode)
             .open(&tmp)
             .map_err(io_err(path, "create"))?;
-        let result = Region::init_file(&file, path, capacity, opts).and_then(|map| {
-            match std::fs::hard_link(&tmp, path) {
-                Ok(()) => Ok(Some(map)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
-                Err(e) => Err(io_err(path, "link")(e)),
-            }
-        });
+        let result =
+            Region::init_file(&file, path, capacity, opts).and_then(
+                |map| match std::fs::hard_link(&tmp, path) {
+                    Ok(()) => Ok(Some(map)),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+                    Err(e) => Err(io_err(path, "link")(e)),
+                },
+            );
         let _ = std::fs::remove_file(&tmp);
         result
     }
@@ -506,11 +511,7 @@ impl Region {
                 })
             }
         };
-        layout(
-            "header_size",
-            h.header_size.into(),
-            mine.header_size.into(),
-        )?;
+        layout("header_size", h.header_size.into(), mine.header_size.into())?;
         layout("slot_size", h.slot_size.into(), mine.slot_size.into())?;
         layout("slot_align", h.slot_align.into(), mine.slot_align.into())?;
         layout(
@@ -632,7 +633,8 @@ impl Region {
     /// ```
     pub fn breaker(&self, name: &str, config: Config) -> Result<SharedBreaker, Error> {
         self.check_name(name)?;
-        let breaker = Breaker::try_new(config).map_err(|source| Error::Config {
+        // Checked before anything is written; built again in `claim_at`.
+        Breaker::try_new(config).map_err(|source| Error::Config {
             name: name.to_owned(),
             source,
         })?;
@@ -641,7 +643,6 @@ impl Region {
                 path: self.path().to_path_buf(),
             });
         }
-        drop(breaker);
         let fp = fingerprint(&config);
         let cap = self.inner.capacity;
         let start = (fnv1a(name.as_bytes()) % u64::from(cap)) as u32;
@@ -738,6 +739,11 @@ impl Region {
     /// whose pid means nothing here).
     fn claim_expired(&self, c: Control) -> bool {
         let now = Region::now_ms();
+        if c.ms > now.saturating_add(MAX_CLAIM_TIMEOUT.as_millis() as u64) {
+            // No claimer sets a deadline that far ahead: the word is from
+            // before a reboot (the clock restarted) or corrupt.
+            return true;
+        }
         if now < c.ms {
             return false;
         }
@@ -932,7 +938,13 @@ impl Region {
                 // Ordering: Acquire, as in `control`.
                 let w = slot.control.load(Ordering::Acquire);
                 let c = Control::unpack(w);
-                let live = matches!(c, Some(Control { state: SlotState::Live, .. }));
+                let live = matches!(
+                    c,
+                    Some(Control {
+                        state: SlotState::Live,
+                        ..
+                    })
+                );
                 // SAFETY: see `check_live`.
                 let b = unsafe { &*slot.breaker.get() };
                 let valid = live && b.is_valid();
