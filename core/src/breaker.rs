@@ -597,13 +597,19 @@ const fn stamp_tick(s: u128) -> u64 {
 }
 
 /// The 64-bit generation of a word whose 24-bit generation is `g24`, given
-/// the stamp `s` of the same or an older generation: the stamp's plus the
-/// distance between their low 24 bits (a stamp lags by at most the
-/// transitions whose winners have not published yet, far below 2²⁴).
+/// the stamp `s`: the stamp's plus the signed distance between their low 24
+/// bits. The stamp lags the current word by at most the transitions whose
+/// winners have not published yet, and a word a caller loaded earlier lags
+/// the stamp by at most the transitions since: both far below 2²³.
 #[inline(always)]
 const fn full_generation(s: u128, g24: u32) -> u64 {
     let gs = stamp_generation(s);
-    gs.wrapping_add((g24.wrapping_sub(gs as u32) & GEN_MASK) as u64)
+    let d = g24.wrapping_sub(gs as u32) & GEN_MASK;
+    if d < 1 << 23 {
+        gs.wrapping_add(d as u64)
+    } else {
+        gs.wrapping_sub(((1 << 24) - d) as u64)
+    }
 }
 
 /// What an admission hands to the permit or ticket.
