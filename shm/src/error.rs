@@ -151,6 +151,14 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The core's 128-bit atomic words are not lock-free on this CPU (no
+    /// 128-bit compare-and-swap): their fallback locks live in each process,
+    /// so a breaker shared between processes would race. Never on x86_64
+    /// CPUs with `cmpxchg16b` (every x86_64 CPU since about 2008) or aarch64.
+    NotLockFree {
+        /// The region file.
+        path: PathBuf,
+    },
     /// The region was opened read-only (for inspection): it cannot bind names.
     ReadOnly {
         /// The region file.
@@ -181,6 +189,7 @@ impl Error {
             | Error::TableFull { path, .. }
             | Error::ConfigMismatch { path, .. }
             | Error::CorruptSlot { path, .. }
+            | Error::NotLockFree { path }
             | Error::ReadOnly { path } => Some(path),
             Error::Config { .. } => None,
         }
@@ -293,6 +302,11 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "tripbit region {}: slot {index} is corrupt: {reason}",
+                path.display()
+            ),
+            Error::NotLockFree { path } => write!(
+                f,
+                "tripbit region {}: this CPU has no lock-free 128-bit atomics, so breakers cannot be shared between processes",
                 path.display()
             ),
             Error::ReadOnly { path } => write!(

@@ -262,6 +262,11 @@ impl Region {
     }
 
     fn open_with(path: &Path, opts: RegionOptions) -> Result<Region, Error> {
+        if !portable_atomic::AtomicU128::is_lock_free() && !opts.read_only {
+            return Err(Error::NotLockFree {
+                path: path.to_path_buf(),
+            });
+        }
         let capacity = opts.capacity.unwrap_or(DEFAULT_CAPACITY);
         if capacity == 0 || capacity > MAX_CAPACITY {
             return Err(Error::BadCapacity {
