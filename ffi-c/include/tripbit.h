@@ -32,16 +32,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+/* The breaker storage is 16-aligned (its stamp is a 128-bit atomic word). */
+#if defined(_MSC_VER)
+#define TRIPBIT_ALIGNED(n) __declspec(align(n))
+#else
+#define TRIPBIT_ALIGNED(n) __attribute__((aligned(n)))
+#endif
+
 
 /**
  * `sizeof(tripbit_breaker_t)`: RAM per breaker, in bytes.
  */
-#define TRIPBIT_BREAKER_SIZE 32
+#define TRIPBIT_BREAKER_SIZE 64
 
 /**
- * `alignof(tripbit_breaker_t)`: the alignment the storage needs.
+ * `alignof(tripbit_breaker_t)`: the alignment the storage needs (16: the
+ * breaker's stamp is a 128-bit atomic word).
  */
-#define TRIPBIT_BREAKER_ALIGN 8
+#define TRIPBIT_BREAKER_ALIGN 16
 
 /**
  * The result of every fallible tripbit function. Fixed numbers, never
@@ -88,7 +96,8 @@ enum tripbit_result_t
   TRIPBIT_E_OUTCOME = 6,
   /**
    * The ticket was not produced by `tripbit_breaker_acquire()` (its
-   * `probe` field is neither 0 nor 1, or its generation exceeds 24 bits).
+   * `probe` field is neither 0 nor 1, its slot is out of range, or a
+   * closed call's generation exceeds 24 bits).
    */
   TRIPBIT_E_TICKET = 7,
   /**
@@ -104,20 +113,21 @@ enum tripbit_result_t
    */
   TRIPBIT_E_CONFIG_OPEN_TICKS = 101,
   /**
-   * `consecutive_failures` is 0 or above 65535.
+   * `consecutive_failures` is 0.
    */
   TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES = 102,
   /**
-   * `probes` is 0, above 255, or more than `close_after` plus the
+   * `probes` is 0, above 8, or more than `close_after` plus the
    * failures the close bar allows.
    */
   TRIPBIT_E_CONFIG_PROBES = 103,
   /**
-   * `close_after` is 0 or above 4095.
+   * `close_after` is 0 or above 1023.
    */
   TRIPBIT_E_CONFIG_CLOSE_AFTER = 104,
   /**
-   * `close_max_failure_percent` is above 99.
+   * `close_max_failure_percent` is above 99, or with `close_after` allows
+   * more than 1022 half-open failures (`close_after × p / (100 − p)`).
    */
   TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT = 105,
   /**
@@ -214,8 +224,8 @@ typedef uint32_t tripbit_outcome_t;
  * enabling interrupts). No `_free` exists: a breaker owns nothing, so the
  * storage can simply go out of scope.
  */
-typedef struct {
-  uint64_t _opaque[4];
+typedef struct TRIPBIT_ALIGNED(16) {
+  uint64_t _opaque[8];
 } tripbit_breaker_t;
 
 /**
@@ -232,16 +242,16 @@ typedef struct {
   uint64_t open_ticks;
   /**
    * Trip after this many failures in a row; a success resets the count
-   * (1..=65535, default 5).
+   * (1..=4294967295, default 5).
    */
   uint32_t consecutive_failures;
   /**
-   * Concurrent trial calls admitted while half-open (1..=255, default 1;
+   * Concurrent trial calls admitted while half-open (1..=8, default 1;
    * at most `close_after` plus the failures the close bar allows).
    */
   uint32_t probes;
   /**
-   * Half-open successes needed to close (1..=4095, default 1).
+   * Half-open successes needed to close (1..=1023, default 1).
    */
   uint32_t close_after;
   /**
@@ -260,6 +270,13 @@ typedef struct {
    * 64 bits.
    */
   uint32_t backoff_max_level;
+  /**
+   * The probe deadline in ticks: a half-open round whose probes have not
+   * all been reported this long after it began is abandoned by the next
+   * acquire, so a lost ticket or a hung probe never wedges the breaker
+   * (0, the default, means the same as `open_ticks`).
+   */
+  uint64_t probe_ticks;
 } tripbit_config_t;
 
 /**
@@ -275,13 +292,17 @@ typedef struct {
    */
   uint64_t acquired_at;
   /**
-   * Breaker generation when admitted (24 bits).
+   * Breaker generation when admitted.
    */
   uint32_t generation;
   /**
    * 1 if the call holds a half-open probe slot, else 0.
    */
   uint8_t probe;
+  /**
+   * The probe's slot in its round (0 for other calls).
+   */
+  uint8_t slot;
 } tripbit_ticket_t;
 
 /**
@@ -542,7 +563,8 @@ const char *tripbit_config_field(uint32_t result);
 /**
  * The defaults: `open_ticks` 30000, `consecutive_failures` 5, `probes` 1,
  * `close_after` 1, `close_max_failure_percent` 0, `backoff_factor` 1,
- * `backoff_max_level` 0. Cannot fail. Thread-safe.
+ * `backoff_max_level` 0, `probe_ticks` 0 (= `open_ticks`). Cannot fail.
+ * Thread-safe.
  */
 tripbit_config_t tripbit_config_default(void);
 

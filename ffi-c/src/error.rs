@@ -37,7 +37,8 @@ pub enum tripbit_result_t {
     /// The outcome is not a `tripbit_outcome_t` value.
     TRIPBIT_E_OUTCOME = 6,
     /// The ticket was not produced by `tripbit_breaker_acquire()` (its
-    /// `probe` field is neither 0 nor 1, or its generation exceeds 24 bits).
+    /// `probe` field is neither 0 nor 1, its slot is out of range, or a
+    /// closed call's generation exceeds 24 bits).
     TRIPBIT_E_TICKET = 7,
     /// A Rust panic was caught at the boundary (a tripbit bug: please report).
     TRIPBIT_E_PANIC = 8,
@@ -46,14 +47,15 @@ pub enum tripbit_result_t {
     TRIPBIT_E_CONFIG = 100,
     /// `open_ticks` is 0.
     TRIPBIT_E_CONFIG_OPEN_TICKS = 101,
-    /// `consecutive_failures` is 0 or above 65535.
+    /// `consecutive_failures` is 0.
     TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES = 102,
-    /// `probes` is 0, above 255, or more than `close_after` plus the
+    /// `probes` is 0, above 8, or more than `close_after` plus the
     /// failures the close bar allows.
     TRIPBIT_E_CONFIG_PROBES = 103,
-    /// `close_after` is 0 or above 4095.
+    /// `close_after` is 0 or above 1023.
     TRIPBIT_E_CONFIG_CLOSE_AFTER = 104,
-    /// `close_max_failure_percent` is above 99.
+    /// `close_max_failure_percent` is above 99, or with `close_after` allows
+    /// more than 1022 half-open failures (`close_after × p / (100 − p)`).
     TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT = 105,
     /// `backoff_factor` is 0 or above 255.
     TRIPBIT_E_CONFIG_BACKOFF_FACTOR = 106,
@@ -108,7 +110,9 @@ impl tripbit_result_t {
             ConfigError::FailureThreshold => TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES,
             ConfigError::Probes => TRIPBIT_E_CONFIG_PROBES,
             ConfigError::CloseAfter => TRIPBIT_E_CONFIG_CLOSE_AFTER,
-            ConfigError::CloseMaxFailurePercent => TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT,
+            ConfigError::CloseMaxFailurePercent | ConfigError::CloseBar => {
+                TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT
+            }
             ConfigError::BackoffFactor => TRIPBIT_E_CONFIG_BACKOFF_FACTOR,
             ConfigError::BackoffLevel => TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL,
             ConfigError::BackoffOverflow => TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW,
@@ -140,13 +144,13 @@ impl tripbit_result_t {
             TRIPBIT_E_PANIC => c"internal error: a Rust panic was caught at the C boundary",
             TRIPBIT_E_CONFIG => c"config rejected",
             TRIPBIT_E_CONFIG_OPEN_TICKS => c"open_ticks must be at least 1",
-            TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES => c"consecutive_failures must be 1..=65535",
+            TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES => c"consecutive_failures must be at least 1",
             TRIPBIT_E_CONFIG_PROBES => {
-                c"probes must be 1..=255 and at most close_after plus the failures the close bar allows"
+                c"probes must be 1..=8 and at most close_after plus the failures the close bar allows"
             }
-            TRIPBIT_E_CONFIG_CLOSE_AFTER => c"close_after must be 1..=4095",
+            TRIPBIT_E_CONFIG_CLOSE_AFTER => c"close_after must be 1..=1023",
             TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT => {
-                c"close_max_failure_percent must be at most 99"
+                c"close_max_failure_percent must be at most 99 and allow at most 1022 half-open failures with close_after"
             }
             TRIPBIT_E_CONFIG_BACKOFF_FACTOR => c"backoff_factor must be 1..=255",
             TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL => c"backoff_max_level must be at most 31",

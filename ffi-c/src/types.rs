@@ -19,12 +19,12 @@ pub struct tripbit_config_t {
     /// Default 30000 (30 s if your ticks are milliseconds).
     pub open_ticks: u64,
     /// Trip after this many failures in a row; a success resets the count
-    /// (1..=65535, default 5).
+    /// (1..=4294967295, default 5).
     pub consecutive_failures: u32,
-    /// Concurrent trial calls admitted while half-open (1..=255, default 1;
+    /// Concurrent trial calls admitted while half-open (1..=8, default 1;
     /// at most `close_after` plus the failures the close bar allows).
     pub probes: u32,
-    /// Half-open successes needed to close (1..=4095, default 1).
+    /// Half-open successes needed to close (1..=1023, default 1).
     pub close_after: u32,
     /// Failures the half-open trial may contain and still close, as a percent
     /// of its calls (0..=99, default 0: any half-open failure reopens).
@@ -36,6 +36,11 @@ pub struct tripbit_config_t {
     /// period, `open_ticks × backoff_factor ^ backoff_max_level`, must fit in
     /// 64 bits.
     pub backoff_max_level: u32,
+    /// The probe deadline in ticks: a half-open round whose probes have not
+    /// all been reported this long after it began is abandoned by the next
+    /// acquire, so a lost ticket or a hung probe never wedges the breaker
+    /// (0, the default, means the same as `open_ticks`).
+    pub probe_ticks: u64,
 }
 
 impl tripbit_config_t {
@@ -48,14 +53,14 @@ impl tripbit_config_t {
         close_max_failure_percent: 0,
         backoff_factor: 1,
         backoff_max_level: 0,
+        probe_ticks: 0,
     };
 
     /// The core `Config`, or the code of the first field at fault (fields
     /// wider in C than in the core are range-checked first, so a value is
     /// never silently truncated).
     pub fn to_config(&self) -> Result<Config, tripbit_result_t> {
-        let threshold = u16::try_from(self.consecutive_failures)
-            .map_err(|_| TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES)?;
+        let threshold = self.consecutive_failures;
         let probes = u8::try_from(self.probes).map_err(|_| TRIPBIT_E_CONFIG_PROBES)?;
         let close_after =
             u16::try_from(self.close_after).map_err(|_| TRIPBIT_E_CONFIG_CLOSE_AFTER)?;
@@ -65,7 +70,13 @@ impl tripbit_config_t {
             u8::try_from(self.backoff_factor).map_err(|_| TRIPBIT_E_CONFIG_BACKOFF_FACTOR)?;
         let level =
             u8::try_from(self.backoff_max_level).map_err(|_| TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL)?;
+        let probe_ticks = if self.probe_ticks == 0 {
+            self.open_ticks
+        } else {
+            self.probe_ticks
+        };
         let config = Config::new(self.open_ticks)
+            .probe_timeout(probe_ticks)
             .consecutive_failures(threshold)
             .probes(probes)
             .close_after(close_after)
@@ -80,7 +91,8 @@ impl tripbit_config_t {
 
 /// The defaults: `open_ticks` 30000, `consecutive_failures` 5, `probes` 1,
 /// `close_after` 1, `close_max_failure_percent` 0, `backoff_factor` 1,
-/// `backoff_max_level` 0. Cannot fail. Thread-safe.
+/// `backoff_max_level` 0, `probe_ticks` 0 (= `open_ticks`). Cannot fail.
+/// Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn tripbit_config_default() -> tripbit_config_t {
     boundary(tripbit_config_t::DEFAULT, || tripbit_config_t::DEFAULT)
@@ -176,10 +188,12 @@ pub enum tripbit_outcome_t {
 pub struct tripbit_ticket_t {
     /// Tick at which the call was admitted.
     pub acquired_at: u64,
-    /// Breaker generation when admitted (24 bits).
+    /// Breaker generation when admitted.
     pub generation: u32,
     /// 1 if the call holds a half-open probe slot, else 0.
     pub probe: u8,
+    /// The probe's slot in its round (0 for other calls).
+    pub slot: u8,
 }
 
 impl tripbit_ticket_t {
@@ -188,17 +202,25 @@ impl tripbit_ticket_t {
             acquired_at: t.acquired_at,
             generation: t.generation,
             probe: t.probe as u8,
+            slot: t.slot,
         }
     }
 
     pub(crate) const fn to_core(self) -> Result<Ticket, tripbit_result_t> {
-        if self.probe > 1 || self.generation > 0x00FF_FFFF {
+        // A probe's generation has 32 bits, a closed call's 24; its slot is
+        // below the most probes a round holds.
+        if self.probe > 1
+            || (self.probe == 0 && self.generation > 0x00FF_FFFF)
+            || self.slot >= tripbit::MAX_PROBES_LIMIT
+            || (self.probe == 0 && self.slot != 0)
+        {
             return Err(TRIPBIT_E_TICKET);
         }
         Ok(Ticket {
             acquired_at: self.acquired_at,
             generation: self.generation,
             probe: self.probe == 1,
+            slot: self.slot,
         })
     }
 }

@@ -103,17 +103,18 @@ static void test_config(void) {
     /* A zeroed config: the first field at fault is named. */
     memset(&c, 0, sizeof c);
     CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES);
-    /* All ones: too wide for the core's u16 threshold, never truncated. */
+    /* All ones: any u32 threshold is valid; probes is too wide for the
+     * core's u8, and refused rather than truncated. */
     memset(&c, 0xFF, sizeof c);
-    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES);
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_PROBES);
 
     c = d; c.open_ticks = 0;
     CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_OPEN_TICKS);
     c = d; c.consecutive_failures = 0;
     CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES);
-    c = d; c.consecutive_failures = 65536; /* would truncate to 0 */
-    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES);
-    c = d; c.consecutive_failures = 65535;
+    c = d; c.consecutive_failures = 65536; /* the threshold is 32 bits wide */
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_OK);
+    c = d; c.consecutive_failures = UINT32_MAX;
     CHECK_RC(tripbit_config_check(&c), TRIPBIT_OK);
     c = d; c.probes = 0;
     CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_PROBES);
@@ -166,12 +167,12 @@ static void test_init_and_uninit(void) {
     tripbit_transition_t tr;
     tripbit_snapshot_t snap;
     tripbit_state_t st;
-    uint64_t raw[6];
+    uint64_t raw[10];
     tripbit_breaker_t *mis = (tripbit_breaker_t *)misalign(raw);
     unsigned seed = 777;
     int i;
 
-    CHECK(sizeof(tripbit_breaker_t) == TRIPBIT_BREAKER_SIZE && TRIPBIT_BREAKER_SIZE <= 32);
+    CHECK(sizeof(tripbit_breaker_t) == TRIPBIT_BREAKER_SIZE && TRIPBIT_BREAKER_SIZE <= 64);
 
     /* NULL first, then alignment, then config; storage untouched on error. */
     CHECK_RC(tripbit_breaker_init(NULL, &d), TRIPBIT_E_NULL);
@@ -353,7 +354,9 @@ static void test_trip_probe_close(void) {
     CHECK(tr.occurred && tr.from == TRIPBIT_STATE_HALF_OPEN && tr.to == TRIPBIT_STATE_CLOSED && tr.level == 0);
     CHECK(state_at(&b, 322) == TRIPBIT_STATE_CLOSED);
     CHECK_RC(tripbit_breaker_snapshot(&b, 322, &s), TRIPBIT_OK);
-    CHECK(s.backoff_level == 0 && !s.open && s.generation == 5);
+    /* Five transitions, and the released probe's round ended: the probe
+     * at 321 opened a new round, itself a new generation. */
+    CHECK(s.backoff_level == 0 && !s.open && s.generation == 6);
 }
 
 static void test_probes_and_close_after(void) {
@@ -428,11 +431,17 @@ static void test_ticks_backwards(void) {
     CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
     CHECK_RC(tripbit_breaker_snapshot(&b, 0, &s), TRIPBIT_OK);
     CHECK(s.opened_at == 500 && s.open_until == 600);
-    /* A clock that jumps back never shortens the open period. */
-    CHECK(state_at(&b, 0) == TRIPBIT_STATE_OPEN);
-    CHECK_RC(tripbit_breaker_acquire(&b, 10, &t, NULL), TRIPBIT_E_REJECTED);
+    /* A clock that jumps back by less than the period: no time passed. */
+    CHECK(state_at(&b, 450) == TRIPBIT_STATE_OPEN);
+    CHECK_RC(tripbit_breaker_acquire(&b, 450, &t, NULL), TRIPBIT_E_REJECTED);
     CHECK_RC(tripbit_breaker_acquire(&b, 599, &t, NULL), TRIPBIT_E_REJECTED);
-    CHECK_RC(tripbit_breaker_acquire(&b, 600, &t, &tr), TRIPBIT_OK);
+    /* By more (a restarted or wrapped clock): the open period restarts at
+     * the new tick, instead of waiting for the old clock's value. */
+    CHECK_RC(tripbit_breaker_acquire(&b, 10, &t, NULL), TRIPBIT_E_REJECTED);
+    CHECK_RC(tripbit_breaker_snapshot(&b, 10, &s), TRIPBIT_OK);
+    CHECK(s.opened_at == 10 && s.open_until == 110);
+    CHECK_RC(tripbit_breaker_acquire(&b, 109, &t, NULL), TRIPBIT_E_REJECTED);
+    CHECK_RC(tripbit_breaker_acquire(&b, 110, &t, &tr), TRIPBIT_OK);
     CHECK(tr.to == TRIPBIT_STATE_HALF_OPEN);
     /* ...and a probe recorded "earlier" than it started still counts. */
     CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_SUCCESS, 3, &tr), TRIPBIT_OK);
@@ -490,6 +499,64 @@ static void test_operator_actions(void) {
     CHECK(s.state == TRIPBIT_STATE_CLOSED && s.generation == 0);
 }
 
+/* Replayed tickets: a probe ticket counts at most once, whatever the
+ * caller does with it; never more than `probes` probes are in flight. */
+static void test_ticket_replays(void) {
+    tripbit_breaker_t b;
+    tripbit_config_t c = config(100, 1);
+    tripbit_ticket_t p1, p2, p3, x;
+    tripbit_transition_t tr;
+    tripbit_snapshot_t s;
+
+    c.probes = 2;
+    c.close_after = 2;
+    c.probe_ticks = 1000;
+    CHECK_RC(tripbit_breaker_init(&b, &c), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_acquire(&b, 0, &x, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, x, TRIPBIT_OUTCOME_FAILURE, 0, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_acquire(&b, 100, &p1, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_acquire(&b, 100, &p2, NULL), TRIPBIT_OK);
+    CHECK(p1.probe == 1 && p2.probe == 1 && p1.slot != p2.slot);
+
+    /* Released twice: the second release is stale and frees nothing (not
+     * an error for a release), so a third probe is not admitted while p2
+     * still runs. */
+    CHECK_RC(tripbit_breaker_release(&b, p1), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_release(&b, p1), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_acquire(&b, 101, &p3, NULL), TRIPBIT_E_REJECTED);
+    CHECK_RC(tripbit_breaker_snapshot(&b, 101, &s), TRIPBIT_OK);
+    CHECK(s.probes_in_flight == 1);
+
+    /* Recorded, then recorded again and released: counted once. */
+    CHECK_RC(tripbit_breaker_record(&b, p2, TRIPBIT_OUTCOME_SUCCESS, 102, &tr), TRIPBIT_OK);
+    CHECK(!tr.occurred);
+    CHECK_RC(tripbit_breaker_record(&b, p2, TRIPBIT_OUTCOME_SUCCESS, 102, &tr), TRIPBIT_E_STALE);
+    CHECK_RC(tripbit_breaker_release(&b, p2), TRIPBIT_OK); /* frees nothing */
+    CHECK_RC(tripbit_breaker_snapshot(&b, 102, &s), TRIPBIT_OK);
+    CHECK(s.state == TRIPBIT_STATE_HALF_OPEN && s.probe_successes == 1 && s.probes_in_flight == 0);
+
+    /* The next round: old tickets of the previous round stay stale. */
+    CHECK_RC(tripbit_breaker_acquire(&b, 103, &p3, NULL), TRIPBIT_OK);
+    CHECK(p3.probe == 1);
+    CHECK_RC(tripbit_breaker_record(&b, p1, TRIPBIT_OUTCOME_SUCCESS, 103, &tr), TRIPBIT_E_STALE);
+    CHECK_RC(tripbit_breaker_record(&b, p2, TRIPBIT_OUTCOME_SUCCESS, 103, &tr), TRIPBIT_E_STALE);
+    CHECK_RC(tripbit_breaker_snapshot(&b, 103, &s), TRIPBIT_OK);
+    CHECK(s.state == TRIPBIT_STATE_HALF_OPEN && s.probe_successes == 1);
+    CHECK_RC(tripbit_breaker_record(&b, p3, TRIPBIT_OUTCOME_SUCCESS, 104, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_CLOSED);
+
+    /* A lost probe ticket never wedges the breaker: past probe_ticks the
+     * next acquire starts a new round, and the lost ticket is stale. */
+    CHECK_RC(tripbit_breaker_acquire(&b, 200, &x, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, x, TRIPBIT_OUTCOME_FAILURE, 200, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_acquire(&b, 300, &p1, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_acquire(&b, 300, &p2, NULL), TRIPBIT_OK); /* both lost */
+    CHECK_RC(tripbit_breaker_acquire(&b, 1299, &p3, NULL), TRIPBIT_E_REJECTED);
+    CHECK_RC(tripbit_breaker_acquire(&b, 1300, &p3, NULL), TRIPBIT_OK);
+    CHECK(p3.probe == 1);
+    CHECK_RC(tripbit_breaker_record(&b, p1, TRIPBIT_OUTCOME_FAILURE, 1301, &tr), TRIPBIT_E_STALE);
+}
+
 int main(void) {
     test_strings();
     test_panic_boundary();
@@ -500,5 +567,6 @@ int main(void) {
     test_stale_and_bad_tickets();
     test_ticks_backwards();
     test_operator_actions();
+    test_ticket_replays();
     return check_summary("api");
 }

@@ -226,8 +226,10 @@ static void test_hammer(void) {
     /* Only the four automatic transitions can happen here. */
     CHECK(total == atomic_load(&seen[0][1]) + atomic_load(&seen[1][2]) +
                    atomic_load(&seen[2][1]) + atomic_load(&seen[2][0]));
-    /* Each transition bumps the generation once, and exactly one caller saw it. */
-    CHECK((uint32_t)total == s.generation);
+    /* Each transition bumps the generation once (and so does each new
+     * half-open probe round, which is not a transition); the flow balance
+     * below shows exactly one caller saw each transition. */
+    CHECK((uint32_t)total <= s.generation);
     /* Flow balance: into minus out of each state is 1 for the final state,
      * -1 for Closed (the start), 0 otherwise (1 - 1 = 0 when it ends Closed). */
     for (i = 0; i < 6; i++) {
