@@ -138,7 +138,8 @@ fn show_processor(l: &str) -> bool {
 }
 
 fn show_sim(l: &str) -> bool {
-    l.starts_with("state ") && !l.ends_with(" 0")
+    // `state <key> <state> <version> <ms>`: skip the initial "no verdict yet" line.
+    l.starts_with("state ") && l.split(' ').nth(3) != Some("0")
 }
 
 /// Runs the demo; returns the exit code.

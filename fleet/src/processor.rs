@@ -27,6 +27,34 @@ pub const WINDOW_BUCKETS: usize = 10;
 /// The per-key breaker: the core's sliding-window state machine.
 type KeyBreaker = Breaker<Window<WINDOW_BUCKETS>>;
 
+/// Batches applied at once (pipelined scripts).
+const APPLY_CONCURRENCY: usize = 64;
+
+/// Polls every future to completion, concurrently on this task; outputs in order.
+async fn join_all<T>(
+    mut futs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + '_>>>,
+) -> Vec<T> {
+    let mut out: Vec<Option<T>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *o = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
 /// Most calls fed to a key's breaker per read round; above, the counts are
 /// scaled down keeping their ratios (the totals are always exact).
 pub const FEED_CAP: u64 = 20_000;
@@ -535,9 +563,10 @@ impl Processor {
     /// Applies entries exactly once, then feeds their counts to the breakers.
     async fn process(&mut self, got: Vec<RawEntry>) {
         let mut round: HashMap<String, Counts> = HashMap::new();
+        let mut valid = Vec::with_capacity(got.len());
         for e in got {
-            let batch = match Batch::from_fields(&e.fields) {
-                Ok(b) => b,
+            match Batch::from_fields(&e.fields) {
+                Ok(b) => valid.push((e.id, b)),
                 Err(m) => {
                     log(&self.id, &format!("skipping entry {}: {m}", e.id));
                     // Ordering: Relaxed: statistics.
@@ -545,40 +574,54 @@ impl Processor {
                     if let Err(err) = self.store.discard_entry(&e.id).await {
                         self.store_error("discard", &err);
                     }
-                    continue;
                 }
-            };
-            match self
-                .store
-                .apply_batch(self.epoch, &e.id, &batch, wall_ms())
-                .await
-            {
-                Ok(ApplyOutcome::Applied) => {
-                    // Ordering: Relaxed: statistics.
-                    self.stats.applied.fetch_add(1, Ordering::Relaxed);
-                    for (k, c) in batch.counts {
-                        round.entry(k).or_default().add(&c);
+            }
+        }
+        // Applied concurrently (pipelined on one connection): each script is
+        // atomic and deduplicates by batch id, so order does not matter.
+        let now_ms = wall_ms();
+        for chunk in valid.chunks(APPLY_CONCURRENCY) {
+            let store = &self.store;
+            let epoch = self.epoch;
+            let outcomes = join_all(
+                chunk
+                    .iter()
+                    .map(|(id, b)| store.apply_batch(epoch, id, b, now_ms))
+                    .collect(),
+            )
+            .await;
+            let mut fenced = false;
+            let mut failed = None;
+            for ((_, batch), r) in chunk.iter().zip(outcomes) {
+                match r {
+                    Ok(ApplyOutcome::Applied) => {
+                        // Ordering: Relaxed: statistics.
+                        self.stats.applied.fetch_add(1, Ordering::Relaxed);
+                        for (k, c) in &batch.counts {
+                            round.entry(k.clone()).or_default().add(c);
+                        }
                     }
-                }
-                Ok(ApplyOutcome::Duplicate) => {
-                    // Ordering: Relaxed: statistics.
-                    self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(ApplyOutcome::Fenced) => {
-                    // Ordering: Relaxed: statistics.
-                    self.stats.fenced.fetch_add(1, Ordering::Relaxed);
-                    log(
-                        &self.id,
-                        "batch refused by the fence: a newer leader exists",
-                    );
-                    self.step_down("fenced").await;
-                    return;
-                }
-                Err(err) => {
+                    Ok(ApplyOutcome::Duplicate) => {
+                        // Ordering: Relaxed: statistics.
+                        self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(ApplyOutcome::Fenced) => {
+                        // Ordering: Relaxed: statistics.
+                        self.stats.fenced.fetch_add(1, Ordering::Relaxed);
+                        fenced = true;
+                    }
                     // Left pending; claimed again later.
-                    self.store_error("apply", &err);
-                    break;
+                    Err(err) => failed = Some(err),
                 }
+            }
+            if fenced {
+                log(&self.id, "batch refused by the fence: a newer leader exists");
+                self.step_down("fenced").await;
+                return;
+            }
+            if let Some(err) = failed {
+                self.store_error("apply", &err);
+                break;
             }
         }
         if !round.is_empty() {

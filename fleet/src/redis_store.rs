@@ -428,6 +428,13 @@ impl RedisStore {
         pairs(&self.cmd(op, c).await?)
     }
 
+    /// `HGET key field` on a full Redis key name (tools, the panel).
+    pub async fn hget(&self, key: &str, field: &str) -> Result<Option<String>, StoreError> {
+        let mut c = redis::cmd("HGET");
+        c.arg(key).arg(field);
+        Ok(text(&self.cmd("HGET", c).await?))
+    }
+
     /// Runs an arbitrary command (tests and tools: inspect the data model).
     pub async fn raw(&self, args: &[&str]) -> Result<Value, StoreError> {
         let Some((name, rest)) = args.split_first() else {

@@ -5,7 +5,7 @@
 //! Input lines: `fail <percent> [key]` (0..=100; every key when none is
 //! named), `quit` (close the monitor and
 //! exit). Output lines: `ready <monitor id>`, `state <key> <fleet state>
-//! <version>` on every change, and on `quit` one `acked <key> <success>
+//! <version> <wall ms>` on every change (seen within 5 ms), and on `quit` one `acked <key> <success>
 //! <failure> <slow> <rejected> <local>` per key, `maxcall_us <n>` (the slowest guarded
 //! call), then `closed` (or `close-error <why>`, exit 1).
 
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use tripbit::Outcome;
 
+use crate::model::wall_ms;
 use crate::{FleetBreaker, Monitor, MonitorConfig};
 
 /// Settings of a simulated service.
@@ -99,7 +100,7 @@ pub fn run(cfg: SimConfig) -> i32 {
                 for (b, l) in bs.iter().zip(last.iter_mut()) {
                     let now = (b.fleet_state().as_str().to_string(), b.verdict_version());
                     if *l != now {
-                        println!("state {} {} {}", b.key(), now.0, now.1);
+                        println!("state {} {} {} {}", b.key(), now.0, now.1, wall_ms());
                         *l = now;
                     }
                 }

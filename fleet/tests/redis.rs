@@ -116,7 +116,7 @@ fn trip_recovery_and_force_across_four_monitor_processes() {
     }
     for m in &mons {
         m.out.wait("recovered", WAIT, |l| {
-            l.starts_with(&format!("state {KEY} healthy ")) && !l.ends_with(" 0")
+            l.starts_with(&format!("state {KEY} healthy ")) && l.split(' ').nth(3) != Some("0")
         });
     }
     let text = lrange(&rt, &s, &format!("tb:transitions:{KEY}")).join("\n");

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The fleet's figures on a real redis-server (release build):
+#   benches/fleet/run.sh                        # ~2 minutes
+#   TRIPBIT_BENCH_QUICK=1 benches/fleet/run.sh  # shorter
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/bench}"
+cargo build -q --release -p tripbit-fleet -p tripbit-fleet-bench
+echo "== guarded-call cost (criterion)"
+cargo bench -q -p tripbit-fleet-bench --bench guarded_call 2>&1 | grep -E 'time:|guarded_call|live monitor' || true
+echo "== capacity, propagation, failover"
+"$CARGO_TARGET_DIR/release/fleet-figures"
