@@ -48,9 +48,11 @@ step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy (all targets, all features, -D warnings)" \
     cargo clippy -q --workspace --all-targets --all-features -- -D warnings
 step "cargo doc (warnings denied)" env RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace --no-deps --all-features
-step "cargo test --workspace" cargo test -q --workspace --exclude tripbit-fleet
+step "cargo test --workspace" cargo test -q --workspace --exclude tripbit-fleet --exclude tripbit-shm
 # Starts its own redis-server processes on free loopback ports (a few at once).
 step "fleet: monitors and processors on a real redis-server" cargo test -q -p tripbit-fleet
+step "shm: shared breakers across real processes (hammer, SIGKILL mid-claim/mid-probe, hostile files, fuzz)" \
+    cargo test -q -p tripbit-shm --release
 step "loom models" loom_models
 step "miri (cargo +nightly miri test -p tripbit)" cargo +nightly miri test -q -p tripbit
 step "no_std builds for ${EMBEDDED_TARGETS[*]}" embedded_builds
