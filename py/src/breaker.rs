@@ -461,7 +461,10 @@ impl CoreBreaker {
         d.set_item("probes_in_flight", s.probes_in_flight)?;
         d.set_item("probe_successes", s.probe_successes)?;
         d.set_item("probe_failures", s.probe_failures)?;
-        d.set_item("opened_at", s.opened_at.map(|t| time::epoch_at(wall, now, t)))?;
+        d.set_item(
+            "opened_at",
+            s.opened_at.map(|t| time::epoch_at(wall, now, t)),
+        )?;
         d.set_item(
             "open_until",
             s.open_until.map(|t| time::epoch_at(wall, now, t)),
@@ -807,7 +810,11 @@ impl CoreBreaker {
     /// Marks the current thread or task as inside a probe of this breaker;
     /// the token undoes it.
     pub(crate) fn enter_probe(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        match self.in_probe.bind(py).call_method1(intern!(py, "set"), (true,)) {
+        match self
+            .in_probe
+            .bind(py)
+            .call_method1(intern!(py, "set"), (true,))
+        {
             Ok(token) => Some(token.unbind()),
             Err(e) => {
                 e.write_unraisable(py, None);
@@ -819,7 +826,11 @@ impl CoreBreaker {
     /// Undoes [`enter_probe`](Self::enter_probe).
     pub(crate) fn leave_probe(&self, py: Python<'_>, token: Option<Py<PyAny>>) {
         if let Some(token) = token {
-            if let Err(e) = self.in_probe.bind(py).call_method1(intern!(py, "reset"), (token,)) {
+            if let Err(e) = self
+                .in_probe
+                .bind(py)
+                .call_method1(intern!(py, "reset"), (token,))
+            {
                 e.write_unraisable(py, None);
             }
         }
@@ -945,7 +956,11 @@ impl CoreBreaker {
         // Ordering: Relaxed; see `record_window`.
         let r = self.trip_failures.load(Ordering::Relaxed);
         #[allow(clippy::cast_possible_truncation)]
-        if (r >> 32) as u32 == generation { r as u32 } else { 0 }
+        if (r >> 32) as u32 == generation {
+            r as u32
+        } else {
+            0
+        }
     }
 
     /// The drop-in's `success_count`: half-open successes while half-open,

@@ -5,10 +5,10 @@
 //! breaker freely.
 
 use pyo3::PyTraverseError;
+use pyo3::exceptions::{PyAttributeError, PyValueError};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::exceptions::{PyAttributeError, PyValueError};
 use pyo3::types::{PyString, PyTuple};
 use tripbit::State;
 
@@ -64,12 +64,15 @@ impl Transition {
     /// unpickled in another process (or built by hand): it has no breaker.
     #[getter]
     fn breaker(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.breaker.as_ref().map(|b| b.clone_ref(py)).ok_or_else(|| {
-            PyAttributeError::new_err(
-                "this Transition was unpickled or built by hand: a breaker is live state of \
+        self.breaker
+            .as_ref()
+            .map(|b| b.clone_ref(py))
+            .ok_or_else(|| {
+                PyAttributeError::new_err(
+                    "this Transition was unpickled or built by hand: a breaker is live state of \
                  the process that owns it and is never pickled with its transitions",
-            )
-        })
+                )
+            })
     }
 
     /// Pickles the values, not the breaker: `Transition(name, old_state,

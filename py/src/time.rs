@@ -29,9 +29,8 @@ pub(crate) fn now() -> u64 {
 /// The wall clock now, in epoch seconds, as `time.time()` says.
 fn wall(py: Python<'_>) -> f64 {
     let read = || -> PyResult<f64> {
-        let module = TIME_MODULE.get_or_try_init(py, || {
-            Ok::<_, PyErr>(py.import("time")?.unbind())
-        })?;
+        let module =
+            TIME_MODULE.get_or_try_init(py, || Ok::<_, PyErr>(py.import("time")?.unbind()))?;
         module
             .bind(py)
             .getattr(intern!(py, "time"))?
