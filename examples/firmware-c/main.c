@@ -400,19 +400,24 @@ static void test_half_open_admission(void)
     tripbit_snapshot_t s = snap_at(&probe_breaker, 52);
     CHECK(s.state == TRIPBIT_STATE_HALF_OPEN && s.probes_in_flight == 3u);
 
-    /* Give one up: its slot is free again, and only one. */
+    /* Give one up: it counts nothing, and its slot is not reused in this
+     * round (so a replayed ticket can never count twice); twice is harmless. */
+    CHECK_RC(tripbit_breaker_release(&probe_breaker, p[2]), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_release(&probe_breaker, p[2]), TRIPBIT_OK);
     CHECK(snap_at(&probe_breaker, 53).probes_in_flight == 2u);
-    CHECK_RC(tripbit_breaker_acquire(&probe_breaker, 53, &p[2], NULL), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&probe_breaker, 53, &p[3], NULL), TRIPBIT_E_REJECTED);
 
-    /* Three successes close it; the first two change nothing. */
+    /* Two successes change nothing; once the round is over the next
+     * acquire starts a new one, and a third success closes it. */
     CHECK_RC(tripbit_breaker_record(&probe_breaker, p[0], TRIPBIT_OUTCOME_SUCCESS, 54, &tr), TRIPBIT_OK);
     CHECK(!tr.occurred);
     CHECK_RC(tripbit_breaker_record(&probe_breaker, p[1], TRIPBIT_OUTCOME_SUCCESS, 55, &tr), TRIPBIT_OK);
     CHECK(!tr.occurred);
+    CHECK_RC(tripbit_breaker_record(&probe_breaker, p[1], TRIPBIT_OUTCOME_SUCCESS, 55, &tr), TRIPBIT_E_STALE);
     s = snap_at(&probe_breaker, 55);
-    CHECK(s.probe_successes == 2u && s.probes_in_flight == 1u);
+    CHECK(s.probe_successes == 2u && s.probes_in_flight == 0u);
+    CHECK_RC(tripbit_breaker_acquire(&probe_breaker, 55, &p[2], NULL), TRIPBIT_OK);
+    CHECK(p[2].probe == 1u);
     CHECK_RC(tripbit_breaker_record(&probe_breaker, p[2], TRIPBIT_OUTCOME_SUCCESS, 56, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.from == TRIPBIT_STATE_HALF_OPEN && tr.to == TRIPBIT_STATE_CLOSED);
     CHECK(state_at(&probe_breaker, 57) == TRIPBIT_STATE_CLOSED);
@@ -580,7 +585,7 @@ static void test_bad_input(void)
         cases[i].c = tripbit_config_default();
     }
     cases[0].c.consecutive_failures = 0;     cases[0].want = TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES; cases[0].field = "consecutive_failures";
-    cases[1].c.consecutive_failures = 65536; cases[1].want = TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES; cases[1].field = "consecutive_failures";
+    cases[1].c.probes = 9; cases[1].c.close_after = 9; cases[1].want = TRIPBIT_E_CONFIG_PROBES; cases[1].field = "probes"; /* > 8 */
     cases[2].c.probes = 0;                   cases[2].want = TRIPBIT_E_CONFIG_PROBES;               cases[2].field = "probes";
     cases[3].c.probes = 2;                   cases[3].want = TRIPBIT_E_CONFIG_PROBES;               cases[3].field = "probes"; /* > close_after 1 */
     cases[4].c.close_after = 0;              cases[4].want = TRIPBIT_E_CONFIG_CLOSE_AFTER;          cases[4].field = "close_after";
@@ -647,19 +652,24 @@ static void test_ticks_backwards(void)
     CHECK_RC(tripbit_breaker_acquire(&op_breaker, 5000, &t, NULL), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_record(&op_breaker, t, TRIPBIT_OUTCOME_FAILURE, 5000, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
+    /* back by less than the open period: no time passed */
+    CHECK_RC(tripbit_breaker_acquire(&op_breaker, 4950, &t, NULL), TRIPBIT_E_REJECTED);
+    CHECK(state_at(&op_breaker, 4950) == TRIPBIT_STATE_OPEN);
+    CHECK_U64(snap_at(&op_breaker, 4950).open_until, 5100);
+    /* back by more (a restarted or wrapped clock): the period restarts at
+     * the new tick, never waiting for the old clock's value */
     CHECK_RC(tripbit_breaker_acquire(&op_breaker, 10, &t, NULL), TRIPBIT_E_REJECTED);
-    CHECK(state_at(&op_breaker, 10) == TRIPBIT_STATE_OPEN);
-    CHECK(state_at(&op_breaker, 0) == TRIPBIT_STATE_OPEN);
-    CHECK_U64(snap_at(&op_breaker, 10).open_until, 5100);
-    CHECK_RC(tripbit_breaker_acquire(&op_breaker, 5099, &t, NULL), TRIPBIT_E_REJECTED);
-    CHECK_RC(tripbit_breaker_acquire(&op_breaker, 5100, &t, &tr), TRIPBIT_OK);
+    CHECK_U64(snap_at(&op_breaker, 10).open_until, 110);
+    CHECK_RC(tripbit_breaker_acquire(&op_breaker, 109, &t, NULL), TRIPBIT_E_REJECTED);
+    CHECK_RC(tripbit_breaker_acquire(&op_breaker, 110, &t, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.to == TRIPBIT_STATE_HALF_OPEN);
 
-    /* a probe recorded "before" the trip still reopens; opened_at never moves back */
-    CHECK_RC(tripbit_breaker_record(&op_breaker, t, TRIPBIT_OUTCOME_FAILURE, 3000, &tr), TRIPBIT_OK);
+    /* a probe recorded "before" its round began still reopens, from the
+     * round's start: it never makes the breaker half-open again at once */
+    CHECK_RC(tripbit_breaker_record(&op_breaker, t, TRIPBIT_OUTCOME_FAILURE, 3, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
-    tripbit_snapshot_t s = snap_at(&op_breaker, 3000);
-    CHECK(s.opened_at >= 5000u);
+    tripbit_snapshot_t s = snap_at(&op_breaker, 20);
+    CHECK(s.opened_at == 110u);
     CHECK(s.state == TRIPBIT_STATE_OPEN);
 
     /* 64-bit ticks near the top: open_until saturates instead of wrapping */
