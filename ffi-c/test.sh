@@ -59,7 +59,7 @@ build_c() { # build_c NAME FLAGS...: tests/NAME.c -> $OUT/NAME-<suffix>
     shift 2
     "$CC" -std=c11 $WARN -g -O1 "$@" -Iinclude "tests/$name.c" "$LIB" $SYSLIBS -o "$OUT/$name-$suffix"
 }
-for t in api threads; do
+for t in api threads region; do
     step "build $t.c (C11, ASan+UBSan)" build_c "$t" san $SAN
     step "run $t (ASan+UBSan+LSan)" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1 "$OUT/$t-san"
@@ -70,10 +70,11 @@ step "run header.cpp" "$OUT/header-cpp"
 
 if [ -z "${SKIP_VALGRIND:-}" ] && command -v valgrind >/dev/null 2>&1; then
     VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
-    for t in api threads; do
+    for t in api threads region; do
         step "build $t.c (plain, for valgrind)" build_c "$t" plain
     done
     step "run api under valgrind" $VG "$OUT/api-plain"
+    step "run region under valgrind" $VG --trace-children=no "$OUT/region-plain"
     # valgrind serializes threads; a shorter hammer keeps this step quick.
     step "run threads under valgrind" env TRIPBIT_HAMMER_ITERS=20000 $VG "$OUT/threads-plain"
 else

@@ -52,6 +52,11 @@
 #define TRIPBIT_BREAKER_ALIGN 16
 
 /**
+ * Longest breaker name in a region, in bytes (without the NUL).
+ */
+#define TRIPBIT_REGION_NAME_MAX 128
+
+/**
  * The result of every fallible tripbit function. Fixed numbers, never
  * reused; `tripbit_strerror()` gives the text. Config errors are
  * `TRIPBIT_E_CONFIG ..= 199`, one code per field, and
@@ -185,6 +190,109 @@ typedef uint32_t tripbit_state_t;
 #endif // __cplusplus
 
 /**
+ * The result of every `tripbit_region_*` function. Fixed numbers, never
+ * reused. 0, 1 and 8 mean what they mean in `tripbit_result_t`; 100 is a
+ * rejected config (`tripbit_config_check()` names the field); 200..=299
+ * are region errors. `tripbit_region_strerror()` gives the text.
+ */
+enum tripbit_region_result_t
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * Success; out-parameters were written.
+   */
+  TRIPBIT_REGION_OK = 0,
+  /**
+   * A required pointer argument was NULL.
+   */
+  TRIPBIT_REGION_E_NULL = 1,
+  /**
+   * A pointer argument is not aligned for its type.
+   */
+  TRIPBIT_REGION_E_MISALIGNED = 2,
+  /**
+   * A Rust panic was caught at the boundary (a tripbit bug: please report).
+   */
+  TRIPBIT_REGION_E_PANIC = 8,
+  /**
+   * The config was rejected: `tripbit_config_check()` gives the field.
+   */
+  TRIPBIT_REGION_E_CONFIG = 100,
+  /**
+   * A system call failed (open, create, mmap, ...); `errno` is not kept.
+   */
+  TRIPBIT_REGION_E_IO = 200,
+  /**
+   * The path's directory (or, for an attach, the file) does not exist.
+   */
+  TRIPBIT_REGION_E_NOT_FOUND = 201,
+  /**
+   * Permission denied by the file system.
+   */
+  TRIPBIT_REGION_E_PERMISSION = 202,
+  /**
+   * The file is not a tripbit region (foreign, empty, zero-filled, not a
+   * regular file).
+   */
+  TRIPBIT_REGION_E_NOT_A_REGION = 203,
+  /**
+   * The file is shorter than its header says.
+   */
+  TRIPBIT_REGION_E_TRUNCATED = 204,
+  /**
+   * The region has another layout version.
+   */
+  TRIPBIT_REGION_E_VERSION = 205,
+  /**
+   * The header checksum does not match (corrupt header).
+   */
+  TRIPBIT_REGION_E_CHECKSUM = 206,
+  /**
+   * A header field (breaker or slot size, alignment, file size) differs
+   * from this build.
+   */
+  TRIPBIT_REGION_E_LAYOUT = 207,
+  /**
+   * The region is still initialising after the wait.
+   */
+  TRIPBIT_REGION_E_INITIALISING = 208,
+  /**
+   * The file belongs to another user.
+   */
+  TRIPBIT_REGION_E_FOREIGN_OWNER = 209,
+  /**
+   * The capacity is 0, too large, or differs from the existing region's.
+   */
+  TRIPBIT_REGION_E_CAPACITY = 210,
+  /**
+   * The name is empty, longer than `TRIPBIT_REGION_NAME_MAX` bytes, has
+   * a NUL byte inside, or is not UTF-8; or the path is not UTF-8.
+   */
+  TRIPBIT_REGION_E_NAME = 211,
+  /**
+   * Every slot is taken by another name.
+   */
+  TRIPBIT_REGION_E_TABLE_FULL = 212,
+  /**
+   * The name is already bound to a breaker with another config.
+   */
+  TRIPBIT_REGION_E_CONFIG_MISMATCH = 213,
+  /**
+   * A slot on the name's probe chain is corrupt.
+   */
+  TRIPBIT_REGION_E_CORRUPT_SLOT = 214,
+  /**
+   * The CPU has no lock-free 128-bit atomics: breakers cannot be shared.
+   */
+  TRIPBIT_REGION_E_NOT_LOCK_FREE = 215,
+};
+#ifndef __cplusplus
+typedef uint32_t tripbit_region_result_t;
+#endif // __cplusplus
+
+/**
  * The outcome of a guarded call, passed to `tripbit_breaker_record()` as a
  * `uint32_t` (any other number is `TRIPBIT_E_OUTCOME`). Stable numbers.
  */
@@ -210,6 +318,12 @@ enum tripbit_outcome_t
 #ifndef __cplusplus
 typedef uint32_t tripbit_outcome_t;
 #endif // __cplusplus
+
+/**
+ * An open region file (opaque; from `tripbit_region_open()`, freed by
+ * `tripbit_region_close()`).
+ */
+typedef struct tripbit_region_t tripbit_region_t;
 
 /**
  * Storage for one circuit breaker, declared by C: `static tripbit_breaker_t b;`.
@@ -559,6 +673,86 @@ const char *tripbit_strerror(uint32_t result);
  * it. Thread-safe.
  */
 const char *tripbit_config_field(uint32_t result);
+
+/**
+ * Linux host builds only (not in the bare-metal library). Opens the
+ * region file at `path`, creating it (mode 0600, `capacity`
+ * slots) if it does not exist; an existing region must be a tripbit region
+ * of this build, of the same capacity, owned by this user. Never
+ * truncates, never removes, and a failed open changes nothing. On
+ * `TRIPBIT_REGION_OK`, `*region_out` is a handle to close with
+ * `tripbit_region_close()`.
+ *
+ * Returns `TRIPBIT_REGION_OK`, `TRIPBIT_REGION_E_NULL`, or a region error
+ * (`_NOT_FOUND` for a missing directory, `_NOT_A_REGION`, `_TRUNCATED`,
+ * `_VERSION`, `_CHECKSUM`, `_LAYOUT`, `_FOREIGN_OWNER`, `_CAPACITY`, ...).
+ * Thread-safe.
+ *
+ * # Safety
+ * `path` is NULL or a NUL-terminated string; `region_out` is NULL or
+ * points to writable storage for one pointer.
+ */
+tripbit_region_result_t tripbit_region_open(const char *path,
+                                            uint32_t capacity,
+                                            tripbit_region_t **region_out);
+
+/**
+ * The breaker named `name` in `region`, bound with `config` by the first
+ * process to ask for it; every process gets a pointer to the same breaker.
+ * Use it with every `tripbit_breaker_*` function (except `_init`), passing
+ * ticks from `tripbit_region_now()` (the same clock in every process). The
+ * pointer is valid until `tripbit_region_close(region)`.
+ *
+ * Returns `TRIPBIT_REGION_OK`, `TRIPBIT_REGION_E_NULL`,
+ * `TRIPBIT_REGION_E_CONFIG` (see `tripbit_config_check()`),
+ * `TRIPBIT_REGION_E_NAME`, `TRIPBIT_REGION_E_TABLE_FULL`,
+ * `TRIPBIT_REGION_E_CONFIG_MISMATCH` (the name is bound with another
+ * config), `TRIPBIT_REGION_E_CORRUPT_SLOT`. A failed call writes nothing.
+ * Thread-safe, lock-free.
+ *
+ * # Safety
+ * `region` is NULL or an open handle; `name` NULL or a NUL-terminated
+ * string; `config` NULL or a readable `tripbit_config_t`; `breaker_out`
+ * NULL or writable storage for one pointer.
+ */
+tripbit_region_result_t tripbit_region_breaker(tripbit_region_t *region,
+                                               const char *name,
+                                               const tripbit_config_t *config,
+                                               tripbit_breaker_t **breaker_out);
+
+/**
+ * Closes a region handle: unmaps the file (once no other handle of this
+ * process maps it) without removing it. Every breaker pointer obtained
+ * through this handle is invalid afterwards. NULL is ignored.
+ *
+ * # Safety
+ * `region` is NULL or an open handle, closed at most once.
+ */
+void tripbit_region_close(tripbit_region_t *region);
+
+/**
+ * Removes the region file at `path` (after checking it is a tripbit
+ * region: a foreign file is never removed). Processes that map it keep
+ * their mapping. Returns `TRIPBIT_REGION_OK`, `TRIPBIT_REGION_E_NULL` or a
+ * region error. Thread-safe.
+ *
+ * # Safety
+ * `path` is NULL or a NUL-terminated string.
+ */
+tripbit_region_result_t tripbit_region_remove(const char *path);
+
+/**
+ * `CLOCK_MONOTONIC` in nanoseconds: the ticks to pass to breakers of a
+ * region (every process on the host reads the same clock). Thread-safe.
+ */
+uint64_t tripbit_region_now(void);
+
+/**
+ * A one-line, NUL-terminated English description of a
+ * `tripbit_region_result_t` (any `uint32_t`: unknown numbers get "unknown
+ * tripbit region result code"). Static; never free it. Thread-safe.
+ */
+const char *tripbit_region_strerror(uint32_t result);
 
 /**
  * The defaults: `open_ticks` 30000, `consecutive_failures` 5, `probes` 1,

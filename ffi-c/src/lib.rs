@@ -6,7 +6,9 @@
 //! - `error.rs`: the stable `tripbit_result_t` table and its text;
 //! - `panic.rs`: the panic boundary and the pointer checks;
 //! - `types.rs`: config, ticket, transition, snapshot, state and outcome;
-//! - `breaker.rs`: `tripbit_breaker_t` and its functions.
+//! - `breaker.rs`: `tripbit_breaker_t` and its functions;
+//! - `region.rs` (Linux, `std`): `tripbit_region_t`, breakers shared by
+//!   every process on the host through a region file (`tripbit-shm`).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![allow(non_camel_case_types)]
 #![warn(missing_docs)]
@@ -14,10 +16,18 @@
 mod breaker;
 mod error;
 mod panic;
+#[cfg(all(feature = "std", target_os = "linux"))]
+mod region;
 mod types;
 
 pub use breaker::{TRIPBIT_BREAKER_ALIGN, TRIPBIT_BREAKER_SIZE, tripbit_breaker_t};
 pub use error::{tripbit_config_field, tripbit_result_t, tripbit_strerror};
+#[cfg(all(feature = "std", target_os = "linux"))]
+pub use region::{
+    TRIPBIT_REGION_NAME_MAX, tripbit_region_breaker, tripbit_region_close, tripbit_region_now,
+    tripbit_region_open, tripbit_region_remove, tripbit_region_result_t, tripbit_region_strerror,
+    tripbit_region_t,
+};
 pub use types::{
     tripbit_config_check, tripbit_config_default, tripbit_config_t, tripbit_outcome_t,
     tripbit_snapshot_t, tripbit_state_name, tripbit_state_t, tripbit_ticket_t,
