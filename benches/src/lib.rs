@@ -177,7 +177,7 @@ pub type TripbitTickProbing = TripbitTick<Consecutive, true>;
 
 fn tripbit_config(policy: Policy, open_ticks: u64) -> Config {
     match policy {
-        Policy::Consecutive => Config::new(open_ticks).consecutive_failures(THRESHOLD),
+        Policy::Consecutive => Config::new(open_ticks).consecutive_failures(u32::from(THRESHOLD)),
         Policy::Window => Config::new(open_ticks)
             .failure_rate(50, 20)
             .count_window(10),

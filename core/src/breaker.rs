@@ -438,10 +438,7 @@ impl Params {
     }
 
     fn allowed_failures(&self) -> u32 {
-        allowed_failures(
-            u32::from(self.close_after),
-            self.close_max_failure_percent,
-        )
+        allowed_failures(u32::from(self.close_after), self.close_max_failure_percent)
     }
 }
 
@@ -950,7 +947,10 @@ impl<P: Policy> Breaker<P> {
                             done: 0,
                             ..p
                         };
-                        (w.next(State::HalfOpen, w.level).with_counters(round.pack()), None)
+                        (
+                            w.next(State::HalfOpen, w.level).with_counters(round.pack()),
+                            None,
+                        )
                     }
                 }
             };

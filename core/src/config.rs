@@ -636,12 +636,17 @@ mod tests {
             (Config::new(1).close_after(0), ConfigError::CloseAfter),
             (Config::new(1).close_after(1024), ConfigError::CloseAfter),
             (
-                Config::new(1).close_after(1023).close_max_failure_percent(50),
+                Config::new(1)
+                    .close_after(1023)
+                    .close_max_failure_percent(50),
                 ConfigError::CloseBar,
             ),
             (Config::new(1).probe_timeout(0), ConfigError::ProbeTimeout),
             (Config::new(1).count_window(8192), ConfigError::WindowBucket),
-            (Config::new(1).count_window(4_000_000), ConfigError::WindowBucket),
+            (
+                Config::new(1).count_window(4_000_000),
+                ConfigError::WindowBucket,
+            ),
             (
                 Config::new(1).close_max_failure_percent(100),
                 ConfigError::CloseMaxFailurePercent,

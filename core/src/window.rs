@@ -501,7 +501,14 @@ mod tests {
         w.add(5, 0, false, false);
         assert_eq!(w.totals(5, 0).calls, 2);
         w.add(9, 0, false, false); // same bucket, newer epoch: rotates
-        assert_eq!(w.totals(9, 0), WindowCounts { calls: 1, failures: 0, slow: 0 });
+        assert_eq!(
+            w.totals(9, 0),
+            WindowCounts {
+                calls: 1,
+                failures: 0,
+                slow: 0
+            }
+        );
         w.add(5, 0, true, false); // one window older than the bucket: dropped
         assert_eq!(w.totals(9, 0).calls, 1);
         w.add(9, 1, true, false); // a newer generation replaces the bucket

@@ -37,7 +37,12 @@ fn counts_from_before_a_gap_never_reappear() {
     for gap in [1u64 << 23, 1 << 24, (1 << 24) + 1, 1 << 40] {
         let now = gap;
         assert_eq!(b.snapshot(now).window.calls, 0, "resurrected after {gap}");
-        assert!(b.try_acquire(now).unwrap().record(Outcome::Failure, now).is_none());
+        assert!(
+            b.try_acquire(now)
+                .unwrap()
+                .record(Outcome::Failure, now)
+                .is_none()
+        );
         assert_eq!(b.state(now), State::Closed);
         b.reset();
     }
@@ -49,13 +54,17 @@ fn counts_from_before_a_gap_never_reappear() {
 fn a_stray_far_future_tick_does_not_freeze_the_window() {
     let b: Breaker<Window<4>> =
         Breaker::new_window(Config::new(1000).failure_rate(50, 4).time_window(10));
-    b.try_acquire(0).unwrap().record(Outcome::Success, u64::MAX / 2);
+    b.try_acquire(0)
+        .unwrap()
+        .record(Outcome::Success, u64::MAX / 2);
     for now in 100..104 {
         b.try_acquire(now).unwrap().record(Outcome::Failure, now);
     }
     assert_eq!(b.state(104), State::Open, "the window ignored the present");
     b.reset();
-    b.try_acquire(u64::MAX - 5).unwrap().record(Outcome::Success, u64::MAX - 5);
+    b.try_acquire(u64::MAX - 5)
+        .unwrap()
+        .record(Outcome::Success, u64::MAX - 5);
     for now in 200..204 {
         b.try_acquire(now).unwrap().record(Outcome::Failure, now);
     }
@@ -68,11 +77,18 @@ fn a_stray_far_future_tick_does_not_freeze_the_window() {
 fn a_full_bucket_keeps_the_ratio_of_what_it_counted() {
     // 46 % failures in one bucket with far more calls than a bucket holds:
     // failures kept counting after calls saturated, and a 90 % bar tripped.
-    let b: Breaker<Window<4>> =
-        Breaker::new_window(Config::new(1000).failure_rate(90, 10).time_window(1_000_000));
+    let b: Breaker<Window<4>> = Breaker::new_window(
+        Config::new(1000)
+            .failure_rate(90, 10)
+            .time_window(1_000_000),
+    );
     for i in 0..50_000u64 {
         // 46 % failures, spread evenly.
-        let outcome = if (i + 1) * 46 / 100 > i * 46 / 100 { Outcome::Failure } else { Outcome::Success };
+        let outcome = if (i + 1) * 46 / 100 > i * 46 / 100 {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        };
         b.try_acquire(5).unwrap().record(outcome, 5);
     }
     let w = b.snapshot(5).window;
@@ -87,7 +103,11 @@ fn a_full_bucket_keeps_the_ratio_of_what_it_counted() {
             .time_window(1_000_000),
     );
     for i in 0..50_000u64 {
-        let elapsed = if (i + 1) * 36 / 100 > i * 36 / 100 { 20 } else { 0 };
+        let elapsed = if (i + 1) * 36 / 100 > i * 36 / 100 {
+            20
+        } else {
+            0
+        };
         b.try_acquire(5)
             .unwrap()
             .record_elapsed(Outcome::Success, elapsed, 5);
@@ -107,9 +127,14 @@ fn windows_that_cannot_work_are_config_errors() {
         err(Config::new(10).failure_rate(50, 21).count_window(5)),
         Some(ConfigError::MinCalls)
     );
-    assert_eq!(err(Config::new(10).failure_rate(50, 20).count_window(5)), None);
     assert_eq!(
-        err(Config::new(10).failure_rate(50, 4 * 8191 + 1).time_window(5)),
+        err(Config::new(10).failure_rate(50, 20).count_window(5)),
+        None
+    );
+    assert_eq!(
+        err(Config::new(10)
+            .failure_rate(50, 4 * 8191 + 1)
+            .time_window(5)),
         Some(ConfigError::MinCalls)
     );
     assert_eq!(ConfigError::MinCalls.field(), "failure_rate");
@@ -126,7 +151,10 @@ fn a_leaked_probe_is_reclaimed_at_the_deadline() {
     assert_eq!(b.snapshot(149).probe_deadline, Some(150));
     let probe = b.try_acquire(150).expect("reclaimed at the deadline");
     assert!(probe.is_probe());
-    assert_eq!(probe.record(Outcome::Success, 151).map(|t| t.to), Some(State::Closed));
+    assert_eq!(
+        probe.record(Outcome::Success, 151).map(|t| t.to),
+        Some(State::Closed)
+    );
 }
 
 #[test]
@@ -138,8 +166,15 @@ fn the_probe_deadline_is_on_by_default_and_its_late_result_is_stale() {
     let (next, _) = b.acquire_ticket(200).unwrap(); // default deadline: the open period
     assert_eq!(b.record_ticket(lost, Outcome::Success, 201), Err(Stale));
     assert_eq!(b.snapshot(201).probe_successes, 0);
-    assert!(b.record_ticket(next, Outcome::Success, 202).unwrap().is_some());
-    assert_eq!(Config::new(7).probe_timeout(0).validate(), Err(ConfigError::ProbeTimeout));
+    assert!(
+        b.record_ticket(next, Outcome::Success, 202)
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        Config::new(7).probe_timeout(0).validate(),
+        Err(ConfigError::ProbeTimeout)
+    );
 }
 
 // 5. The clock goes back, or a 32-bit tick wraps.
@@ -148,7 +183,9 @@ fn the_probe_deadline_is_on_by_default_and_its_late_result_is_stale() {
 fn a_trip_after_a_clock_restart_opens_from_its_own_tick() {
     let b = Breaker::new(Config::new(100).consecutive_failures(1));
     fail(&b, 4_000_000_000); // near a u32 wrap
-    b.try_acquire(4_000_000_100).unwrap().record(Outcome::Success, 4_000_000_100);
+    b.try_acquire(4_000_000_100)
+        .unwrap()
+        .record(Outcome::Success, 4_000_000_100);
     // The clock restarts (or wraps) at 0; a later trip must open for 100.
     fail(&b, 5);
     assert_eq!(b.snapshot(6).open_until, Some(105));
@@ -160,7 +197,10 @@ fn a_failed_probe_given_a_backwards_tick_does_not_half_open_at_once() {
     let b = Breaker::new(Config::new(100).consecutive_failures(1));
     fail(&b, 1_000);
     let probe = b.try_acquire(1_100).unwrap();
-    assert_eq!(probe.record(Outcome::Failure, 50).map(|t| t.to), Some(State::Open));
+    assert_eq!(
+        probe.record(Outcome::Failure, 50).map(|t| t.to),
+        Some(State::Open)
+    );
     // Reopened from the round's start (1 100), not from the backwards 50.
     assert_eq!(b.state(1_150), State::Open);
     assert_eq!(b.snapshot(1_150).open_until, Some(1_200));
@@ -183,7 +223,10 @@ fn a_probe_released_twice_never_admits_an_extra_probe() {
     assert_eq!(b.release(p1, 10), Ok(()));
     assert_eq!(b.release(p1, 10), Err(Stale));
     assert_eq!(b.record_ticket(p1, Outcome::Success, 10), Err(Stale));
-    assert!(b.acquire_ticket(11).is_err(), "a third probe with probes = 2");
+    assert!(
+        b.acquire_ticket(11).is_err(),
+        "a third probe with probes = 2"
+    );
     assert_eq!(b.snapshot(11).probes_in_flight, 1);
 }
 
@@ -219,8 +262,16 @@ fn a_probe_ticket_from_2_pow_24_transitions_ago_is_stale() {
     assert_eq!(new.generation & 0xFF_FFFF, old.generation & 0xFF_FFFF);
     assert_eq!(new.slot, old.slot);
     assert_eq!(b.record_ticket(old, Outcome::Success, 31), Err(Stale));
-    assert_eq!(b.state(31), State::HalfOpen, "an old probe closed a new period");
-    assert!(b.record_ticket(new, Outcome::Success, 32).unwrap().is_some());
+    assert_eq!(
+        b.state(31),
+        State::HalfOpen,
+        "an old probe closed a new period"
+    );
+    assert!(
+        b.record_ticket(new, Outcome::Success, 32)
+            .unwrap()
+            .is_some()
+    );
 }
 
 // 7. Probes of earlier periods kept running while new ones were admitted.
@@ -237,7 +288,11 @@ fn the_next_period_waits_for_the_failed_trials_probes() {
     fail(&b, 0);
     let probes: Vec<_> = (0..3).map(|_| b.acquire_ticket(10).unwrap().0).collect();
     // One fails: reopen; the other two are still running upstream.
-    assert!(b.record_ticket(probes[0], Outcome::Failure, 11).unwrap().is_some());
+    assert!(
+        b.record_ticket(probes[0], Outcome::Failure, 11)
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(b.snapshot(11).probes_in_flight, 2);
     // The open period is over at 21, but two calls are still in flight.
     let r = b.try_acquire(21).unwrap_err();
@@ -271,7 +326,9 @@ fn a_hung_ghost_delays_the_next_period_only_until_its_deadline() {
 
 #[test]
 fn a_close_bar_that_could_never_reopen_is_a_config_error() {
-    let c = Config::new(10).close_after(1023).close_max_failure_percent(50);
+    let c = Config::new(10)
+        .close_after(1023)
+        .close_max_failure_percent(50);
     assert_eq!(c.validate(), Err(ConfigError::CloseBar));
     assert_eq!(ConfigError::CloseBar.field(), "close_max_failure_percent");
     assert!(ConfigError::CloseBar.message().contains("1022"));
@@ -287,7 +344,11 @@ fn a_close_bar_that_could_never_reopen_is_a_config_error() {
     fail(&b, 0);
     for i in 0..1000 {
         let (p, _) = b.acquire_ticket(10).unwrap();
-        assert_eq!(b.record_ticket(p, Outcome::Failure, 10), Ok(None), "failure {i}");
+        assert_eq!(
+            b.record_ticket(p, Outcome::Failure, 10),
+            Ok(None),
+            "failure {i}"
+        );
     }
     let (p, _) = b.acquire_ticket(10).unwrap();
     let t = b.record_ticket(p, Outcome::Failure, 10).unwrap().unwrap();

@@ -30,7 +30,7 @@ use crate::tmp102::{Celsius, DEFAULT_ADDRESS, Tmp102};
 /// Ticks the breaker stays open after tripping.
 const OPEN_TICKS: u64 = 100;
 /// Failures in a row that trip it.
-const FAILURES_TO_TRIP: u16 = 3;
+const FAILURES_TO_TRIP: u32 = 3;
 
 /// The breaker guarding the sensor's bus: a `static`, so the rest of the
 /// firmware (a status LED, a telemetry task) could watch it too.

@@ -60,7 +60,7 @@ impl Settings {
     /// The breaker's configuration: trip after `failures` in a row, stay
     /// open for `open`.
     pub fn config(&self) -> Config {
-        Config::new(clock::ticks(self.open)).consecutive_failures(self.failures)
+        Config::new(clock::ticks(self.open)).consecutive_failures(u32::from(self.failures))
     }
 
     /// Checks the settings; [`app`] panics on settings this refuses.
