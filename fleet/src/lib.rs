@@ -41,6 +41,7 @@
 //!   make apply-and-dedupe and fenced writes atomic.
 //! - `getrandom`: monitor epochs, ids and lease tokens.
 
+mod counters;
 pub mod model;
 pub mod monitor;
 pub mod processor;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use tripbit::{Breaker, Config, Outcome, Rejected, State, Ticket, clock};
 
+use crate::counters::{Counters, KINDS};
 use crate::model::{
     Batch, BatchId, Counts, Effective, KeyError, MAX_KEYS_PER_BATCH, VerdictLine, host_name,
     random_u64, valid_id, validate_fleet_key, wall_ms,
@@ -149,44 +150,51 @@ struct Entry {
     budget: AtomicU32,
     /// Version of the verdict mirrored (0 = none).
     version: AtomicU64,
-    /// Counts since the last flush, by outcome (`SUCCESS`…; `REJECTED` and
-    /// `LOCAL` disjoint), swapped out by the flusher.
-    pending: [AtomicU64; 5],
+    /// Counts by outcome (`SUCCESS`…; `REJECTED` and `LOCAL` disjoint),
+    /// only growing.
+    counts: Counters,
+    /// What the flusher already took from `counts` (only it locks this).
+    flushed: Mutex<[u64; KINDS]>,
     slow_after: Option<Duration>,
 }
 
+fn to_counts(t: [u64; KINDS]) -> Counts {
+    Counts {
+        success: t[SUCCESS],
+        failure: t[FAILURE],
+        slow: t[SLOW],
+        rejected: t[REJECTED] + t[LOCAL],
+        local: t[LOCAL],
+    }
+}
+
 impl Entry {
+    #[inline]
     fn count(&self, what: usize) {
-        // Ordering: Relaxed. A counter; the flusher's swap reads it, and no
-        // other memory is published through it.
-        self.pending[what].fetch_add(1, Ordering::Relaxed);
+        self.counts.add(what);
     }
 
+    /// The counts since the last `take` (flusher only).
     fn take(&self) -> Counts {
-        // Ordering: Relaxed, pairs with nothing: each count is moved exactly
-        // once by the atomic swap, whatever the interleaving.
-        let t = |i: usize| self.pending[i].swap(0, Ordering::Relaxed);
-        let local = t(LOCAL);
-        Counts {
-            success: t(SUCCESS),
-            failure: t(FAILURE),
-            slow: t(SLOW),
-            rejected: t(REJECTED) + local,
-            local,
+        let now = self.counts.totals();
+        let mut flushed = lock(&self.flushed);
+        let mut d = [0u64; KINDS];
+        for ((d, n), f) in d.iter_mut().zip(now).zip(flushed.iter()) {
+            *d = n - f;
         }
+        *flushed = now;
+        to_counts(d)
     }
 
+    /// Counted but not yet taken.
     fn peek(&self) -> Counts {
-        // Ordering: Relaxed: a statistic.
-        let t = |i: usize| self.pending[i].load(Ordering::Relaxed);
-        let local = t(LOCAL);
-        Counts {
-            success: t(SUCCESS),
-            failure: t(FAILURE),
-            slow: t(SLOW),
-            rejected: t(REJECTED) + local,
-            local,
+        let now = self.counts.totals();
+        let flushed = lock(&self.flushed);
+        let mut d = [0u64; KINDS];
+        for ((d, n), f) in d.iter_mut().zip(now).zip(flushed.iter()) {
+            *d = n.saturating_sub(*f);
         }
+        to_counts(d)
     }
 
     /// Mirrors a fleet verdict into the local breaker (core public API only).
@@ -393,7 +401,8 @@ impl Monitor {
                 mode: AtomicU8::new(HEALTHY),
                 budget: AtomicU32::new(0),
                 version: AtomicU64::new(0),
-                pending: Default::default(),
+                counts: Counters::default(),
+                flushed: Mutex::new([0; KINDS]),
                 slow_after: self.shared.cfg.slow_after,
             })
         });
@@ -420,9 +429,11 @@ impl Monitor {
     /// acknowledged it, or fails after `close_timeout`. The breakers keep
     /// working locally afterwards, but count nothing more to the fleet.
     pub fn close(&self) -> Result<CloseReport, MonitorError> {
-        // Ordering: Relaxed: the flusher also gets the `notify` below, and
-        // reads the flag after waking.
-        self.shared.stop.store(true, Ordering::Relaxed);
+        // Ordering: Release, pairs with the flusher's Acquire load: every
+        // count this thread made before `close` is visible to its last drain
+        // (counts of other threads need their own happens-before with this
+        // call, e.g. a join, to be guaranteed in the close report).
+        self.shared.stop.store(true, Ordering::Release);
         self.shared.wake.notify_one();
         let Some(rx) = lock(&self.done).take() else {
             return Err(MonitorError::Closed);
@@ -440,9 +451,9 @@ impl Monitor {
 
 impl Drop for Monitor {
     fn drop(&mut self) {
-        // Ordering: Relaxed, as in `close`. The thread flushes what it can
+        // Ordering: Release, as in `close`. The thread flushes what it can
         // within `close_timeout` and exits; nobody waits for it.
-        self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.stop.store(true, Ordering::Release);
         self.shared.wake.notify_one();
     }
 }
@@ -469,7 +480,7 @@ impl FleetBreaker {
     }
 
     /// Asks to make a call. Atomics only: no I/O, no lock.
-    pub fn try_acquire(&self) -> Result<Call, Rejected> {
+    pub fn try_acquire(&self) -> Result<Call<'_>, Rejected> {
         let e = &*self.entry;
         // Ordering: Relaxed, see `Entry::mirror`.
         if e.mode.load(Ordering::Relaxed) == RECOVERING
@@ -486,7 +497,7 @@ impl FleetBreaker {
         }
         match e.local.acquire_ticket_with(clock::now) {
             Ok((ticket, _)) => Ok(Call {
-                entry: Arc::clone(&self.entry),
+                entry: e,
                 ticket: Some(ticket),
                 started: e.slow_after.map(|_| Instant::now()),
             }),
@@ -536,19 +547,19 @@ impl FleetBreaker {
 
 /// An admitted call: report its outcome with [`record`](Call::record).
 /// Dropping it unreported counts nothing and frees a probe slot.
-pub struct Call {
-    entry: Arc<Entry>,
+pub struct Call<'a> {
+    entry: &'a Entry,
     ticket: Option<Ticket>,
     started: Option<Instant>,
 }
 
-impl Call {
+impl Call<'_> {
     /// Reports the outcome.
     pub fn record(mut self, outcome: Outcome) {
         let Some(ticket) = self.ticket.take() else {
             return;
         };
-        let e = &*self.entry;
+        let e = self.entry;
         // A closed success admitted without a tick (acquired_at 0) needs no
         // clock read: the consecutive policy's closed path times nothing.
         let now = if outcome == Outcome::Success && ticket.acquired_at == 0 {
@@ -571,7 +582,7 @@ impl Call {
     }
 }
 
-impl Drop for Call {
+impl Drop for Call<'_> {
     fn drop(&mut self) {
         if let Some(t) = self.ticket.take() {
             let _ = self
@@ -769,8 +780,8 @@ async fn flush_loop(s: Arc<Shared>) -> Result<CloseReport, MonitorError> {
         logged_outage: false,
     };
     loop {
-        // Ordering: Relaxed: see `Monitor::close`.
-        if s.stop.load(Ordering::Relaxed) {
+        // Ordering: Acquire, pairs with the Release store in `Monitor::close`.
+        if s.stop.load(Ordering::Acquire) {
             break;
         }
         let _ = tokio::time::timeout(s.cfg.flush_interval, s.wake.notified()).await;
@@ -879,7 +890,8 @@ mod tests {
             mode: AtomicU8::new(HEALTHY),
             budget: AtomicU32::new(0),
             version: AtomicU64::new(0),
-            pending: Default::default(),
+            counts: Counters::default(),
+            flushed: Mutex::new([0; KINDS]),
             slow_after: None,
         };
         let fb = FleetBreaker { entry: Arc::new(e) };

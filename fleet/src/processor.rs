@@ -615,7 +615,10 @@ impl Processor {
                 }
             }
             if fenced {
-                log(&self.id, "batch refused by the fence: a newer leader exists");
+                log(
+                    &self.id,
+                    "batch refused by the fence: a newer leader exists",
+                );
                 self.step_down("fenced").await;
                 return;
             }
