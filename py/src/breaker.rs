@@ -1056,7 +1056,6 @@ impl CoreBreaker {
     /// `CircuitBreakerOpenError("Circuit breaker OPEN for <name>")`, with
     /// `name`, `state` and `retry_after` attributes.
     fn open_error(&self, py: Python<'_>, r: Rejected, now: u64) -> PyErr {
-        static EXC_INFO: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         // The exception object is built directly (not a lazy `PyErr` forced
         // afterwards), from the cached message, with interned attribute
         // names: a rejection costs about what raising any exception costs.
@@ -1071,16 +1070,6 @@ impl CoreBreaker {
                     other => PyString::new(py, other.as_str()),
                 };
                 v.setattr(intern!(py, "name"), self.name.bind(py))?;
-                // Raised from native code, the error would not get the
-                // exception being handled as its __context__ (only a Python
-                // `raise` sets it): set it as `raise` would.
-                let handled = EXC_INFO
-                    .import(py, "sys", "exc_info")?
-                    .call0()?
-                    .get_item(1)?;
-                if !handled.is_none() {
-                    v.setattr(intern!(py, "__context__"), handled)?;
-                }
                 v.setattr(intern!(py, "state"), state)?;
                 match r.retry_at {
                     Some(t) => v.setattr(intern!(py, "retry_after"), time::seconds(now, t))?,
@@ -1089,7 +1078,11 @@ impl CoreBreaker {
                 Ok(v)
             });
         match made {
-            Ok(v) => PyErr::from_value(v),
+            // Raised lazily: pyo3 raises a lazy error with PyErr_SetObject,
+            // which, like a Python `raise`, sets the exception being
+            // handled (if any) as its __context__. (`PyErr::from_value`
+            // would restore it as is, without one.)
+            Ok(v) => PyErr::new::<CircuitBreakerOpenError, _>(v.unbind()),
             Err(e) => e,
         }
     }
