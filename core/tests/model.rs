@@ -135,7 +135,7 @@ impl Model {
     }
 
     fn in_flight(&self) -> u32 {
-        ((1u32 << self.claimed) - 1 & !self.done).count_ones()
+        (((1u32 << self.claimed) - 1) & !self.done).count_ones()
     }
 
     fn holds(&self, slot: u32) -> bool {

@@ -74,6 +74,7 @@ fn a_stray_far_future_tick_does_not_freeze_the_window() {
 // 3. Saturating counters skewed the ratio; silly configs were accepted.
 
 #[test]
+#[cfg_attr(miri, ignore = "100 000 calls")]
 fn a_full_bucket_keeps_the_ratio_of_what_it_counted() {
     // 46 % failures in one bucket with far more calls than a bucket holds:
     // failures kept counting after calls saturated, and a 90 % bar tripped.
@@ -325,6 +326,7 @@ fn a_hung_ghost_delays_the_next_period_only_until_its_deadline() {
 // 9. The close bar's edge.
 
 #[test]
+#[cfg_attr(miri, ignore = "1 000 probes")]
 fn a_close_bar_that_could_never_reopen_is_a_config_error() {
     let c = Config::new(10)
         .close_after(1023)
@@ -358,6 +360,7 @@ fn a_close_bar_that_could_never_reopen_is_a_config_error() {
 // Python's threshold: any positive u32.
 
 #[test]
+#[cfg_attr(miri, ignore = "100 000 calls")]
 fn a_consecutive_threshold_above_65535_works() {
     let b = Breaker::new(Config::new(10).consecutive_failures(100_000));
     for now in 0..99_999 {
