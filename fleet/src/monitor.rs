@@ -883,6 +883,28 @@ mod tests {
     }
 
     #[test]
+    fn close_fails_after_its_timeout_when_the_store_never_answers() {
+        let store = Arc::new(MemStore::default());
+        store.fail_with(Some(crate::StoreError::Timeout("test")));
+        let m = Monitor::with_store(
+            store,
+            MonitorConfig {
+                close_timeout: Duration::from_millis(100),
+                ..cfg()
+            },
+        )
+        .unwrap();
+        let b = m.breaker("acme.a.b").unwrap();
+        b.call(|| Ok::<_, ()>(())).unwrap();
+        let t0 = Instant::now();
+        match m.close() {
+            Err(MonitorError::NotAcknowledged { calls, .. }) => assert_eq!(calls, 1),
+            other => panic!("{other:?}"),
+        }
+        assert!(t0.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
     fn verdicts_are_mirrored_into_the_local_breaker() {
         let e = Entry {
             key: "a.b".into(),

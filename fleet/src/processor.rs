@@ -1088,6 +1088,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn watchdog_raises_silent_keys_and_a_silent_leader() {
+        let store = Arc::new(MemStore::default());
+        let quiet = ProcessorConfig {
+            silent_after: Duration::from_millis(30),
+            ..cfg()
+        };
+        let mut p = Processor::new(store.clone(), quiet.clone()).unwrap();
+        p.standby_step().await;
+        let one = Counts {
+            success: 1,
+            ..Counts::default()
+        };
+        store.send_batch(&batch("m1", 1, "acme.a.b", one)).await.unwrap();
+        p.leader_step().await;
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        p.housekeeping().await;
+        let kinds = |store: &MemStore| -> Vec<String> {
+            store.events().iter().map(|e| format!("{} {}", e.kind, e.key)).collect()
+        };
+        assert!(kinds(&store).contains(&"key-silent acme.a.b".to_string()), "{:?}", kinds(&store));
+        assert!(kinds(&store).contains(&"no-batches ".to_string()));
+        store.send_batch(&batch("m1", 2, "acme.a.b", one)).await.unwrap();
+        p.leader_step().await;
+        assert!(kinds(&store).contains(&"key-resumed acme.a.b".to_string()));
+        // A standby sees the leader's heartbeat go silent.
+        let mut standby = Processor::new(store.clone(), quiet).unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        standby.standby_step().await;
+        assert_eq!(standby.epoch, 0, "the lease is still held");
+        assert!(kinds(&store).contains(&"processor-silent ".to_string()), "{:?}", kinds(&store));
+    }
+
+    #[tokio::test]
     async fn malformed_entries_are_skipped_and_counted() {
         let store = Arc::new(MemStore::default());
         let mut p = lead(&store).await;
