@@ -227,6 +227,12 @@ class CoreBreaker:
         printed. A ``BaseException`` that is not an ``Exception``
         (KeyboardInterrupt) passes through uncounted. TypeError, counting
         nothing, if ``func`` is not callable.
+
+        If the result is awaitable (``await cb.call(async_fn)``), the call
+        is not over: a coroutine is returned that awaits it inside the
+        guard, so its outcome is the await's. Inside a half-open probe of
+        this breaker (same thread or task), the call is part of that probe:
+        never refused for a slot, not counted on its own.
         """
     def guard(self) -> Guard:
         """Admits one call now and returns its Guard; raises
