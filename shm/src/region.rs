@@ -1152,14 +1152,16 @@ impl SharedBreaker {
     /// ```
     #[inline]
     pub fn call<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, CallError<E>> {
-        let permit = self
-            .try_acquire_with(sys::now)
-            .map_err(CallError::Rejected)?;
+        let b: &Breaker = self;
+        // Dropped unrecorded if `f` unwinds: the permit frees its probe slot.
+        let permit = b.try_acquire_with(sys::now).map_err(CallError::Rejected)?;
         match f() {
             Ok(v) => {
-                // A success of the consecutive policy is not timed; the
-                // coarse clock (same time base, a few ms behind) is cheap.
-                permit.record(Outcome::Success, sys::now_coarse());
+                // The closed path is timed by nothing (the core admits it
+                // without a tick, as `acquired_at` 0), so a success there
+                // needs no clock read; a probe's success gets the real tick.
+                let tick = if permit.is_probe() { sys::now() } else { 0 };
+                permit.record(Outcome::Success, tick);
                 Ok(v)
             }
             Err(e) => {

@@ -158,21 +158,3 @@ pub(crate) fn link_anonymous(file: &File, path: &Path) -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
-
-/// `CLOCK_MONOTONIC_COARSE` in nanoseconds: the same time base as [`now`],
-/// up to one scheduler tick (a few ms) behind, about four times cheaper to
-/// read. For ticks the state machine stores nowhere.
-pub(crate) fn now_coarse() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: as in `now`.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    if rc != 0 {
-        return now();
-    }
-    (ts.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as u64)
-}
