@@ -66,6 +66,9 @@ CRITERION_HOME="$OUT/criterion" cargo bench -p tripbit-benches --bench breakers 
     2>&1 | tee "$OUT/criterion.log" | grep -E '^[a-z_]+/|time:' >&2 || true
 [ -d "$OUT/criterion" ] || { echo "criterion wrote nothing" >&2; exit 1; }
 
+step "shared breakers (tripbit-shm): cost per call, calls wasted by 8 processes"
+"$CARGO_TARGET_DIR/release/shared" | tee "$OUT/shared.md" >&2
+
 step "Python"
 "$VENV/bin/python" benches/python/bench.py "$OUT/python.json"
 
