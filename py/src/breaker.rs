@@ -16,7 +16,7 @@ use pyo3::gc::PyVisit;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use tripbit::{Config, Outcome, Rejected, Snapshot, State, Ticket, Transition};
 
 use crate::emit::{Announcement, Voice, log_line, print_line};
@@ -798,41 +798,56 @@ impl CoreBreaker {
     }
 
     /// Whether the current thread or task is inside a half-open probe of
-    /// this breaker.
+    /// this breaker that is still running. The context variable holds a
+    /// one-item list, `[True]` while the probe runs and `[False]` once it
+    /// ended: a task spawned inside the probe copies the context, and must
+    /// not be taken for part of it after the probe is over.
     pub(crate) fn inside_probe(&self, py: Python<'_>) -> bool {
-        self.in_probe
+        let marker = match self
+            .in_probe
             .bind(py)
-            .call_method1(intern!(py, "get"), (false,))
-            .and_then(|v| v.is_truthy())
-            .unwrap_or(false)
+            .call_method1(intern!(py, "get"), (py.None(),))
+        {
+            Ok(m) => m,
+            Err(_) => return false,
+        };
+        marker
+            .cast::<PyList>()
+            .ok()
+            .and_then(|l| l.get_item(0).ok())
+            .is_some_and(|v| v.is_truthy().unwrap_or(false))
     }
 
     /// Marks the current thread or task as inside a probe of this breaker;
-    /// the token undoes it.
+    /// the token (`(contextvars token, marker)`) undoes it.
     pub(crate) fn enter_probe(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        match self
-            .in_probe
-            .bind(py)
-            .call_method1(intern!(py, "set"), (true,))
-        {
-            Ok(token) => Some(token.unbind()),
-            Err(e) => {
-                e.write_unraisable(py, None);
-                None
-            }
-        }
-    }
-
-    /// Undoes [`enter_probe`](Self::enter_probe).
-    pub(crate) fn leave_probe(&self, py: Python<'_>, token: Option<Py<PyAny>>) {
-        if let Some(token) = token {
-            if let Err(e) = self
+        let set = || -> PyResult<Py<PyAny>> {
+            let marker = PyList::new(py, [true])?;
+            let token = self
                 .in_probe
                 .bind(py)
-                .call_method1(intern!(py, "reset"), (token,))
-            {
-                e.write_unraisable(py, None);
-            }
+                .call_method1(intern!(py, "set"), (&marker,))?;
+            Ok(PyTuple::new(py, [token, marker.into_any()])?
+                .into_any()
+                .unbind())
+        };
+        set().map_err(|e| e.write_unraisable(py, None)).ok()
+    }
+
+    /// Undoes [`enter_probe`](Self::enter_probe): the probe is over for
+    /// every context that copied the marker, and this one is restored.
+    pub(crate) fn leave_probe(&self, py: Python<'_>, token: Option<Py<PyAny>>) {
+        let Some(token) = token else { return };
+        let undo = || -> PyResult<()> {
+            let pair = token.bind(py).cast::<PyTuple>()?.clone();
+            pair.get_item(1)?.set_item(0, false)?;
+            self.in_probe
+                .bind(py)
+                .call_method1(intern!(py, "reset"), (pair.get_item(0)?,))?;
+            Ok(())
+        };
+        if let Err(e) = undo() {
+            e.write_unraisable(py, None);
         }
     }
 

@@ -715,3 +715,38 @@ def test_a_probe_held_by_a_thread_at_fork_is_reclaimed_in_the_child() -> None:
     t.join()
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
+
+
+def test_a_task_spawned_inside_a_probe_is_not_part_of_a_later_probe() -> None:
+    # A task copies the context it was created in; once the probe that
+    # spawned it is over, its calls are calls of their own again.
+    cb, events = half_open(probe_timeout=30)
+
+    async def main() -> list[str]:
+        go, inner_done = asyncio.Event(), asyncio.Event()
+        out: list[str] = []
+
+        async def background() -> None:
+            await go.wait()
+            try:
+                out.append(await cb.call_async(ok_async))
+            except CircuitBreakerOpenError:
+                out.append("refused")
+            inner_done.set()
+
+        @cb
+        async def probe() -> str:
+            asyncio.ensure_future(background())
+            raise Boom("probe fails: open again")
+
+        with pytest.raises(Boom):
+            await probe()
+        await asyncio.sleep(AFTER_SHORT)  # open period over: half-open again
+        blocker = cb.guard()  # another caller holds the only probe slot
+        assert blocker.is_probe
+        go.set()
+        await inner_done.wait()
+        blocker.ignore()
+        return out
+
+    assert asyncio.run(main()) == ["refused"]
