@@ -45,6 +45,10 @@ pub struct MonitorConfig {
     pub max_backlog: usize,
     /// How long [`Monitor::close`] waits for the store to acknowledge. Default 3 s.
     pub close_timeout: Duration,
+    /// A fleet verdict not refreshed for this long is dropped: the local
+    /// policy decides again (infrastructure trouble never keeps a service
+    /// disabled). Default 5 s.
+    pub verdict_ttl: Duration,
     /// Store timeouts. Default 500 ms each.
     pub timeouts: Timeouts,
     /// Redis key prefix. Default `"tb"`.
@@ -62,6 +66,7 @@ impl Default for MonitorConfig {
             recovery_probes: 2,
             max_backlog: 1024,
             close_timeout: Duration::from_secs(3),
+            verdict_ttl: Duration::from_secs(5),
             timeouts: Timeouts::default(),
             prefix: "tb".into(),
         }
@@ -382,8 +387,8 @@ impl Monitor {
     /// same one). Malformed keys are refused here.
     pub fn breaker(&self, key: &str) -> Result<FleetBreaker, MonitorError> {
         validate_fleet_key(key).map_err(MonitorError::Key)?;
+        // Ordering: Relaxed: a flag checked for a nicer error only.
         if self.shared.stop.load(Ordering::Relaxed) {
-            // Ordering: Relaxed: a flag checked for a nicer error only.
             return Err(MonitorError::Closed);
         }
         if let Some(e) = read(&self.shared.keys).get(key) {
@@ -625,6 +630,10 @@ struct Flusher {
     counted: BTreeMap<String, Counts>,
     last_error: String,
     logged_outage: bool,
+    /// Last successful verdict poll.
+    last_poll: Instant,
+    /// Whether the verdicts were dropped for being stale (until the next poll).
+    expired: bool,
 }
 
 impl Flusher {
@@ -731,7 +740,33 @@ impl Flusher {
                 return;
             }
         };
+        self.last_poll = Instant::now();
+        self.expired = false;
         self.mirror(&index);
+    }
+
+    /// Drops verdicts not refreshed within `verdict_ttl`: fail open.
+    fn expire(&mut self) {
+        if self.expired || self.last_poll.elapsed() < self.s.cfg.verdict_ttl {
+            return;
+        }
+        self.expired = true;
+        let entries: Vec<Arc<Entry>> = read(&self.s.keys).values().cloned().collect();
+        let mut dropped = 0;
+        for e in entries {
+            // Ordering: Relaxed: only the flusher writes `mode` and `version`.
+            if e.mode.load(Ordering::Relaxed) != HEALTHY {
+                e.mirror(Effective::Healthy, 0);
+                e.version.store(0, Ordering::Relaxed);
+                dropped += 1;
+            }
+        }
+        if dropped > 0 {
+            log_line(&format!(
+                "tripbit-fleet monitor {}: no fresh verdict for {:?}; {dropped} keys back on their local breakers",
+                self.s.id, self.s.cfg.verdict_ttl
+            ));
+        }
     }
 
     fn mirror(&self, index: &HashMap<String, VerdictLine>) {
@@ -778,6 +813,8 @@ async fn flush_loop(s: Arc<Shared>) -> Result<CloseReport, MonitorError> {
         counted: BTreeMap::new(),
         last_error: String::new(),
         logged_outage: false,
+        last_poll: Instant::now(),
+        expired: false,
     };
     loop {
         // Ordering: Acquire, pairs with the Release store in `Monitor::close`.
@@ -790,6 +827,7 @@ async fn flush_loop(s: Arc<Shared>) -> Result<CloseReport, MonitorError> {
         if sent {
             f.poll().await;
         }
+        f.expire();
         f.publish_stats();
     }
     // Closing: flush what is left until acknowledged or out of time.
@@ -902,6 +940,67 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(t0.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_stale_verdict_is_dropped_and_the_local_policy_decides() {
+        use crate::model::VerdictWrite;
+        use crate::store::ProcessorInfo;
+        let store = Arc::new(MemStore::default());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let me = ProcessorInfo {
+            id: "p".into(),
+            role: "leader".into(),
+            host: "h".into(),
+            pid: 1,
+            epoch: 0,
+            at_ms: 0,
+        };
+        let epoch = rt
+            .block_on(store.acquire_lease(&me, 1, 1000))
+            .unwrap()
+            .unwrap();
+        let v = VerdictWrite {
+            key: "acme.a.b".into(),
+            state: Health::Unhealthy,
+            from: None,
+            force: None,
+            reason: "test".into(),
+            level: 0,
+            open_until_ms: 0,
+            at_ms: 0,
+        };
+        rt.block_on(store.write_verdict(epoch, &v)).unwrap();
+        let m = Monitor::with_store(
+            store.clone(),
+            MonitorConfig {
+                verdict_ttl: Duration::from_millis(200),
+                ..cfg()
+            },
+        )
+        .unwrap();
+        let b = m.breaker("acme.a.b").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while b.fleet_state() != Effective::Unhealthy {
+            assert!(Instant::now() < deadline, "verdict mirrored");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(b.try_acquire().is_err());
+        // The store goes silent: after the TTL the local breaker decides again.
+        store.fail_with(Some(crate::StoreError::Timeout("test")));
+        while b.fleet_state() != Effective::Healthy {
+            assert!(Instant::now() < deadline, "verdict dropped");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(b.try_acquire().is_ok());
+        // Back: the verdict applies again.
+        store.fail_with(None);
+        while b.fleet_state() != Effective::Unhealthy {
+            assert!(Instant::now() < deadline, "verdict mirrored again");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     #[test]

@@ -1100,16 +1100,30 @@ mod tests {
             success: 1,
             ..Counts::default()
         };
-        store.send_batch(&batch("m1", 1, "acme.a.b", one)).await.unwrap();
+        store
+            .send_batch(&batch("m1", 1, "acme.a.b", one))
+            .await
+            .unwrap();
         p.leader_step().await;
         tokio::time::sleep(Duration::from_millis(60)).await;
         p.housekeeping().await;
         let kinds = |store: &MemStore| -> Vec<String> {
-            store.events().iter().map(|e| format!("{} {}", e.kind, e.key)).collect()
+            store
+                .events()
+                .iter()
+                .map(|e| format!("{} {}", e.kind, e.key))
+                .collect()
         };
-        assert!(kinds(&store).contains(&"key-silent acme.a.b".to_string()), "{:?}", kinds(&store));
+        assert!(
+            kinds(&store).contains(&"key-silent acme.a.b".to_string()),
+            "{:?}",
+            kinds(&store)
+        );
         assert!(kinds(&store).contains(&"no-batches ".to_string()));
-        store.send_batch(&batch("m1", 2, "acme.a.b", one)).await.unwrap();
+        store
+            .send_batch(&batch("m1", 2, "acme.a.b", one))
+            .await
+            .unwrap();
         p.leader_step().await;
         assert!(kinds(&store).contains(&"key-resumed acme.a.b".to_string()));
         // A standby sees the leader's heartbeat go silent.
@@ -1117,7 +1131,11 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(60)).await;
         standby.standby_step().await;
         assert_eq!(standby.epoch, 0, "the lease is still held");
-        assert!(kinds(&store).contains(&"processor-silent ".to_string()), "{:?}", kinds(&store));
+        assert!(
+            kinds(&store).contains(&"processor-silent ".to_string()),
+            "{:?}",
+            kinds(&store)
+        );
     }
 
     #[tokio::test]
