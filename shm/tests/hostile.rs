@@ -609,3 +609,13 @@ fn ls_inspect_and_rm_commands() {
     assert!(out.status.success());
     assert!(!p.0.exists());
 }
+
+#[test]
+fn the_probe_deadline_is_part_of_the_fingerprint() {
+    let p = TempPath::new("probe-fp");
+    let r = Region::open(&p.0, 4).unwrap();
+    r.breaker("svc", config().probe_timeout(100)).unwrap();
+    let e = r.breaker("svc", config().probe_timeout(200)).unwrap_err();
+    assert!(matches!(e, Error::ConfigMismatch { .. }), "{e:?}");
+    assert!(r.breaker("svc", config().probe_timeout(100)).is_ok());
+}

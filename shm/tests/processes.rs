@@ -292,6 +292,19 @@ fn child(role: &str, args: &[String]) {
                 }
             }
         }
+        // An operator action on the kill-config breaker, then exit.
+        "operator" => {
+            let b = region.breaker(&args[1], config("kill")).unwrap();
+            let t = match args[2].as_str() {
+                "trip" => {
+                    let now = now();
+                    b.try_acquire(now).unwrap().record(Outcome::Failure, now)
+                }
+                "reset" => b.reset(),
+                other => panic!("unknown action {other}"),
+            };
+            println!("transition={}", u8::from(t.is_some()));
+        }
         _ => panic!("unknown role {role}"),
     }
 }
@@ -616,6 +629,29 @@ fn kill_mid_probe() {
     );
 }
 
+/// A transition made by another process is seen by this process's watcher
+/// at its next poll, exactly once.
+fn listeners_see_other_processes_transitions() {
+    let p = TempPath::new("watch");
+    let region = Region::open(&p.0, 16).unwrap();
+    let b = region.breaker("watch.me", config("kill")).unwrap();
+    let mut w = b.watch();
+    assert_eq!(w.poll(), None);
+    for (action, expected) in [
+        ("trip", (State::Closed, State::Open)),
+        ("reset", (State::Open, State::Closed)),
+    ] {
+        let r = finish(spawn(
+            "operator",
+            &[p.s(), "watch.me".into(), action.into()],
+        ));
+        assert_eq!(num(&r, "transition"), 1);
+        assert_eq!(w.poll(), Some(expected), "after {action}");
+        assert_eq!(w.poll(), None, "seen once");
+    }
+    println!("    trip and reset by another process, each seen once at the next poll");
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--child") {
@@ -624,7 +660,7 @@ fn main() {
     }
     // libtest-style flags cargo may pass are ignored; a plain word filters.
     let filter = args.iter().find(|a| !a.starts_with('-')).cloned();
-    let scenarios: [(&str, fn()); 6] = [
+    let scenarios: [(&str, fn()); 7] = [
         (
             "trips_after_exactly_threshold_failures_across_processes",
             trips_after_exactly_threshold_failures_across_processes,
@@ -640,6 +676,10 @@ fn main() {
         ),
         ("kill_mid_claim", kill_mid_claim),
         ("kill_mid_probe", kill_mid_probe),
+        (
+            "listeners_see_other_processes_transitions",
+            listeners_see_other_processes_transitions,
+        ),
     ];
     let mut failed = 0;
     let mut ran = 0;
