@@ -67,7 +67,9 @@ if TYPE_CHECKING:
             ...
 
         # Looked up on the class: the function itself; on an instance: a
-        # bound method taking the parameters after `self`.
+        # bound method taking the parameters after `self`. (A classmethod
+        # under or over @breaker works at run time; mypy sees it as a plain
+        # function there.)
         @overload
         def __get__(self, instance: None, owner: type | None = None) -> GuardedFunction[P, R]: ...
         @overload
