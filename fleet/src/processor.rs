@@ -203,6 +203,8 @@ struct KeyState {
     reason: String,
     /// The window when the key last tripped.
     trip_window: Option<tripbit::WindowCounts>,
+    /// Counts applied since the last tick, not yet fed to the breaker.
+    unfed: Counts,
 }
 
 /// A processor. Build with [`Processor::new`], run with [`Processor::run`].
@@ -433,6 +435,7 @@ impl Processor {
                     force: forces.get(&v.key).cloned(),
                     reason: "restored".into(),
                     trip_window: None,
+                    unfed: Counts::default(),
                 },
             );
         }
@@ -631,7 +634,6 @@ impl Processor {
             self.last_batch = Instant::now();
             self.idle_logged = false;
         }
-        let now = wall_ms();
         let mut resumed = Vec::new();
         for (k, c) in round {
             let cfg = &self.cfg;
@@ -645,13 +647,16 @@ impl Processor {
                 force: None,
                 reason: "first seen".into(),
                 trip_window: None,
+                unfed: Counts::default(),
             });
             ks.last_seen = Instant::now();
             if ks.silent {
                 ks.silent = false;
                 resumed.push(k.clone());
             }
-            feed(ks, &c, now, cfg);
+            // Fed at the next tick with every other monitor's counts of the
+            // same period, so one monitor's batch is never judged alone.
+            ks.unfed.add(&c);
         }
         for k in resumed {
             self.event("key-resumed", &k, "batches again".into()).await;
@@ -681,6 +686,7 @@ impl Processor {
                         force: None,
                         reason: "forced before any batch".into(),
                         trip_window: None,
+                        unfed: Counts::default(),
                     });
                     ks.force = Some(f.clone());
                 }
@@ -691,6 +697,13 @@ impl Processor {
                 }
             }
             Err(e) => self.store_error("read forces", &e),
+        }
+        let now = wall_ms();
+        for ks in self.keys.values_mut() {
+            if !ks.unfed.is_zero() {
+                let c = std::mem::take(&mut ks.unfed);
+                feed(ks, &c, now, &self.cfg);
+            }
         }
         self.write_changes().await;
         if self.epoch == 0 {
@@ -988,6 +1001,14 @@ mod tests {
         }
     }
 
+    /// One read round, then one tick (which feeds what was read).
+    async fn step(p: &mut Processor) {
+        p.last_tick = Some(Instant::now());
+        p.leader_step().await;
+        p.last_tick = None;
+        p.leader_step().await;
+    }
+
     async fn lead(store: &Arc<MemStore>) -> Processor {
         let mut p = Processor::new(store.clone(), cfg()).unwrap();
         p.standby_step().await;
@@ -1007,15 +1028,15 @@ mod tests {
         let b = batch("m1", 1, "acme.a.b", bad);
         store.send_batch(&b).await.unwrap();
         store.send_batch(&b).await.unwrap(); // a resend: same id
-        p.leader_step().await;
-        p.leader_step().await;
+        step(&mut p).await;
+        step(&mut p).await;
         let idx = store.verdict_index().await.unwrap();
         assert_eq!(idx["acme.a.b"].state, Health::Unhealthy);
         assert_eq!(store.key_totals("acme.a.b").await.unwrap(), bad);
         assert_eq!(p.stats.duplicates.load(Ordering::Relaxed), 1);
         tokio::time::sleep(Duration::from_millis(250)).await;
         p.last_tick = None;
-        p.leader_step().await;
+        step(&mut p).await;
         let idx = store.verdict_index().await.unwrap();
         assert_eq!(idx["acme.a.b"].state, Health::Recovering);
         let good = Counts {
@@ -1026,7 +1047,7 @@ mod tests {
             .send_batch(&batch("m1", 2, "acme.a.b", good))
             .await
             .unwrap();
-        p.leader_step().await;
+        step(&mut p).await;
         let idx = store.verdict_index().await.unwrap();
         assert_eq!(idx["acme.a.b"].state, Health::Healthy);
     }
@@ -1053,7 +1074,7 @@ mod tests {
                     .await
                     .unwrap();
             }
-            p.leader_step().await;
+            step(&mut p).await;
         }
         let idx = store.verdict_index().await.unwrap();
         assert_eq!(idx["acme.a.b"].state, Health::Healthy);
@@ -1104,7 +1125,7 @@ mod tests {
             .send_batch(&batch("m1", 1, "acme.a.b", one))
             .await
             .unwrap();
-        p.leader_step().await;
+        step(&mut p).await;
         tokio::time::sleep(Duration::from_millis(60)).await;
         p.housekeeping().await;
         let kinds = |store: &MemStore| -> Vec<String> {
@@ -1124,7 +1145,7 @@ mod tests {
             .send_batch(&batch("m1", 2, "acme.a.b", one))
             .await
             .unwrap();
-        p.leader_step().await;
+        step(&mut p).await;
         assert!(kinds(&store).contains(&"key-resumed acme.a.b".to_string()));
         // A standby sees the leader's heartbeat go silent.
         let mut standby = Processor::new(store.clone(), quiet).unwrap();
@@ -1148,7 +1169,7 @@ mod tests {
             ("mon".into(), "m".into()),
             ("c:bad key".into(), "1,0,0,0".into()),
         ]);
-        p.leader_step().await;
+        step(&mut p).await;
         assert_eq!(p.stats.malformed.load(Ordering::Relaxed), 2);
         assert_eq!(store.stats().await.unwrap()["malformed"], 2);
         assert_eq!(store.backlog().await.unwrap(), 0);
@@ -1170,7 +1191,7 @@ mod tests {
             ))
             .await
             .unwrap();
-        p.leader_step().await;
+        step(&mut p).await;
         let before = store.load_verdicts().await.unwrap();
         store.release_lease(p.token).await.unwrap();
         let q = lead(&store).await;
