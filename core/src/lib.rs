@@ -7,7 +7,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
-// This mod MUST go first, so the logging shim is visible to the others.
+// The logging shim: `defmt` when that feature is on, nothing otherwise.
 mod fmt;
 
 mod breaker;
@@ -15,11 +15,13 @@ mod breaker;
 mod call;
 mod config;
 #[cfg(feature = "embedded-hal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "embedded-hal")))]
 pub mod hal;
 mod registry;
 mod state;
 mod sync;
 #[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 mod window;
 
@@ -27,6 +29,7 @@ pub use breaker::{
     Breaker, Consecutive, Outcome, Permit, Rejected, Snapshot, Stale, Ticket, Transition,
 };
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use call::{CallError, clock};
 pub use config::{
     Config, ConfigError, MAX_BACKOFF_LEVEL, MAX_BUCKET_CALLS, MAX_CLOSE_AFTER,
