@@ -24,6 +24,37 @@
 //! neither problem: each period has exactly one, and a stale writer's CAS
 //! fails.
 //!
+//! # The state machine, in one table
+//!
+//! Every row is one CAS on `word` (all `Relaxed`: the word publishes no
+//! other memory; ticks travel in `stamp`, published after the CAS with an
+//! `AcqRel` CAS in `publish` and read with `Acquire`). "gen+1" means a new
+//! generation: every ticket of the old one is stale. `tests/machine.rs`
+//! drives each row and checks it happens as written.
+//!
+//! | from | event | to | done by | stamp |
+//! |---|---|---|---|---|
+//! | Closed | failure reaching the threshold / the window's bar | Open, level 0, gen+1 | `trip_from` (via `record_consecutive`, `Window::record_closed`) | the trip's own tick |
+//! | Closed / Disabled | failure below the bar, or success | same state, counters updated | `record_consecutive` / the window's bucket CAS | — |
+//! | Open | acquire before `stamp + open × factorᵏ` | Open (rejected, `retry_at`) | `reject_fast` / `acquire_slow` | restamped to `now` if the clock went back by more than the period |
+//! | Open | acquire after it, while the failed trial's probes (ghosts) run and before their deadline | Open (rejected) | `acquire_slow` | — |
+//! | Open | acquire after it, no ghosts (or past their deadline) | HalfOpen, same level, gen+1, slot 0 of a new round | `acquire_slow` | `now` (round start) |
+//! | Open | a ghost reports | Open, its slot done (counts nothing, `Stale`) | `record_slow` / `probe_next` | — |
+//! | HalfOpen | acquire, a slot of the round free | HalfOpen, next slot claimed | `acquire_slow` | — |
+//! | HalfOpen | acquire, round over (every probe reported) | HalfOpen, gen+1, new round, totals kept | `acquire_slow` | `now` |
+//! | HalfOpen | acquire, round full, a probe still out, before the deadline | HalfOpen (rejected, no `retry_at`) | `acquire_slow` | — |
+//! | HalfOpen | acquire, round full, past `stamp + probe_timeout` | HalfOpen, gen+1, new round (the stuck probes count as ignored and go stale) | `acquire_slow` | `now` |
+//! | HalfOpen | probe success reaching `close_after` | Closed, level 0, gen+1 | `record_slow` / `probe_next` | `now` |
+//! | HalfOpen | probe failure past the close bar | Open, level+1 (capped), gen+1, the round's slots kept as ghosts | `record_slow` / `probe_next` | `max(now, round start)` |
+//! | HalfOpen | other probe outcome (or release) | HalfOpen, slot done, totals updated | `record_slow` / `probe_next` | — |
+//! | any | `reset()` | Closed, level 0, gen+1 | `swap_word` | tick 0 |
+//! | any but the target | `force_open()` / `force_closed()` / `disable()` | ForcedOpen / ForcedClosed / Disabled, level 0, gen+1 | `swap_word` via `set_state` | tick 0 |
+//! | ForcedOpen | acquire | ForcedOpen (rejected, no `retry_at`) | `acquire_slow` | — |
+//! | ForcedClosed | acquire / record | ForcedClosed (admitted, counts nothing) | `admit` / `record_slow` | — |
+//!
+//! A report whose ticket names another generation (or a slot already
+//! reported) changes nothing and returns `Stale`.
+//!
 //! The stamp also extends the word's 24-bit generation to 64 bits
 //! (`full_generation`): probe tickets carry 32 bits of it, so a probe
 //! ticket from an earlier period is told apart from the current one after
