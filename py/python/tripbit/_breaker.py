@@ -121,8 +121,8 @@ predicate called with the exception."""
 _T = TypeVar("_T")
 _UNSET: Any = object()
 
-# The largest settings the core holds, asked of the core (its setters'
-# argument widths and its validation), never restated here.
+# The largest settings the core holds, as the core exports them
+# (tripbit.LIMITS), never restated here.
 _MAX_FAILURE_THRESHOLD: int = LIMITS["failure_threshold"]
 _MAX_SUCCESS_THRESHOLD: int = LIMITS["success_threshold"]
 _MAX_PROBES: int = LIMITS["probes"]
