@@ -816,16 +816,53 @@ async fn flush_loop(s: Arc<Shared>) -> Result<CloseReport, MonitorError> {
         last_poll: Instant::now(),
         expired: false,
     };
+    // Verdict-change notices (pub/sub): a hint to poll at once; the poll
+    // every interval stays, so a lost notice only costs latency.
+    let mut changes: Option<crate::store::ChangeFeed> = None;
+    let mut next_subscribe = Instant::now();
+    let mut next_tick = Instant::now() + s.cfg.flush_interval;
     loop {
         // Ordering: Acquire, pairs with the Release store in `Monitor::close`.
         if s.stop.load(Ordering::Acquire) {
             break;
         }
-        let _ = tokio::time::timeout(s.cfg.flush_interval, s.wake.notified()).await;
+        let tick = tokio::time::timeout_at(next_tick.into(), s.wake.notified());
+        let notice = async {
+            match changes.as_mut() {
+                Some(c) => std::future::poll_fn(|cx| c.as_mut().poll_next(cx)).await,
+                None => std::future::pending().await,
+            }
+        };
+        let event = tokio::select! {
+            _ = tick => None,
+            n = notice => Some(n.is_some()),
+        };
+        match event {
+            Some(true) => {
+                f.poll().await;
+                f.publish_stats();
+                continue;
+            }
+            Some(false) => {
+                changes = None;
+                continue;
+            }
+            None => {}
+        }
+        next_tick = Instant::now() + s.cfg.flush_interval;
         f.drain();
         let sent = f.send().await;
         if sent {
             f.poll().await;
+            if changes.is_none() && Instant::now() >= next_subscribe {
+                match s.store.subscribe_changes().await {
+                    Ok(c) => changes = c,
+                    Err(_) => next_subscribe = Instant::now() + Duration::from_secs(1),
+                }
+                if changes.is_none() {
+                    next_subscribe = next_subscribe.max(Instant::now() + Duration::from_secs(1));
+                }
+            }
         }
         f.expire();
         f.publish_stats();

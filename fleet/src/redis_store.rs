@@ -43,8 +43,25 @@ use crate::model::{
     Batch, Counts, Event, Force, Health, StoredVerdict, VerdictLine, VerdictWrite, WindowStats,
 };
 use crate::store::{
-    ApplyOutcome, ProcessorInfo, RawEntry, Stats, Store, StoreError, StoreFuture, WriteOutcome,
+    ApplyOutcome, ChangeFeed, ProcessorInfo, RawEntry, Stats, Store, StoreError, StoreFuture,
+    WriteOutcome,
 };
+
+/// The pub/sub messages as bare notices.
+struct Notices(redis::aio::PubSubStream);
+
+impl futures_core::Stream for Notices {
+    type Item = ();
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<()>> {
+        std::pin::Pin::new(&mut self.0)
+            .poll_next(cx)
+            .map(|m| m.map(|_| ()))
+    }
+}
 
 /// The consumer group every processor reads through.
 pub const GROUP: &str = "processors";
@@ -904,6 +921,25 @@ impl Store for RedisStore {
             Ok(f.into_iter()
                 .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
                 .collect())
+        })
+    }
+
+    fn subscribe_changes(&self) -> StoreFuture<'_, Option<ChangeFeed>> {
+        Box::pin(async move {
+            let t = self.timeouts;
+            let mut ps = match tokio::time::timeout(t.connect, self.client.get_async_pubsub()).await
+            {
+                Ok(Ok(ps)) => ps,
+                Ok(Err(e)) => return Err(map_err("subscribe", e)),
+                Err(_) => return Err(StoreError::Timeout("subscribe")),
+            };
+            match tokio::time::timeout(t.command, ps.subscribe(self.key("verdict-changes"))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(map_err("subscribe", e)),
+                Err(_) => return Err(StoreError::Timeout("subscribe")),
+            }
+            let feed: ChangeFeed = Box::pin(Notices(ps.into_on_message()));
+            Ok(Some(feed))
         })
     }
 

@@ -14,6 +14,10 @@ use crate::model::{
     Batch, Counts, Event, Force, StoredVerdict, VerdictLine, VerdictWrite, WindowStats,
 };
 
+/// A subscription to verdict changes: yields once per published change
+/// (a hint to poll now); ends when the connection does.
+pub type ChangeFeed = Pin<Box<dyn futures_core::Stream<Item = ()> + Send>>;
+
 /// A store operation's future.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
@@ -176,6 +180,11 @@ pub trait Store: Send + Sync + 'static {
     fn stats(&self) -> StoreFuture<'_, Stats>;
     /// Entries in the stream not yet applied (stream length).
     fn backlog(&self) -> StoreFuture<'_, u64>;
+    /// Subscribes to the processor's verdict-change notices, if the store
+    /// publishes them (the default: it does not, monitors only poll).
+    fn subscribe_changes(&self) -> StoreFuture<'_, Option<ChangeFeed>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }
 
 /// An in-memory [`Store`] with the same semantics as the Redis one (dedupe,
