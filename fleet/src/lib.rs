@@ -40,6 +40,7 @@
 //! - `redis` (`tokio-comp`, `connection-manager`, `script`): the store; scripts
 //!   make apply-and-dedupe and fenced writes atomic.
 //! - `getrandom`: monitor epochs, ids and lease tokens.
+//! - `futures-core`: the `Stream` trait of the verdict-change notices (pub/sub).
 
 mod counters;
 pub mod model;
