@@ -45,6 +45,7 @@
 mod counters;
 pub mod model;
 pub mod monitor;
+pub mod panel;
 pub mod processor;
 pub mod redis_store;
 pub mod sim;

@@ -26,8 +26,8 @@ commands:
   demo [--redis-port PORT]
       Starts redis-server, monitors and two processors, and narrates an upstream
       outage, a processor kill and a Redis outage.
-  panel
-      The admin panel (not built yet: issue 16).
+  panel --redis URL [--listen 127.0.0.1:8080] [--token-file PATH] [--public-read] [--read-only]
+      The admin panel (web page, JSON API, /metrics); `tripbit-fleet panel --help`.
   sim-monitor --redis URL --key KEY [--key KEY2] [--every-ms 2] [--flush-ms 250] [--id ID]
       A simulated service process (used by the demo and the tests).
 ";
@@ -228,6 +228,23 @@ fn main() -> ExitCode {
         eprint!("{USAGE}");
         return ExitCode::from(2);
     };
+    if cmd == "panel" {
+        // Own parser: --public-read and --read-only take no value.
+        if rest.iter().any(|a| a == "--help" || a == "-h") {
+            println!("{}", tripbit_fleet::panel::cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        return match tripbit_fleet::panel::cli::run(rest) {
+            Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            Err(e) => {
+                eprintln!(
+                    "tripbit-fleet panel: {e}\n\n{}",
+                    tripbit_fleet::panel::cli::USAGE
+                );
+                ExitCode::from(2)
+            }
+        };
+    }
     let args = match Args::parse(rest) {
         Ok(a) => a,
         Err(e) => {
@@ -240,7 +257,6 @@ fn main() -> ExitCode {
         "force" => cmd_force(&args).map(|()| 0),
         "sim-monitor" => cmd_sim(&args),
         "demo" => demo::run(&args.get("redis-port").map(str::to_string)),
-        "panel" => Err("the admin panel is not built yet (issue 16)".into()),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(0)
