@@ -65,6 +65,29 @@ for t in api threads region; do
         UBSAN_OPTIONS=print_stacktrace=1 "$OUT/$t-san"
 done
 
+# Installed like a C library (ffi-c/install.sh): a program built through
+# pkg-config alone, against the shared library (its SONAME recorded) and
+# against the static one.
+install_and_link() {
+    local prefix="$OUT/prefix"
+    rm -rf "$prefix"
+    ./install.sh "$prefix" >/dev/null || return 1
+    [ -L "$prefix/lib/libtripbit.so.0" ] || { echo "no libtripbit.so.0 link" >&2; return 1; }
+    local soname
+    soname=$(readelf -d "$prefix/lib/libtripbit.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+    [ "$soname" = "libtripbit.so.0" ] || { echo "SONAME is '$soname'" >&2; return 1; }
+    export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+    # shellcheck disable=SC2046
+    "$CC" -std=c11 $WARN tests/installed.c $(pkg-config --cflags --libs tripbit) -o "$OUT/installed-shared" || return 1
+    readelf -d "$OUT/installed-shared" | grep -q 'NEEDED.*libtripbit.so.0' || { echo "not linked to libtripbit.so.0" >&2; return 1; }
+    LD_LIBRARY_PATH="$prefix/lib" "$OUT/installed-shared" || return 1
+    # shellcheck disable=SC2046
+    "$CC" -std=c11 $WARN tests/installed.c -Wl,--gc-sections $(pkg-config --static --cflags tripbit) \
+        "$prefix/lib/libtripbit.a" $(pkg-config --static --libs-only-other --libs-only-l tripbit | sed 's/-ltripbit//') \
+        -o "$OUT/installed-static" || return 1
+    ! readelf -d "$OUT/installed-static" | grep -q 'NEEDED.*libtripbit' || { echo "static build needs libtripbit.so" >&2; return 1; }
+    "$OUT/installed-static"
+}
 step "build header.cpp (C++17 client)" "$CXX" -std=c++17 $WARN -Iinclude tests/header.cpp "$LIB" $SYSLIBS -o "$OUT/header-cpp"
 step "run header.cpp" "$OUT/header-cpp"
 
@@ -79,6 +102,14 @@ if [ -z "${SKIP_VALGRIND:-}" ] && command -v valgrind >/dev/null 2>&1; then
     step "run threads under valgrind" env TRIPBIT_HAMMER_ITERS=20000 $VG "$OUT/threads-plain"
 else
     echo "== valgrind skipped (not installed, or SKIP_VALGRIND set)"
+fi
+
+# Last: the install builds the library without the test hook, in place.
+if command -v pkg-config >/dev/null 2>&1; then
+    step "install (ffi-c/install.sh), then build through pkg-config: shared (SONAME) and static" install_and_link
+else
+    echo "!! pkg-config not installed: skipping the installed-tree test" >&2
+    failed=$((failed + 1))
 fi
 
 echo "ffi-c: $passed passed, $failed failed"

@@ -31,6 +31,7 @@ setup_apt() {
     command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi)
     [ -e /usr/lib/arm-none-eabi/newlib/libc.a ] || need+=(libnewlib-arm-none-eabi)
     command -v valgrind >/dev/null || need+=(valgrind)
+    command -v pkg-config >/dev/null || need+=(pkg-config)
     command -v redis-server >/dev/null || need+=(redis-server)
     if [ ${#need[@]} -gt 0 ]; then
         log "apt-get install ${need[*]}"

@@ -41,6 +41,22 @@
 
 
 /**
+ * Major version of the header (`TRIPBIT_VERSION_MAJOR`): an incompatible
+ * ABI change bumps it.
+ */
+#define TRIPBIT_VERSION_MAJOR 0
+
+/**
+ * Minor version of the header: additions only.
+ */
+#define TRIPBIT_VERSION_MINOR 1
+
+/**
+ * Patch version of the header.
+ */
+#define TRIPBIT_VERSION_PATCH 0
+
+/**
  * `sizeof(tripbit_breaker_t)`: RAM per breaker, in bytes.
  */
 #define TRIPBIT_BREAKER_SIZE 64
@@ -504,6 +520,16 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Whether the library linked at run time can serve a caller compiled
+ * against header version `major.minor`: same major, and a minor at least
+ * the caller's. Call it once at start-up:
+ * `tripbit_version_check(TRIPBIT_VERSION_MAJOR, TRIPBIT_VERSION_MINOR)`.
+ * Cannot fail. Thread-safe.
+ */
+bool tripbit_version_check(uint32_t major,
+                           uint32_t minor);
 
 /**
  * The library version ("0.1.0"), NUL-terminated, static. Thread-safe.

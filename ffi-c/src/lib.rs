@@ -34,6 +34,26 @@ pub use types::{
     tripbit_transition_t,
 };
 
+/// Major version of the header (`TRIPBIT_VERSION_MAJOR`): an incompatible
+/// ABI change bumps it.
+pub const TRIPBIT_VERSION_MAJOR: u32 = 0;
+/// Minor version of the header: additions only.
+pub const TRIPBIT_VERSION_MINOR: u32 = 1;
+/// Patch version of the header.
+pub const TRIPBIT_VERSION_PATCH: u32 = 0;
+
+/// Whether the library linked at run time can serve a caller compiled
+/// against header version `major.minor`: same major, and a minor at least
+/// the caller's. Call it once at start-up:
+/// `tripbit_version_check(TRIPBIT_VERSION_MAJOR, TRIPBIT_VERSION_MINOR)`.
+/// Cannot fail. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn tripbit_version_check(major: u32, minor: u32) -> bool {
+    panic::boundary(false, || {
+        major == TRIPBIT_VERSION_MAJOR && minor <= TRIPBIT_VERSION_MINOR
+    })
+}
+
 /// The library version ("0.1.0"), NUL-terminated, static. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn tripbit_version() -> *const core::ffi::c_char {
@@ -44,6 +64,21 @@ pub extern "C" fn tripbit_version() -> *const core::ffi::c_char {
         Err(_) => panic!("version contains NUL"),
     };
     panic::boundary(VERSION.as_ptr(), || VERSION.as_ptr())
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+
+    #[test]
+    fn the_version_macros_are_the_crate_version() {
+        let v = format!(
+            "{TRIPBIT_VERSION_MAJOR}.{TRIPBIT_VERSION_MINOR}.{TRIPBIT_VERSION_PATCH}"
+        );
+        assert_eq!(v, env!("CARGO_PKG_VERSION"));
+        assert!(tripbit_version_check(0, 0) && tripbit_version_check(0, 1));
+        assert!(!tripbit_version_check(0, 2) && !tripbit_version_check(1, 0));
+    }
 }
 
 /// Test only (feature `panic-test`, left out of the header): panics inside
