@@ -110,6 +110,23 @@ impl State {
         }
     }
 
+    /// [`as_str`](Self::as_str) as a NUL-terminated C string, for the C API
+    /// and other bindings (one table of names, here).
+    ///
+    /// ```
+    /// assert_eq!(tripbit::State::HalfOpen.as_cstr(), c"half_open");
+    /// ```
+    pub const fn as_cstr(self) -> &'static core::ffi::CStr {
+        match self {
+            State::Closed => c"closed",
+            State::Open => c"open",
+            State::HalfOpen => c"half_open",
+            State::ForcedOpen => c"forced_open",
+            State::ForcedClosed => c"forced_closed",
+            State::Disabled => c"disabled",
+        }
+    }
+
     /// Whether every call is admitted in this state (Closed, ForcedClosed, Disabled).
     ///
     /// ```
@@ -302,6 +319,13 @@ impl Probes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn c_names_are_the_names() {
+        for s in State::ALL {
+            assert_eq!(s.as_cstr().to_bytes(), s.as_str().as_bytes());
+        }
+    }
 
     #[test]
     fn tags_round_trip() {

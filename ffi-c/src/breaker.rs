@@ -81,7 +81,9 @@ unsafe fn breaker_ref<'a>(p: *const tripbit_breaker_t) -> Result<&'a Breaker, tr
 /// Writes the optional transition out-parameter (already checked).
 fn write_transition(out: Option<*mut tripbit_transition_t>, t: Option<tripbit::Transition>) {
     if let Some(out) = out {
-        write_out(out, tripbit_transition_t::from_core(t));
+        // SAFETY: the out-parameter passed `out_ptr`/`opt_out_ptr`, and the
+        // caller promised it is writable (the header's contract).
+        unsafe { write_out(out, tripbit_transition_t::from_core(t)) };
     }
 }
 
@@ -147,7 +149,9 @@ impl tripbit_breaker_t {
             let transition_out = try_ffi!(opt_out_ptr(transition_out));
             match b.acquire_ticket(now) {
                 Ok((ticket, transition)) => {
-                    write_out(ticket_out, tripbit_ticket_t::from_core(ticket));
+                    // SAFETY: the out-parameter passed `out_ptr`/`opt_out_ptr`, and the
+                    // caller promised it is writable (the header's contract).
+                    unsafe { write_out(ticket_out, tripbit_ticket_t::from_core(ticket)) };
                     write_transition(transition_out, transition);
                     TRIPBIT_OK
                 }
@@ -246,7 +250,9 @@ impl tripbit_breaker_t {
             // SAFETY: forwarded contract.
             let b = try_ffi!(unsafe { breaker_ref(breaker) });
             let state_out = try_ffi!(out_ptr(state_out));
-            write_out(state_out, b.state(now).into());
+            // SAFETY: the out-parameter passed `out_ptr`/`opt_out_ptr`, and the
+            // caller promised it is writable (the header's contract).
+            unsafe { write_out(state_out, b.state(now).into()) };
             TRIPBIT_OK
         })
     }
@@ -267,10 +273,14 @@ impl tripbit_breaker_t {
             // SAFETY: forwarded contract.
             let b = try_ffi!(unsafe { breaker_ref(breaker) });
             let snapshot_out = try_ffi!(out_ptr(snapshot_out));
-            write_out(
-                snapshot_out,
-                tripbit_snapshot_t::from_core(&b.snapshot(now)),
-            );
+            // SAFETY: the out-parameter passed `out_ptr`/`opt_out_ptr`, and the
+            // caller promised it is writable (the header's contract).
+            unsafe {
+                write_out(
+                    snapshot_out,
+                    tripbit_snapshot_t::from_core(&b.snapshot(now)),
+                )
+            };
             TRIPBIT_OK
         })
     }
@@ -353,9 +363,6 @@ unsafe fn operator(
         TRIPBIT_OK
     })
 }
-
-// `tripbit_state_t` is used above only through `.into()`.
-const _: fn(tripbit_state_t) = |_| {};
 
 #[cfg(test)]
 mod tests {

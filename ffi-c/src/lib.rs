@@ -72,9 +72,7 @@ mod version_tests {
 
     #[test]
     fn the_version_macros_are_the_crate_version() {
-        let v = format!(
-            "{TRIPBIT_VERSION_MAJOR}.{TRIPBIT_VERSION_MINOR}.{TRIPBIT_VERSION_PATCH}"
-        );
+        let v = format!("{TRIPBIT_VERSION_MAJOR}.{TRIPBIT_VERSION_MINOR}.{TRIPBIT_VERSION_PATCH}");
         assert_eq!(v, env!("CARGO_PKG_VERSION"));
         assert!(tripbit_version_check(0, 0) && tripbit_version_check(0, 1));
         assert!(!tripbit_version_check(0, 2) && !tripbit_version_check(1, 0));

@@ -38,12 +38,15 @@ macro_rules! try_ffi {
 pub(crate) use try_ffi;
 
 /// Writes `value` through an out-parameter already checked non-NULL and
-/// aligned by [`out_ptr`].
-pub(crate) fn write_out<T>(out: *mut T, value: T) {
-    // SAFETY: `out` comes from `out_ptr` (non-NULL, aligned for `T`) and the
-    // caller of the `extern "C"` function promised it points to writable
-    // memory for one `T`. `ptr::write` does not read or drop the old bytes,
-    // which may be anything.
+/// aligned by [`out_ptr`] (or [`opt_out_ptr`]).
+///
+/// # Safety
+/// `out` must come from `out_ptr`/`opt_out_ptr` (non-NULL, aligned for `T`)
+/// and point to memory writable for one `T`, as the caller of the
+/// `extern "C"` function promised. The old bytes are neither read nor
+/// dropped, so they may be anything.
+pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
+    // SAFETY: the function's contract, above.
     unsafe { out.write(value) }
 }
 

@@ -239,7 +239,9 @@ pub unsafe extern "C" fn tripbit_region_open(
         match Region::open(Path::new(path), capacity) {
             Ok(region) => {
                 let handle = Box::into_raw(Box::new(region)).cast::<tripbit_region_t>();
-                write_out(out, handle);
+                // SAFETY: the out-parameter passed `out_ptr`/`opt_out_ptr`, and the
+                // caller promised it is writable (the header's contract).
+                unsafe { write_out(out, handle) };
                 TRIPBIT_REGION_OK
             }
             Err(e) => tripbit_region_result_t::from_error(&e),
@@ -285,7 +287,9 @@ pub unsafe extern "C" fn tripbit_region_breaker(
         match region.breaker(name, config) {
             Ok(b) => {
                 // The breaker lives in the mapping, which `region` keeps.
-                write_out(out, b.as_ptr().cast_mut().cast::<tripbit_breaker_t>());
+                // SAFETY: the out-parameter passed `out_ptr`/`opt_out_ptr`, and the
+                // caller promised it is writable (the header's contract).
+                unsafe { write_out(out, b.as_ptr().cast_mut().cast::<tripbit_breaker_t>()) };
                 TRIPBIT_REGION_OK
             }
             Err(e) => tripbit_region_result_t::from_error(&e),

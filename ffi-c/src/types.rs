@@ -152,12 +152,7 @@ impl From<State> for tripbit_state_t {
 pub extern "C" fn tripbit_state_name(state: u32) -> *const c_char {
     boundary(c"unknown".as_ptr(), || {
         let name = match u8::try_from(state).ok().and_then(State::from_tag) {
-            Some(State::Closed) => c"closed",
-            Some(State::Open) => c"open",
-            Some(State::HalfOpen) => c"half_open",
-            Some(State::ForcedOpen) => c"forced_open",
-            Some(State::ForcedClosed) => c"forced_closed",
-            Some(State::Disabled) => c"disabled",
+            Some(s) => s.as_cstr(),
             None => c"unknown",
         };
         name.as_ptr()
