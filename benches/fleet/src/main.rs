@@ -220,7 +220,7 @@ fn propagation(quick: bool, rows: &mut Vec<(String, String)>) {
     }
     delays.sort_by(f64::total_cmp);
     rows.push((
-        format!("propagation, processor verdict → each of 8 monitor processes ({} samples; flush/poll 250 ms)", delays.len()),
+        format!("propagation, processor verdict → each of 8 monitor processes ({} samples; pub/sub notice, poll every 250 ms as fallback)", delays.len()),
         format!(
             "p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
             percentile(&delays, 50.0),
