@@ -8,7 +8,7 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tripbit::{Breaker, CallError, Config, Outcome, Snapshot};
 
@@ -113,9 +113,11 @@ impl RegionOptions {
         self
     }
 
-    /// Map the file read-only, for inspection (default `false`). Never
-    /// creates; [`Region::breaker`] then fails with [`Error::ReadOnly`],
-    /// [`Region::slots`] works. Another user's region may be inspected.
+    /// Open the file read-only, for inspection (default `false`). Never
+    /// creates; the mapping is a private copy-on-write snapshot (see the
+    /// crate docs), so [`Region::breaker`] and [`Region::get`] fail with
+    /// [`Error::ReadOnly`] and [`Region::slots`] works. Another user's
+    /// region may be inspected.
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
         self
@@ -665,9 +667,10 @@ impl Region {
     }
 
     /// The breaker named `name` if some process has bound it, without
-    /// claiming anything (`Ok(None)` if it is unbound). Works on read-only
-    /// regions too. Waits, like [`breaker`](Self::breaker), for a claim in
-    /// progress on the name's probe chain.
+    /// claiming anything (`Ok(None)` if it is unbound). Waits, like
+    /// [`breaker`](Self::breaker), for a claim in progress on the name's
+    /// probe chain. [`Error::ReadOnly`] on a region opened for inspection
+    /// (whose mapping is a private snapshot: use [`slots`](Self::slots)).
     ///
     /// ```
     /// let path = std::env::temp_dir().join(format!("tripbit-doc-get-{}", std::process::id()));
@@ -679,16 +682,22 @@ impl Region {
     /// ```
     pub fn get(&self, name: &str) -> Result<Option<SharedBreaker>, Error> {
         self.check_name(name)?;
+        if !self.inner.writable {
+            return Err(Error::ReadOnly {
+                path: self.path().to_path_buf(),
+            });
+        }
         let cap = self.inner.capacity;
         let start = (fnv1a(name.as_bytes()) % u64::from(cap)) as u32;
         for k in 0..cap {
             let index = (start + k) % cap;
+            let mut seen = None;
             loop {
                 let c = self.control(index)?;
                 match c.state {
                     SlotState::Unused => return Ok(None),
                     SlotState::Claiming => {
-                        if self.claim_expired(c) {
+                        if self.claim_expired(c, &mut seen) {
                             break;
                         }
                         backoff();
@@ -740,19 +749,34 @@ impl Region {
     }
 
     /// Whether a claim may be taken over: past its deadline and its claimer
-    /// is dead, or ten timeouts past (a claimer that is alive but stuck, or
-    /// whose pid means nothing here).
-    fn claim_expired(&self, c: Control) -> bool {
+    /// is dead; or ten timeouts past its deadline, or seen unchanged by this
+    /// waiter for ten timeouts (a claimer alive but stuck, one whose pid
+    /// means nothing here, or a corrupt word whose deadline lies ahead);
+    /// or a deadline further ahead than any claimer sets.
+    fn claim_expired(&self, c: Control, seen: &mut Option<(u64, Instant)>) -> bool {
         let now = Region::now_ms();
         if c.ms > now.saturating_add(MAX_CLAIM_TIMEOUT.as_millis() as u64) {
             // No claimer sets a deadline that far ahead: the word is from
             // before a reboot (the clock restarted) or corrupt.
             return true;
         }
+        let timeout = self.inner.claim_timeout;
+        let word = c.pack();
+        let since = match *seen {
+            Some((w, t)) if w == word => t,
+            _ => {
+                let t = Instant::now();
+                *seen = Some((word, t));
+                t
+            }
+        };
+        if since.elapsed() >= timeout.saturating_mul(10) {
+            return true;
+        }
         if now < c.ms {
             return false;
         }
-        let timeout = self.inner.claim_timeout.as_millis() as u64;
+        let timeout = timeout.as_millis() as u64;
         !sys::alive(c.pid) || now >= c.ms.saturating_add(timeout.saturating_mul(9))
     }
 
@@ -766,6 +790,7 @@ impl Region {
         config: Config,
     ) -> Result<Option<SharedBreaker>, Error> {
         let slot = self.slot(index);
+        let mut seen = None;
         loop {
             let c = self.control(index)?;
             let w = c.pack();
@@ -785,7 +810,7 @@ impl Region {
                     self.check_live(index)?;
                     return Ok(Some(self.handle(index, name)));
                 }
-                SlotState::Claiming if !self.claim_expired(c) => {
+                SlotState::Claiming if !self.claim_expired(c, &mut seen) => {
                     // Someone is writing this slot, maybe for this very name:
                     // wait for it rather than skip it (skipping could bind the
                     // name twice).

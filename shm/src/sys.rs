@@ -50,27 +50,27 @@ unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
 impl Mapping {
-    /// Maps `len` bytes of `file` from offset 0, `MAP_SHARED`. The caller has
-    /// checked that the file is at least `len` bytes long.
+    /// Maps `len` bytes of `file` from offset 0. The caller has checked that
+    /// the file is at least `len` bytes long.
+    ///
+    /// `writable`: `MAP_SHARED`, read-write: the region itself. Otherwise
+    /// (inspection through a read-only descriptor) `MAP_PRIVATE`, read-write:
+    /// copy on write, never written back. Not `PROT_READ` alone: a 128-bit
+    /// atomic load (the core's stamp) is a `cmpxchg16b` on x86_64 CPUs
+    /// without AVX, which faults on read-only pages. A page this process
+    /// writes so becomes its private copy, taken at that instant, so an
+    /// inspection is a snapshot, never a live view.
     pub(crate) fn new(file: &File, len: usize, writable: bool) -> io::Result<Mapping> {
-        let prot = if writable {
-            libc::PROT_READ | libc::PROT_WRITE
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        let flags = if writable {
+            libc::MAP_SHARED
         } else {
-            libc::PROT_READ
+            libc::MAP_PRIVATE
         };
         // SAFETY: a fresh mapping at an address the kernel picks (NULL hint)
         // aliases no Rust object; `file` is an open descriptor; on failure
         // MAP_FAILED is returned and nothing is mapped.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                prot,
-                libc::MAP_SHARED,
-                file.as_raw_fd(),
-                0,
-            )
-        };
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, file.as_raw_fd(), 0) };
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }

@@ -308,7 +308,14 @@ fn fuzz_attach_never_crashes() {
             }
         };
         std::fs::write(&p.0, &bytes).unwrap();
-        match Region::attach(&p.0) {
+        // A flipped tag can turn the template's live slot into a claim by
+        // this (live) process, waited for up to ten claim timeouts: keep
+        // them short here, this test is about crashes, not waits.
+        let attached = Region::options()
+            .create(false)
+            .claim_timeout(std::time::Duration::from_millis(2))
+            .open(&p.0);
+        match attached {
             Ok(r) => {
                 oks += 1;
                 let slots = r.slots();
@@ -618,4 +625,64 @@ fn the_probe_deadline_is_part_of_the_fingerprint() {
     let e = r.breaker("svc", config().probe_timeout(200)).unwrap_err();
     assert!(matches!(e, Error::ConfigMismatch { .. }), "{e:?}");
     assert!(r.breaker("svc", config().probe_timeout(100)).is_ok());
+}
+
+#[test]
+fn inspection_is_read_only_and_writes_nothing() {
+    let p = TempPath::new("inspect");
+    let r = Region::open(&p.0, 4).unwrap();
+    let b = r.breaker("svc", config()).unwrap();
+    for _ in 0..3 {
+        let now = tripbit_shm::now();
+        b.try_acquire(now).unwrap().record(Outcome::Failure, now);
+    }
+    let before = file_bytes(&p.0);
+    let ro = Region::inspect(&p.0).unwrap();
+    let slots = ro.slots();
+    let live: Vec<_> = slots.iter().filter(|s| s.name.is_some()).collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].snapshot.unwrap().state, State::Open);
+    assert!(matches!(ro.get("svc"), Err(Error::ReadOnly { .. })));
+    assert!(matches!(
+        ro.breaker("svc", config()),
+        Err(Error::ReadOnly { .. })
+    ));
+    assert!(matches!(
+        ro.breaker("new", config()),
+        Err(Error::ReadOnly { .. })
+    ));
+    assert_eq!(file_bytes(&p.0), before);
+}
+
+#[test]
+fn a_stuck_claim_is_taken_over_after_ten_timeouts() {
+    // Every slot "claimed" by this very (live) process, with a deadline
+    // 30 s ahead: nobody will ever finish those claims.
+    let p = TempPath::new("stuck");
+    drop(Region::open(&p.0, 4).unwrap());
+    let mut bytes = file_bytes(&p.0);
+    let slot_size = (bytes.len() - 128) / 4;
+    let ms = tripbit_shm::now() / 1_000_000 + 30_000;
+    let word: u64 = 1 | (u64::from(std::process::id()) << 2) | (ms << 24);
+    for i in 0..4 {
+        let off = 128 + i * slot_size;
+        bytes[off..off + 8].copy_from_slice(&word.to_ne_bytes());
+    }
+    std::fs::write(&p.0, &bytes).unwrap();
+    let r = Region::options()
+        .capacity(4)
+        .claim_timeout(std::time::Duration::from_millis(20))
+        .open(&p.0)
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let b = r.breaker("after.stuck", config()).unwrap();
+    let waited = t0.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(200),
+        "{waited:?}"
+    );
+    assert!(waited < std::time::Duration::from_secs(5), "{waited:?}");
+    let s = &r.slots()[b.index() as usize];
+    assert_eq!(s.state, Some(SlotState::Live));
+    assert_eq!(s.name.as_deref(), Some("after.stuck"));
 }
