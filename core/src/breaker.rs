@@ -405,9 +405,7 @@ impl<P: Policy> Drop for Permit<'_, P> {
         if self.is_probe() {
             // Counts nothing; only frees the slot. Stale is fine: the
             // generation that owned the slot is gone.
-            let _ = self
-                .breaker
-                .record_inner(self.ticket(), Outcome::Ignored, 0, self.acquired_at);
+            let _ = self.breaker.release(self.ticket(), self.acquired_at);
         }
     }
 }
@@ -1034,6 +1032,42 @@ impl<P: Policy> Breaker<P> {
     ) -> Result<Option<Transition>, Stale> {
         let elapsed = now.saturating_sub(ticket.acquired_at);
         self.record_inner(ticket, outcome, elapsed, now)
+    }
+
+    /// [`record_ticket`](Self::record_ticket) with the tick read from
+    /// `clock` only when the outcome needs one: a clean closed success of the
+    /// consecutive policy never reads it.
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, Outcome};
+    /// let b = Breaker::new(Config::new(10));
+    /// let (t, _) = b.acquire_ticket(0).unwrap();
+    /// assert_eq!(b.record_ticket_with(t, Outcome::Success, || unreachable!()), Ok(None));
+    /// ```
+    #[inline]
+    pub fn record_ticket_with(
+        &self,
+        ticket: Ticket,
+        outcome: Outcome,
+        clock: impl FnOnce() -> u64,
+    ) -> Result<Option<Transition>, Stale> {
+        // Ordering: Relaxed, as in `record_inner`.
+        let cur = self.word.load(Ordering::Relaxed);
+        if P::COUNTS_IN_WORD
+            && matches!(outcome, Outcome::Success)
+            && cur == Word::raw_closed_clean(ticket.generation)
+            && !ticket.probe
+        {
+            return Ok(None);
+        }
+        let now = clock();
+        self.record_slow(
+            cur,
+            ticket,
+            outcome,
+            now.saturating_sub(ticket.acquired_at),
+            now,
+        )
     }
 
     /// Releases an admitted call without counting it: frees its half-open

@@ -17,6 +17,7 @@ mod config;
 #[cfg(feature = "embedded-hal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "embedded-hal")))]
 pub mod hal;
+mod owned;
 mod registry;
 mod state;
 mod sync;
@@ -35,6 +36,7 @@ pub use config::{
     Config, ConfigError, MAX_BACKOFF_LEVEL, MAX_BUCKET_CALLS, MAX_CLOSE_AFTER,
     MAX_FAILURE_THRESHOLD, MAX_PROBES_LIMIT, Trip, WindowKind,
 };
+pub use owned::OwnedPermit;
 pub use registry::{MAX_KEY_LEN, Registry, RegistryError, validate_key};
 pub use state::State;
 pub use window::{Policy, Window, WindowCounts};

@@ -72,7 +72,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::window::Policy;
-use crate::{Breaker, Consecutive, Outcome, Rejected, Ticket, Transition, clock};
+use crate::{Breaker, Consecutive, Outcome, OwnedPermit, Rejected, Transition, clock};
 
 /// The error of a guarded service: the breaker rejected the call, or the
 /// inner service returned an error.
@@ -534,30 +534,25 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        // A ticket, not a `Permit`: the future owns its handle to the
-        // breaker, and a permit would borrow it. `Guard` gives the ticket the
-        // permit's drop behaviour.
-        match self.breaker.acquire_ticket_with(clock::now) {
+        // An `OwnedPermit`: the future owns its handle to the breaker, and
+        // the permit's drop frees a probe slot if the future is dropped
+        // unfinished (or `call` panics while unwinding).
+        match Breaker::try_acquire_owned_with(self.breaker.clone(), clock::now) {
             Err(rejected) => ResponseFuture {
                 kind: Kind::Rejected { rejected },
             },
-            Ok((ticket, transition)) => {
-                // The guard exists before the inner call, so a panicking
-                // `call` still frees a probe slot while unwinding.
-                let guard = Guard {
-                    breaker: self.breaker.clone(),
-                    ticket: Some(ticket),
-                    classify: self.classify.clone(),
-                    hook: self.hook.clone(),
-                    _policy: PhantomData,
-                };
-                if let Some(t) = transition {
+            Ok(permit) => {
+                if let Some(t) = permit.transition() {
                     self.hook.on_transition(t);
                 }
                 ResponseFuture {
                     kind: Kind::Running {
                         future: self.inner.call(req),
-                        guard,
+                        call: Call {
+                            permit: Some(permit),
+                            classify: self.classify.clone(),
+                            hook: self.hook.clone(),
+                        },
                     },
                 }
             }
@@ -567,8 +562,8 @@ where
 
 pin_project! {
     /// The future of [`CircuitBreakerService::call`]: the inner service's
-    /// future plus the admitted call's ticket, or an immediate rejection. No
-    /// allocation. Dropping it before it finishes counts nothing and frees
+    /// future plus the admitted call's [`OwnedPermit`](crate::OwnedPermit),
+    /// or an immediate rejection. No allocation. Dropping it before it finishes counts nothing and frees
     /// the call's half-open slot.
     ///
     /// ```
@@ -618,7 +613,7 @@ pin_project! {
         Running {
             #[pin]
             future: F,
-            guard: Guard<P, H, C, O>,
+            call: Call<P, H, C, O>,
         },
         Rejected {
             rejected: Rejected,
@@ -633,9 +628,9 @@ where
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match &self.kind {
-            Kind::Running { guard, .. } => f
+            Kind::Running { call, .. } => f
                 .debug_struct("ResponseFuture")
-                .field("ticket", &guard.ticket)
+                .field("permit", &call.permit)
                 .finish_non_exhaustive(),
             Kind::Rejected { rejected } => f
                 .debug_struct("ResponseFuture")
@@ -658,34 +653,33 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Rejected { rejected } => Poll::Ready(Err(Error::Rejected(*rejected))),
-            KindProj::Running { future, guard } => {
+            KindProj::Running { future, call } => {
                 let result = match future.poll(cx) {
                     Poll::Ready(result) => result,
                     Poll::Pending => return Poll::Pending,
                 };
-                guard.finish(&result);
+                call.finish(&result);
                 Poll::Ready(result.map_err(Error::Inner))
             }
         }
     }
 }
 
-/// An admitted call's ticket, recorded once when the inner future finishes;
-/// dropped unrecorded it releases a probe slot like a dropped `Permit`.
-struct Guard<P, H, C, O>
+/// An admitted call: its permit, recorded once when the inner future
+/// finishes (dropped unrecorded, the permit releases a probe slot), and how
+/// to classify and report the result.
+struct Call<P, H, C, O>
 where
     P: Policy,
     H: Deref<Target = Breaker<P>>,
 {
-    breaker: H,
     /// `None` once recorded.
-    ticket: Option<Ticket>,
+    permit: Option<OwnedPermit<H, P>>,
     classify: C,
     hook: O,
-    _policy: PhantomData<fn() -> P>,
 }
 
-impl<P, H, C, O> Guard<P, H, C, O>
+impl<P, H, C, O> Call<P, H, C, O>
 where
     P: Policy,
     H: Deref<Target = Breaker<P>>,
@@ -695,31 +689,14 @@ where
         C: Classify<T, E>,
         O: OnTransition,
     {
-        let Some(ticket) = self.ticket.take() else {
+        let Some(permit) = self.permit.take() else {
             return;
         };
         let outcome = self.classify.classify(result);
-        // `Err(Stale)`: the breaker changed generation since (reset, forced,
-        // or tripped by others); the result is discarded by design.
-        if let Ok(Some(t)) = self.breaker.record_ticket(ticket, outcome, clock::now()) {
+        // A stale result (the breaker changed generation since: reset,
+        // forced, or tripped by others) is discarded by design.
+        if let Some(t) = permit.record_with(outcome, clock::now) {
             self.hook.on_transition(t);
-        }
-    }
-}
-
-impl<P, H, C, O> Drop for Guard<P, H, C, O>
-where
-    P: Policy,
-    H: Deref<Target = Breaker<P>>,
-{
-    fn drop(&mut self) {
-        // As `Permit`'s drop: a cancelled probe counts nothing and frees its
-        // slot (`Ignored` at its own acquire tick, so zero elapsed time);
-        // a cancelled non-probe has nothing to release.
-        if let Some(ticket) = self.ticket.take().filter(Ticket::is_probe) {
-            let _ = self
-                .breaker
-                .record_ticket(ticket, Outcome::Ignored, ticket.acquired_at);
         }
     }
 }

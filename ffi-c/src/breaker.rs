@@ -227,7 +227,7 @@ impl tripbit_breaker_t {
             let ticket = try_ffi!(ticket.to_core());
             // An ignored outcome changes no state, so there is no transition;
             // `Stale` means the slot is already gone.
-            let _ = b.record_ticket(ticket, Outcome::Ignored, ticket.acquired_at);
+            let _ = b.release(ticket, ticket.acquired_at);
             TRIPBIT_OK
         })
     }
