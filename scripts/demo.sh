@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main demo: a breaker through a simulated outage, the gRPC tree
-# with tripbit swapped in for its hand-written breaker, then a fleet on Redis.
+# with tripbit swapped in for its hand-written breaker, then a fleet on Redis,
+# then 4 local worker processes sharing one breaker in a region file.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -22,3 +23,6 @@ log "3. a fleet on Redis: 3 service processes, 2 processors; an upstream outage,
 command -v redis-server >/dev/null || setup_apt
 cd "$ROOT"
 cargo run -q -p tripbit-fleet -- demo
+
+log "4. one host, no server: 4 local worker processes share one verdict through a region file in /dev/shm"
+cargo run -q --release -p tripbit-shm --example workers

@@ -54,6 +54,8 @@ step "cargo test --workspace" cargo test -q --workspace --exclude tripbit-fleet 
 step "fleet: monitors and processors on a real redis-server" cargo test -q -p tripbit-fleet
 step "shm: shared breakers across real processes (hammer, SIGKILL mid-claim/mid-probe, hostile files, fuzz)" \
     cargo test -q -p tripbit-shm --release
+step "demo: 4 worker processes share one verdict (tripbit-shm)" \
+    cargo run -q --release -p tripbit-shm --example workers
 step "loom models (LOOM_MAX_PREEMPTIONS=3, execution counts)" loom_models
 step "tripbit feature powerset (check all 16, test 4)" bash scripts/features.sh
 step "miri (cargo +nightly miri test -p tripbit)" cargo +nightly miri test -q -p tripbit
