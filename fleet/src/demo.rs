@@ -329,6 +329,19 @@ pub(crate) fn run(port: &Option<String>) -> Result<i32, String> {
         Duration::from_secs(10),
         || rt.block_on(store.backlog()).is_ok_and(|b| b == 0),
     )?;
+    let slowest = sims
+        .iter()
+        .flat_map(|s| {
+            let out = s.out.lock().unwrap_or_else(|e| e.into_inner());
+            out.iter()
+                .filter_map(|l| l.strip_prefix("maxcall_us ")?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .max()
+        .unwrap_or(0);
+    println!(
+        "    slowest guarded call in any service over the whole run, outages included: {slowest} µs"
+    );
     let t = totals(KEY);
     println!(
         "    acknowledged by the services over the whole run: {} calls; in the new Redis (since it came back): {} ok, {} failed, {} rejected",
