@@ -666,7 +666,7 @@ def test_guard_context_manager_uses_the_filters() -> None:
 
 
 def test_a_dropped_guard_counts_nothing_and_frees_its_probe_slot() -> None:
-    cb = CircuitBreaker("k", failure_threshold=1, open_timeout=SHORT, stdout=False)
+    cb = CircuitBreaker("k", failure_threshold=1, open_timeout=SHORT, probe_timeout=30)
     fail_n(cb, 1)
     time.sleep(AFTER_SHORT)
     g = cb.guard()
@@ -961,7 +961,7 @@ def test_without_backoff_the_open_period_stays() -> None:
 
 def test_probes_option_limits_concurrent_probes() -> None:
     cb = CircuitBreaker("acme.p", failure_threshold=1, open_timeout=SHORT, success_threshold=3,
-                        probes=1, stdout=False)
+                        probes=1, probe_timeout=30)
     fail_n(cb, 1)
     time.sleep(AFTER_SHORT)
     g = cb.guard()

@@ -24,6 +24,9 @@ def half_open(**kwargs: Any) -> tuple[CircuitBreaker, list[tuple[str, str]]]:
     """A breaker tripped by one failure, waited out so that its next call is
     a probe, and the list its transitions go to."""
     kwargs.setdefault("failure_threshold", 1)
+    # A long probe deadline unless a test is about it: probes that hold
+    # their slot on purpose must not be abandoned on a slow machine.
+    kwargs.setdefault("probe_timeout", 30)
     cb = CircuitBreaker("acme.probe", open_timeout=SHORT, **kwargs)
     fail_n(cb, 1)
     time.sleep(AFTER_SHORT)
@@ -609,6 +612,10 @@ def test_a_server_configured_with_100000_starts() -> None:
 
 # --------------------------------------------------------- 8. hung probes
 
+# Long enough that the calls a test expects to be refused (made right after
+# the probe started) come before it, even on a loaded machine.
+PROBE_DEADLINE = 0.5
+
 
 def test_probe_timeout_defaults_to_the_open_period() -> None:
     assert CircuitBreaker("acme.pt", open_timeout=12.5).settings["probe_timeout"] == 12.5
@@ -626,7 +633,7 @@ def test_probe_timeout_must_be_positive(bad: float) -> None:
 
 
 def test_a_hung_probe_is_reclaimed_after_probe_timeout() -> None:
-    cb, events = half_open(probe_timeout=0.1)
+    cb, events = half_open(probe_timeout=PROBE_DEADLINE)
     release = threading.Event()
     started = threading.Event()
     late: list[Any] = []
@@ -648,7 +655,7 @@ def test_a_hung_probe_is_reclaimed_after_probe_timeout() -> None:
     assert started.wait(10)
     with pytest.raises(CircuitBreakerOpenError):
         cb.call(ok)  # the slot is still the hung probe's
-    time.sleep(0.15)  # past the deadline
+    time.sleep(PROBE_DEADLINE * 1.3)  # past the deadline
     assert cb.call(ok) == "ok"  # this call is the new probe: it closes
     assert cb.get_state() is CircuitState.CLOSED
     release.set()
@@ -659,12 +666,12 @@ def test_a_hung_probe_is_reclaimed_after_probe_timeout() -> None:
 
 
 def test_a_lost_ticket_is_reclaimed_after_probe_timeout() -> None:
-    cb, _ = half_open(probe_timeout=0.1)
+    cb, _ = half_open(probe_timeout=PROBE_DEADLINE)
     lost = cb.guard()  # a probe whose outcome is never reported
     assert lost.is_probe
     with pytest.raises(CircuitBreakerOpenError):
         cb.call(ok)
-    time.sleep(0.15)
+    time.sleep(PROBE_DEADLINE * 1.3)
     assert cb.call(ok) == "ok"
     assert cb.get_state() is CircuitState.CLOSED
     lost.failure()  # stale
@@ -685,7 +692,7 @@ def test_a_probe_held_by_a_thread_at_fork_is_reclaimed_in_the_child() -> None:
     import os
     import warnings
 
-    cb, _ = half_open(probe_timeout=0.1)
+    cb, _ = half_open(probe_timeout=PROBE_DEADLINE)
     started, release = threading.Event(), threading.Event()
 
     @cb
@@ -707,7 +714,7 @@ def test_a_probe_held_by_a_thread_at_fork_is_reclaimed_in_the_child() -> None:
                 cb.call(ok)
                 code = 2  # admitted at once: the slot was not held
             except CircuitBreakerOpenError:
-                time.sleep(0.15)
+                time.sleep(PROBE_DEADLINE * 1.3)
                 code = 0 if cb.call(ok) == "ok" and cb.get_state() is CircuitState.CLOSED else 3
         finally:
             os._exit(code)

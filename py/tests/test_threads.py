@@ -261,7 +261,7 @@ def test_half_open_admits_exactly_success_threshold_concurrent_probes(
 ) -> None:
     import tripbit
 
-    cb = CircuitBreaker(1, 0.05, probes, "B->C")
+    cb = CircuitBreaker(1, 0.05, probes, "B->C", probe_timeout=30)
     with pytest.raises(Boom):
         cb.call(failing)
     time.sleep(0.08)
@@ -279,7 +279,7 @@ def test_half_open_admits_exactly_success_threshold_concurrent_probes(
 
 
 def test_probes_in_flight_while_the_storm_waits() -> None:
-    cb = CircuitBreaker(1, 0.05, 2, stdout=False)
+    cb = CircuitBreaker(1, 0.05, 2, stdout=False, probe_timeout=30)
     with pytest.raises(Boom):
         cb.call(failing)
     time.sleep(0.08)
@@ -308,7 +308,7 @@ def test_probes_in_flight_while_the_storm_waits() -> None:
 def test_failed_concurrent_probes_reopen_it_once(capsys: pytest.CaptureFixture[str]) -> None:
     import tripbit
 
-    cb = CircuitBreaker(1, 0.05, 3, "B->C")
+    cb = CircuitBreaker(1, 0.05, 3, "B->C", probe_timeout=30)
     with pytest.raises(Boom):
         cb.call(failing)
     time.sleep(0.08)
