@@ -429,6 +429,8 @@ impl CoreBreaker {
     fn get_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let (wall, now) = time::anchor(py);
         let s = self.core.snapshot(now);
+        // Ordering: Relaxed (both timestamps here); a report, ordered by
+        // nothing else: pairs with no other access.
         let last_failure = self.last_failure.load(Ordering::Relaxed);
         let d = PyDict::new(py);
         d.set_item("state", state::value(s.stored_state))?;
@@ -1050,6 +1052,7 @@ impl CoreBreaker {
         // Ordering: Relaxed; timestamps, ordered by nothing else.
         self.last_change.fetch_max(now, Ordering::Relaxed);
         if tr.from == State::HalfOpen && tr.to == State::Closed {
+            // Ordering: Relaxed; a timestamp (None again), as above.
             self.last_failure.store(0, Ordering::Relaxed);
         }
         let py = slf.py();
