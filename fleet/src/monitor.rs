@@ -757,6 +757,7 @@ impl Flusher {
             // Ordering: Relaxed: only the flusher writes `mode` and `version`.
             if e.mode.load(Ordering::Relaxed) != HEALTHY {
                 e.mirror(Effective::Healthy, 0);
+                // Ordering: Relaxed, as above.
                 e.version.store(0, Ordering::Relaxed);
                 dropped += 1;
             }

@@ -1033,6 +1033,7 @@ mod tests {
         let idx = store.verdict_index().await.unwrap();
         assert_eq!(idx["acme.a.b"].state, Health::Unhealthy);
         assert_eq!(store.key_totals("acme.a.b").await.unwrap(), bad);
+        // Ordering: Relaxed: a statistic, read on the task that wrote it.
         assert_eq!(p.stats.duplicates.load(Ordering::Relaxed), 1);
         tokio::time::sleep(Duration::from_millis(250)).await;
         p.last_tick = None;
@@ -1103,6 +1104,7 @@ mod tests {
         old.last_renew = Instant::now();
         old.process(store.read_new("old", 10).await.unwrap()).await;
         assert_eq!(old.epoch, 0, "the old leader stood down");
+        // Ordering: Relaxed: a statistic, read on the task that wrote it.
         assert_eq!(old.stats.fenced.load(Ordering::Relaxed), 1);
         new.claim(0).await;
         assert_eq!(store.key_totals("acme.a.b").await.unwrap().success, 1);
@@ -1170,6 +1172,7 @@ mod tests {
             ("c:bad key".into(), "1,0,0,0".into()),
         ]);
         step(&mut p).await;
+        // Ordering: Relaxed: a statistic, read on the task that wrote it.
         assert_eq!(p.stats.malformed.load(Ordering::Relaxed), 2);
         assert_eq!(store.stats().await.unwrap()["malformed"], 2);
         assert_eq!(store.backlog().await.unwrap(), 0);

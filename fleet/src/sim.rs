@@ -85,6 +85,7 @@ pub fn run(cfg: SimConfig) -> i32 {
                         });
                     }
                     let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    // Ordering: Relaxed: a statistic, read after the join.
                     max_call.fetch_max(us, Ordering::Relaxed);
                 }
                 std::thread::sleep(every);
