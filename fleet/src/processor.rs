@@ -1054,6 +1054,68 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn enough_skipped_calls_start_the_recovery_early() {
+        let store = Arc::new(MemStore::default());
+        let mut p = Processor::new(
+            store.clone(),
+            ProcessorConfig {
+                open_for: Duration::from_secs(600),
+                recover_after_skipped: 100,
+                ..cfg()
+            },
+        )
+        .unwrap();
+        p.standby_step().await;
+        let bad = Counts {
+            failure: 20,
+            ..Counts::default()
+        };
+        store
+            .send_batch(&batch("m1", 1, "acme.a.b", bad))
+            .await
+            .unwrap();
+        step(&mut p).await;
+        let state = |store: &Arc<MemStore>| {
+            let idx = futures_ready(store.verdict_index());
+            idx["acme.a.b"].state
+        };
+        assert_eq!(state(&store), Health::Unhealthy);
+        let skipped = Counts {
+            rejected: 60,
+            ..Counts::default()
+        };
+        store
+            .send_batch(&batch("m1", 2, "acme.a.b", skipped))
+            .await
+            .unwrap();
+        step(&mut p).await;
+        assert_eq!(
+            state(&store),
+            Health::Unhealthy,
+            "60 skipped calls are not enough"
+        );
+        store
+            .send_batch(&batch("m1", 3, "acme.a.b", skipped))
+            .await
+            .unwrap();
+        step(&mut p).await;
+        assert_eq!(state(&store), Health::Recovering, "120 skipped calls are");
+        let reason = &p.keys["acme.a.b"].reason;
+        assert!(reason.contains("skipped"), "{reason}");
+    }
+
+    /// The output of a MemStore future (always ready).
+    fn futures_ready<T>(f: crate::store::StoreFuture<'_, T>) -> T {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut f = f;
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(r) => r.unwrap(),
+            std::task::Poll::Pending => panic!("MemStore futures are ready"),
+        }
+    }
+
+    #[tokio::test]
     async fn one_bad_node_of_twenty_does_not_trip_the_fleet() {
         let store = Arc::new(MemStore::default());
         let mut p = lead(&store).await;
