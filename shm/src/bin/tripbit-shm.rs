@@ -93,7 +93,7 @@ fn ls(path: &str, all: bool) -> ExitCode {
     );
     println!(
         "{:>5}  {:<32}  {:<9}  {:<13}  COUNTS",
-        "SLOT", "NAME", "SLOT", "STATE"
+        "SLOT", "NAME", "CLAIM", "STATE"
     );
     for s in &slots {
         let (slot_state, name, state) = match s.state {
