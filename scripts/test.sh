@@ -57,7 +57,7 @@ step "shm: shared breakers across real processes (hammer, SIGKILL mid-claim/mid-
 step "demo: 4 worker processes share one verdict (tripbit-shm)" \
     cargo run -q --release -p tripbit-shm --example workers
 step "loom models (LOOM_MAX_PREEMPTIONS=3, execution counts)" loom_models
-step "tripbit feature powerset (check all 16, test 4)" bash scripts/features.sh
+step "tripbit feature powerset (check all 8, test 4)" bash scripts/features.sh
 step "miri (cargo +nightly miri test -p tripbit)" cargo +nightly miri test -q -p tripbit
 step "no_std builds for ${EMBEDDED_TARGETS[*]}" embedded_builds
 step "demo: simulated outage" cargo run -q -p tripbit --example outage

@@ -21,9 +21,6 @@ mod owned;
 mod registry;
 mod state;
 mod sync;
-#[cfg(feature = "tower")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
-pub mod tower;
 mod window;
 
 pub use breaker::{

@@ -10,8 +10,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tower::timeout::Timeout;
 use tower::{Layer, ServiceExt, service_fn};
-use tripbit::tower::{CircuitBreakerLayer, Error};
 use tripbit::{Breaker, Config, State, Transition, clock};
+use tripbit_tower::{CircuitBreakerLayer, Error};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 

@@ -31,8 +31,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tower::timeout::Timeout;
 use tower::{Layer, ServiceExt};
-use tripbit::tower::{CircuitBreakerLayer, CircuitBreakerService, Classify, Error, OnTransition};
 use tripbit::{Breaker, Config, Consecutive, Outcome, State, Transition, clock};
+use tripbit_tower::{CircuitBreakerLayer, CircuitBreakerService, Classify, Error, OnTransition};
 
 /// How the service guards its upstream.
 #[derive(Clone, Debug)]
