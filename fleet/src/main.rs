@@ -20,6 +20,7 @@ commands:
             [--close-max-failure-percent 0] [--backoff-factor 2] [--backoff-max 4]
             [--slow-ms MS --slow-percent P] [--recover-after-skipped N]
             [--lease-ms 2000] [--tick-ms 250] [--poll-ms 20] [--silent-after-ms 30000]
+            [--fleet-probes 5]
       Runs a processor; a second one started the same way stands by.
   force --redis URL --key KEY --state healthy|unhealthy|reset [--by WHO] [--prefix tb]
       Sets or clears an operator force (persisted in Redis).
@@ -119,6 +120,7 @@ fn processor_config(a: &Args) -> Result<ProcessorConfig, String> {
         tick: ms("tick-ms", d.tick)?,
         silent_after: ms("silent-after-ms", d.silent_after)?,
         read_count: d.read_count,
+        fleet_probes: a.num("fleet-probes", d.fleet_probes)?,
     })
 }
 
@@ -165,6 +167,7 @@ fn cmd_processor(a: &Args) -> Result<(), String> {
         "tick-ms",
         "poll-ms",
         "silent-after-ms",
+        "fleet-probes",
     ])?;
     let store = RedisStore::open(a.need("redis")?, a.get("prefix").unwrap_or("tb"))
         .map_err(|e| e.to_string())?;

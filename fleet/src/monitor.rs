@@ -37,8 +37,10 @@ pub struct MonitorConfig {
     pub local: Config,
     /// A successful call at least this long counts as slow. Default: off.
     pub slow_after: Option<Duration>,
-    /// Calls each monitor may make per flush interval while the fleet is
-    /// recovering. Default 2.
+    /// Most probe calls this monitor takes per flush interval while the
+    /// fleet is recovering; it takes them from the key's fleet-wide probe
+    /// tokens, which the processor refills every tick, so the whole fleet
+    /// probes a bounded number of times however many monitors it has. Default 2.
     pub recovery_probes: u32,
     /// Most batches kept unsent (each holds up to 1000 keys); beyond, counts
     /// are dropped and counted in [`MonitorStats::dropped_calls`]. Default 1024.
@@ -220,9 +222,11 @@ impl Entry {
             Effective::Recovering => {
                 if prev != Effective::Recovering {
                     self.local.reset();
+                    // Ordering: Relaxed: a budget counter, nothing else published.
+                    self.budget.store(0, Ordering::Relaxed);
                 }
-                // Ordering: Relaxed: a budget counter, nothing else published.
-                self.budget.store(probes, Ordering::Relaxed);
+                // Ordering: Relaxed, as above.
+                self.budget.fetch_add(probes, Ordering::Relaxed);
             }
             Effective::ForcedHealthy => {
                 self.local.force_closed();
@@ -743,6 +747,28 @@ impl Flusher {
         self.last_poll = Instant::now();
         self.expired = false;
         self.mirror(&index);
+        // Probe tokens for the recovering keys, from the fleet-wide pool.
+        let entries: Vec<Arc<Entry>> = read(&self.s.keys).values().cloned().collect();
+        for e in entries {
+            // Ordering: Relaxed: only the flusher writes `mode`.
+            if e.mode.load(Ordering::Relaxed) != RECOVERING {
+                continue;
+            }
+            // Ordering: Relaxed: a budget counter.
+            let left = e.budget.load(Ordering::Relaxed);
+            let want = self.s.cfg.recovery_probes.saturating_sub(left);
+            if want == 0 {
+                continue;
+            }
+            match self.s.store.take_probe_tokens(&e.key, want).await {
+                Ok(n) if n > 0 => e.mirror(Effective::Recovering, n),
+                Ok(_) => {}
+                Err(err) => {
+                    self.fail(&err.to_string());
+                    return;
+                }
+            }
+        }
     }
 
     /// Drops verdicts not refreshed within `verdict_ttl`: fail open.
@@ -778,12 +804,9 @@ impl Flusher {
             let have = e.version.load(Ordering::Relaxed);
             match index.get(&e.key) {
                 Some(line) if line.version != have => {
-                    e.mirror(line.effective(), probes);
+                    // Probes come from the fleet's tokens (see `poll`).
+                    e.mirror(line.effective(), 0);
                     e.version.store(line.version, Ordering::Relaxed);
-                }
-                Some(line) if line.effective() == Effective::Recovering => {
-                    // A fresh probe budget every interval.
-                    e.mirror(Effective::Recovering, probes);
                 }
                 Some(_) => {}
                 None if have != 0 => {
@@ -1039,6 +1062,70 @@ mod tests {
             assert!(Instant::now() < deadline, "verdict mirrored again");
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    #[test]
+    fn recovering_monitors_share_the_fleet_probe_tokens() {
+        use crate::model::VerdictWrite;
+        use crate::store::ProcessorInfo;
+        let store = Arc::new(MemStore::default());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let me = ProcessorInfo {
+            id: "p".into(),
+            role: "leader".into(),
+            host: "h".into(),
+            pid: 1,
+            epoch: 0,
+            at_ms: 0,
+        };
+        let epoch = rt
+            .block_on(store.acquire_lease(&me, 1, 1000))
+            .unwrap()
+            .unwrap();
+        let v = VerdictWrite {
+            key: "acme.a.b".into(),
+            state: Health::Recovering,
+            from: None,
+            force: None,
+            reason: "test".into(),
+            level: 0,
+            open_until_ms: 0,
+            at_ms: 0,
+        };
+        rt.block_on(store.write_verdict(epoch, &v)).unwrap();
+        rt.block_on(store.set_probe_tokens("acme.a.b", 3, 1000))
+            .unwrap();
+        let monitors: Vec<Monitor> = (0..4)
+            .map(|_| Monitor::with_store(store.clone(), cfg()).unwrap())
+            .collect();
+        let breakers: Vec<FleetBreaker> = monitors
+            .iter()
+            .map(|m| m.breaker("acme.a.b").unwrap())
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while breakers
+            .iter()
+            .any(|b| b.fleet_state() != Effective::Recovering)
+        {
+            assert!(Instant::now() < deadline, "verdict mirrored");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Several intervals pass: still 3 probes in all, not 2 per monitor per interval.
+        std::thread::sleep(Duration::from_millis(100));
+        let admitted = breakers
+            .iter()
+            .map(|b| {
+                let mut n = 0;
+                while let Ok(call) = b.try_acquire() {
+                    call.record(Outcome::Success);
+                    n += 1;
+                }
+                n
+            })
+            .sum::<u32>();
+        assert_eq!(admitted, 3);
     }
 
     #[test]

@@ -95,6 +95,9 @@ pub struct ProcessorConfig {
     pub silent_after: Duration,
     /// Entries read per round. Default 512.
     pub read_count: usize,
+    /// Probe calls the whole fleet may make per tick while a key recovers
+    /// (monitors take them as tokens). Default 5.
+    pub fleet_probes: u32,
 }
 
 impl Default for ProcessorConfig {
@@ -115,6 +118,7 @@ impl Default for ProcessorConfig {
             tick: Duration::from_millis(250),
             silent_after: Duration::from_secs(30),
             read_count: 512,
+            fleet_probes: 5,
         }
     }
 }
@@ -710,6 +714,26 @@ impl Processor {
             return;
         }
         let now = wall_ms();
+        // Refill the probe tokens of every recovering key for this tick.
+        let recovering: Vec<String> = self
+            .keys
+            .iter()
+            .filter(|(_, ks)| {
+                ks.force.is_none() && ks.breaker.state(now + ks.offset) == State::HalfOpen
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in recovering {
+            let ttl = ms(self.cfg.tick) * 2;
+            if let Err(e) = self
+                .store
+                .set_probe_tokens(&k, self.cfg.fleet_probes, ttl)
+                .await
+            {
+                self.store_error("probe tokens", &e);
+                break;
+            }
+        }
         let keys: Vec<String> = self.keys.keys().cloned().collect();
         for k in keys {
             let Some(ks) = self.keys.get(&k) else {
@@ -1040,6 +1064,8 @@ mod tests {
         step(&mut p).await;
         let idx = store.verdict_index().await.unwrap();
         assert_eq!(idx["acme.a.b"].state, Health::Recovering);
+        // The fleet-wide probe tokens of this tick.
+        assert_eq!(store.take_probe_tokens("acme.a.b", 100).await.unwrap(), 5);
         let good = Counts {
             success: 3,
             ..Counts::default()

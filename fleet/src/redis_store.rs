@@ -22,6 +22,7 @@
 //! | `tb:verdict:{key}` | hash | `state forced forced_by forced_at_ms version epoch updated_ms changed_at_ms reason level open_until_ms` |
 //! | `tb:transitions:{key}` | list (newest first, 100) | JSON `{at_ms, from, to, version, epoch, reason}` |
 //! | `tb:window:{key}` | hash | `calls failures slow at_ms`: the processor's sliding window |
+//! | `tb:probes:{key}` | integer, PX | fleet-wide probe tokens of a recovering key for the current tick |
 //! | `tb:forces` | hash | key → `state|at_ms|by`: persisted operator forces |
 //! | `tb:totals:{key}` | hash | `success failure slow rejected local first_seen_ms last_seen_ms` since first seen |
 //! | `tb:keymon:{key}` | hash | `<monitor>:success` … `<monitor>:last_seen_ms`, `:host`, `:pid`: who reports what |
@@ -108,6 +109,7 @@ pub struct RedisStore {
     acquire: Script,
     renew: Script,
     release: Script,
+    take: Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -215,6 +217,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('GET', KEYS[2]) == ARGV[
   return 1
 end
 return 0
+"#;
+
+const TAKE_LUA: &str = r#"
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+local take = math.min(n, tonumber(ARGV[1]))
+if take > 0 then redis.call('DECRBY', KEYS[1], take) end
+return take
 "#;
 
 const RELEASE_LUA: &str = r#"
@@ -373,6 +382,7 @@ impl RedisStore {
             acquire: Script::new(ACQUIRE_LUA),
             renew: Script::new(RENEW_LUA),
             release: Script::new(RELEASE_LUA),
+            take: Script::new(TAKE_LUA),
         })
     }
 
@@ -921,6 +931,35 @@ impl Store for RedisStore {
             Ok(f.into_iter()
                 .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
                 .collect())
+        })
+    }
+
+    fn set_probe_tokens<'a>(
+        &'a self,
+        key: &'a str,
+        tokens: u32,
+        ttl_ms: u64,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut c = redis::cmd("SET");
+            c.arg(self.key(&format!("probes:{key}")))
+                .arg(tokens)
+                .arg("PX")
+                .arg(ttl_ms.max(1));
+            self.cmd("set probe tokens", c).await.map(|_| ())
+        })
+    }
+
+    fn take_probe_tokens<'a>(&'a self, key: &'a str, want: u32) -> StoreFuture<'a, u32> {
+        Box::pin(async move {
+            let mut inv = self.take.prepare_invoke();
+            inv.key(self.key(&format!("probes:{key}"))).arg(want);
+            let v = self
+                .exec("take probe tokens", |mut c| async move {
+                    inv.invoke_async(&mut c).await
+                })
+                .await?;
+            Ok(int(&v).and_then(|n| u32::try_from(n).ok()).unwrap_or(0))
         })
     }
 

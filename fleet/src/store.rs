@@ -180,6 +180,16 @@ pub trait Store: Send + Sync + 'static {
     fn stats(&self) -> StoreFuture<'_, Stats>;
     /// Entries in the stream not yet applied (stream length).
     fn backlog(&self) -> StoreFuture<'_, u64>;
+    /// Sets a recovering key's fleet-wide probe tokens for the next tick
+    /// (processor; they expire after `ttl_ms`).
+    fn set_probe_tokens<'a>(
+        &'a self,
+        key: &'a str,
+        tokens: u32,
+        ttl_ms: u64,
+    ) -> StoreFuture<'a, ()>;
+    /// Takes up to `want` of a key's probe tokens (monitors); returns how many.
+    fn take_probe_tokens<'a>(&'a self, key: &'a str, want: u32) -> StoreFuture<'a, u32>;
     /// Subscribes to the processor's verdict-change notices, if the store
     /// publishes them (the default: it does not, monitors only poll).
     fn subscribe_changes(&self) -> StoreFuture<'_, Option<ChangeFeed>> {
@@ -219,6 +229,7 @@ struct Mem {
     verdicts: HashMap<String, (VerdictLine, StoredVerdict)>,
     forces: HashMap<String, Force>,
     windows: HashMap<String, WindowStats>,
+    tokens: HashMap<String, u32>,
     leader: Option<ProcessorInfo>,
     events: Vec<Event>,
     stats: Stats,
@@ -512,5 +523,26 @@ impl Store for MemStore {
 
     fn backlog(&self) -> StoreFuture<'_, u64> {
         self.with(|m| Ok(m.stream.len() as u64))
+    }
+
+    fn set_probe_tokens<'a>(
+        &'a self,
+        key: &'a str,
+        tokens: u32,
+        _ttl_ms: u64,
+    ) -> StoreFuture<'a, ()> {
+        self.with(|m| {
+            m.tokens.insert(key.to_string(), tokens);
+            Ok(())
+        })
+    }
+
+    fn take_probe_tokens<'a>(&'a self, key: &'a str, want: u32) -> StoreFuture<'a, u32> {
+        self.with(|m| {
+            let have = m.tokens.entry(key.to_string()).or_default();
+            let take = want.min(*have);
+            *have -= take;
+            Ok(take)
+        })
     }
 }
