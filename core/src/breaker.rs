@@ -39,13 +39,14 @@
 //! | Open | acquire before `stamp + open × factorᵏ` | Open (rejected, `retry_at`) | `reject_fast` / `acquire_slow` | restamped to `now` if the clock went back by more than the period |
 //! | Open | acquire after it, while the failed trial's probes (ghosts) run and before their deadline | Open (rejected) | `acquire_slow` | — |
 //! | Open | acquire after it, no ghosts (or past their deadline) | HalfOpen, same level, gen+1, slot 0 of a new round | `acquire_slow` | `now` (round start) |
+//! | Open | `advance(now)` after it, no ghosts (or past their deadline) | HalfOpen, same level, gen+1, an empty round | `advance` | `now` |
 //! | Open | a ghost reports | Open, its slot done (counts nothing, `Stale`) | `record_slow` / `probe_next` | — |
 //! | HalfOpen | acquire, a slot of the round free | HalfOpen, next slot claimed | `acquire_slow` | — |
 //! | HalfOpen | acquire, round over (every probe reported) | HalfOpen, gen+1, new round, totals kept | `acquire_slow` | `now` |
 //! | HalfOpen | acquire, round full, a probe still out, before the deadline | HalfOpen (rejected, no `retry_at`) | `acquire_slow` | — |
 //! | HalfOpen | acquire, round full, past `stamp + probe_timeout` | HalfOpen, gen+1, new round (the stuck probes count as ignored and go stale) | `acquire_slow` | `now` |
 //! | HalfOpen | probe success reaching `close_after` | Closed, level 0, gen+1 | `record_slow` / `probe_next` | `now` |
-//! | HalfOpen | probe failure past the close bar | Open, level+1 (capped), gen+1, the round's slots kept as ghosts | `record_slow` / `probe_next` | `max(now, round start)` |
+//! | HalfOpen | probe failure past the close bar | Open, level+1 (capped), gen+1, the round's slots kept as ghosts, `opened_by` = failed trial | `record_slow` / `probe_next` | `max(now, round start)` |
 //! | HalfOpen | other probe outcome (or release) | HalfOpen, slot done, totals updated | `record_slow` / `probe_next` | — |
 //! | any | `reset()` | Closed, level 0, gen+1 | `swap_word` | tick 0 |
 //! | any but the target | `force_open()` / `force_closed()` / `disable()` | ForcedOpen / ForcedClosed / Disabled, level 0, gen+1 | `swap_word` via `set_state` | tick 0 |
@@ -61,7 +62,7 @@
 //! any number of transitions below 2³².
 
 use crate::config::{Config, ConfigError, Trip, allowed_failures, open_ticks_at};
-use crate::state::{GEN_MASK, MAX_HALF_OPEN_COUNT, Probes, State, Word};
+use crate::state::{GEN_MASK, MAX_HALF_OPEN_COUNT, Probes, REOPENED, State, Word};
 use crate::sync::{AtomicU64, AtomicU128, Ordering, const_fn};
 use crate::window::{Policy, WindowCounts};
 
@@ -471,6 +472,25 @@ impl Params {
     }
 }
 
+/// What moved a breaker to `Open` ([`Snapshot::opened_by`]).
+///
+/// ```
+/// use tripbit::{Breaker, Config, OpenedBy, Outcome};
+/// let b = Breaker::new(Config::new(10).consecutive_failures(1));
+/// b.try_acquire(0).unwrap().record(Outcome::Failure, 0);
+/// assert_eq!(b.snapshot(0).opened_by, Some(OpenedBy::Trip));
+/// b.try_acquire(10).unwrap().record(Outcome::Failure, 10);
+/// assert_eq!(b.snapshot(10).opened_by, Some(OpenedBy::FailedTrial));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum OpenedBy {
+    /// A trip from `Closed` (the policy's bar was reached).
+    Trip,
+    /// A failed half-open trial: a probe failed past the close bar.
+    FailedTrial,
+}
+
 /// Counters and timestamps of a breaker at one instant.
 ///
 /// ```
@@ -510,6 +530,8 @@ pub struct Snapshot {
     /// While half-open with every slot of the round busy: the tick from
     /// which the next caller abandons the round (the probe deadline).
     pub probe_deadline: Option<u64>,
+    /// While the stored state is `Open`: what opened it.
+    pub opened_by: Option<OpenedBy>,
     /// Sliding-window totals (all zero for the consecutive policy).
     pub window: WindowCounts,
 }
@@ -1222,7 +1244,7 @@ impl<P: Policy> Breaker<P> {
                     // probes still running are its ghosts.
                     let next = w
                         .next(State::Open, level)
-                        .with_counters(p.round_only().pack());
+                        .with_counters(p.round_only().pack() | REOPENED);
                     return Some((next, true, true));
                 }
             }
@@ -1337,7 +1359,9 @@ impl<P: Policy> Breaker<P> {
         // Ordering: Relaxed; the stamp is read with Acquire.
         let w = Word::unpack(self.word.load(Ordering::Relaxed));
         let probes = match w.state {
-            State::HalfOpen | State::Open => Probes::unpack(w.counters),
+            State::HalfOpen => Probes::unpack(w.counters),
+            // The ghosts' round only (no trial totals while open).
+            State::Open => Probes::unpack(w.counters).round_only(),
             _ => Probes::ZERO,
         };
         let open = self.open_view(w, now);
@@ -1368,7 +1392,65 @@ impl<P: Policy> Breaker<P> {
             opened_at: open.map(|o| o.0),
             open_until: open.map(|o| o.1),
             probe_deadline,
+            opened_by: (w.state == State::Open).then_some(if w.counters & REOPENED != 0 {
+                OpenedBy::FailedTrial
+            } else {
+                OpenedBy::Trip
+            }),
             window: self.policy.counts(now, w.generation),
+        }
+    }
+
+    /// Makes the lazy `Open → HalfOpen` move at `now` without admitting a
+    /// call: when the open period is over (and the failed trial's probes
+    /// have returned or passed their deadline), the breaker becomes
+    /// `HalfOpen` with an empty round, and the transition is returned. For
+    /// callers that report the state without calling (the Python drop-in's
+    /// `get_state()`); `try_acquire` makes the same move by itself.
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, Outcome, State};
+    /// let b = Breaker::new(Config::new(10).consecutive_failures(1));
+    /// b.try_acquire(0).unwrap().record(Outcome::Failure, 0);
+    /// assert_eq!(b.advance(9), None);
+    /// assert_eq!(b.advance(10).unwrap().to, State::HalfOpen);
+    /// assert_eq!(b.snapshot(10).probes_in_flight, 0);
+    /// assert!(b.try_acquire(11).unwrap().is_probe()); // the first probe
+    /// ```
+    pub fn advance(&self, now: u64) -> Option<Transition> {
+        // Ordering: Relaxed, as in `admit`.
+        let mut cur = self.word.load(Ordering::Relaxed);
+        loop {
+            let w = Word::unpack(cur);
+            if w.state != State::Open {
+                return None;
+            }
+            let (since, _) = match self.stamp_or_publish(w, now) {
+                Some(s) => s,
+                None => {
+                    // Ordering: Relaxed, as above.
+                    cur = self.word.load(Ordering::Relaxed);
+                    continue;
+                }
+            };
+            match self.open_view(w, now) {
+                Some((s, _, true)) if s == since => {}
+                _ => return None,
+            }
+            let next = w.next(State::HalfOpen, w.level);
+            // Ordering: Relaxed both ways, as in `acquire_slow`.
+            match self.word.compare_exchange_weak(
+                cur,
+                next.pack(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    let _ = self.publish(next.generation, now);
+                    return Some(transition(w, next));
+                }
+                Err(actual) => cur = actual,
+            }
         }
     }
 

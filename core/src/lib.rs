@@ -24,7 +24,7 @@ mod sync;
 mod window;
 
 pub use breaker::{
-    Breaker, Consecutive, Outcome, Permit, Rejected, Snapshot, Stale, Ticket, Transition,
+    Breaker, Consecutive, OpenedBy, Outcome, Permit, Rejected, Snapshot, Stale, Ticket, Transition,
 };
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]

@@ -19,7 +19,8 @@
 //!   | 54..64 | `failures`  | failures of the whole half-open trial                     |
 //!
 //! - `Open` after a failed trial: `claimed` and `done` of the round that
-//!   failed (its probes still running: the *ghosts*), successes/failures 0.
+//!   failed (its probes still running: the *ghosts*), and bit 63 set
+//!   (`REOPENED`: opened by a failed trial, not by a trip from `Closed`).
 //!   A ghost's late report sets its `done` bit (counting nothing), and the
 //!   next half-open period waits for every ghost, or for the probe
 //!   deadline, so that calls in flight to the upstream never exceed
@@ -253,6 +254,10 @@ impl Word {
         ((generation & GEN_MASK) as u64) << GEN_SHIFT
     }
 }
+
+/// In an `Open` word's counters: set when a failed half-open trial (or its
+/// deadline) reopened the breaker, clear when it tripped from `Closed`.
+pub(crate) const REOPENED: u32 = 1 << 31;
 
 /// Half-open counters, packed into the word's upper 32 bits (table above).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -75,6 +75,32 @@ fn open_rows() {
 }
 
 #[test]
+fn advance_row() {
+    let b = tripped(BASE.consecutive_failures(1));
+    let g = b.snapshot(0).generation;
+    assert_eq!(b.snapshot(0).opened_by, Some(tripbit::OpenedBy::Trip));
+    assert_eq!(b.advance(99), None); // period not over: nothing
+    let t = b.advance(100).unwrap();
+    assert_eq!(
+        (t.from, t.to, t.level, t.generation),
+        (State::Open, State::HalfOpen, 0, g + 1)
+    );
+    let s = b.snapshot(100);
+    assert_eq!((s.probes_in_flight, s.probe_deadline), (0, None));
+    assert_eq!(b.advance(101), None); // already half-open
+    let p = b.try_acquire(101).unwrap(); // slot 0 of the empty round
+    assert!(p.is_probe() && p.transition().is_none());
+    assert_eq!(
+        p.record(Outcome::Failure, 102).map(|t| t.to),
+        Some(State::Open)
+    );
+    assert_eq!(
+        b.snapshot(102).opened_by,
+        Some(tripbit::OpenedBy::FailedTrial)
+    );
+}
+
+#[test]
 fn open_waits_for_ghosts_and_a_ghost_report_only_frees_its_slot() {
     // A probe timeout longer than the open period, so the wait is visible.
     let b2 = tripped(
