@@ -11,7 +11,7 @@
 //! `TRIPBIT_BENCH_QUICK=1` runs fewer rounds. Prints a Markdown table.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -288,6 +288,73 @@ fn failover(quick: bool, rows: &mut Vec<(String, String)>) {
     ));
 }
 
+/// Calls that reached a dead upstream during an outage of `outage`, over 8
+/// service processes (two groups of four, "two hosts"), with the fleet
+/// (a processor running) or with private breakers only (no processor: each
+/// process's own breaker alone, the same config).
+fn wasted(fleet: bool, outage: Duration) -> (u64, u64) {
+    let redis = Redis::start();
+    let url = redis.url();
+    let key = "bench.wasted.key";
+    let _p = fleet.then(|| processor(&url, "waste", &["--min-calls", "20"]));
+    let mut sims = Vec::new();
+    for i in 0..8 {
+        let mut child = Command::new(fleet_bin())
+            .args([
+                "sim-monitor",
+                "--redis",
+                &url,
+                "--id",
+                &format!("h{}-s{i}", i / 4),
+                "--key",
+                key,
+            ])
+            .args(["--every-ms", "50"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let lines: Lines = Arc::default();
+        let l2 = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                l2.lock().unwrap().push(l);
+            }
+        });
+        sims.push((Kid(child), stdin, lines));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    for (_, stdin, _) in &mut sims {
+        writeln!(stdin, "fail 100").unwrap();
+    }
+    std::thread::sleep(outage);
+    for (_, stdin, _) in &mut sims {
+        writeln!(stdin, "quit").unwrap();
+    }
+    let (mut failed, mut calls) = (0, 0);
+    for (_, _, lines) in &sims {
+        wait_for("a service to close", WAIT, || {
+            lines
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l == "closed" || l.starts_with("close-error"))
+        });
+        for l in lines.lock().unwrap().iter() {
+            let p: Vec<&str> = l.split(' ').collect();
+            if p.len() == 7 && p[0] == "acked" {
+                let n = |i: usize| p[i].parse::<u64>().unwrap_or(0);
+                failed += n(3);
+                calls += n(2) + n(3) + n(4) + n(5);
+            }
+        }
+    }
+    (failed, calls)
+}
+
 fn main() {
     let quick = std::env::var_os("TRIPBIT_BENCH_QUICK").is_some();
     let started = Instant::now();
@@ -295,6 +362,16 @@ fn main() {
     capacity(quick, &mut rows);
     propagation(quick, &mut rows);
     failover(quick, &mut rows);
+    let outage = Duration::from_secs(if quick { 8 } else { 20 });
+    let (private, pc) = wasted(false, outage);
+    let (fleet, fc) = wasted(true, outage);
+    rows.push((
+        format!(
+            "calls wasted on a dead upstream, {} s outage, 8 processes × 20 calls/s (2 groups of 4): private breakers (consecutive 5, open 5 s) / fleet (the same locally, plus the processor's defaults)",
+            outage.as_secs()
+        ),
+        format!("{private} of {pc} calls / {fleet} of {fc} calls"),
+    ));
     println!("| figure | measured |");
     println!("|---|---|");
     for (k, v) in &rows {
