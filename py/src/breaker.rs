@@ -17,7 +17,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
-use tripbit::{Config, Outcome, Rejected, Snapshot, State, Ticket, Transition};
+use tripbit::{Config, OpenedBy, Outcome, Rejected, Snapshot, State, Ticket, Transition};
 
 use crate::emit::{Announcement, Voice, log_line, print_line};
 use crate::engine::{Core, count_buckets, time_buckets};
@@ -189,10 +189,9 @@ impl CoreBreaker {
         probe_ns: Option<u64>,
         stdout: bool,
     ) -> PyResult<CoreBreaker> {
-        // The backoff level doubles as "this Open came from a failed probe"
-        // (it is 0 only after a trip from Closed), which the drop-in's
-        // failure_count needs: so the max level is at least 1, and "no
-        // backoff" is factor 1 (the open period never grows).
+        // "No backoff" is factor 1 (the open period never grows), whatever
+        // the max level; the drop-in's failure_count tells a trip from a
+        // failed trial by the snapshot's `opened_by`.
         let backoff = if backoff_factor <= 1 || backoff_max_level == 0 {
             (1, 1)
         } else {
@@ -340,21 +339,10 @@ impl CoreBreaker {
     fn get_state<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let this = slf.get();
         let now = time::now();
-        let s = this.core.snapshot(now);
-        if s.stored_state == State::Open && s.state == State::HalfOpen {
-            // The core moves Open -> HalfOpen when it admits the first probe:
-            // admit one and hand its slot straight back (Ignored counts
-            // nothing), so the move happens here, silently, as the original's
-            // did, and the next call() is the probe.
-            if let Ok((ticket, tr)) = this.core.acquire_with(|| now) {
-                let tr2 = this.core.record(ticket, Outcome::Ignored, now);
-                if let Some(tr) = tr {
-                    this.announce(slf, tr, now, Voice::Silent);
-                }
-                if let Ok(Some(tr)) = tr2 {
-                    this.announce(slf, tr, now, Voice::Silent);
-                }
-            }
+        // The lazy move, silently as the original's, without admitting a
+        // call: the next call() is the probe, with the whole round free.
+        if let Some(tr) = this.core.advance(now) {
+            this.announce(slf, tr, now, Voice::Silent);
         }
         state::member(slf.py(), this.core.snapshot(now).state)
     }
@@ -1025,8 +1013,10 @@ impl CoreBreaker {
         match s.stored_state {
             State::Closed | State::Disabled if window => s.window.failures,
             State::Closed | State::Disabled => s.consecutive_failures,
-            State::Open if s.backoff_level == 0 && window => self.tripped_with(s.generation),
-            State::Open if s.backoff_level == 0 => self.failure_threshold,
+            State::Open if s.opened_by == Some(OpenedBy::Trip) && window => {
+                self.tripped_with(s.generation)
+            }
+            State::Open if s.opened_by == Some(OpenedBy::Trip) => self.failure_threshold,
             State::HalfOpen => s.probe_failures,
             _ => 0,
         }

@@ -17,6 +17,7 @@ pub(crate) trait Engine: Send + Sync {
     fn acquire(&self, now: u64) -> Result<(Ticket, Option<Transition>), Rejected>;
     fn record(&self, t: Ticket, o: Outcome, now: u64) -> Result<Option<Transition>, Stale>;
     fn snapshot(&self, now: u64) -> Snapshot;
+    fn advance(&self, now: u64) -> Option<Transition>;
     fn force_open(&self) -> Option<Transition>;
     fn force_closed(&self) -> Option<Transition>;
     fn disable(&self) -> Option<Transition>;
@@ -32,6 +33,9 @@ impl<P: Policy + Send + Sync> Engine for Breaker<P> {
     }
     fn snapshot(&self, now: u64) -> Snapshot {
         Breaker::snapshot(self, now)
+    }
+    fn advance(&self, now: u64) -> Option<Transition> {
+        Breaker::advance(self, now)
     }
     fn force_open(&self) -> Option<Transition> {
         Breaker::force_open(self)
@@ -112,6 +116,11 @@ impl Core {
 
     pub(crate) fn snapshot(&self, now: u64) -> Snapshot {
         dispatch!(self, b => b.snapshot(now))
+    }
+
+    /// The lazy `Open -> HalfOpen` move at `now`, admitting no call.
+    pub(crate) fn advance(&self, now: u64) -> Option<Transition> {
+        dispatch!(self, b => b.advance(now))
     }
 
     pub(crate) fn force_open(&self) -> Option<Transition> {
