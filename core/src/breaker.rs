@@ -61,193 +61,12 @@
 //! ticket from an earlier period is told apart from the current one after
 //! any number of transitions below 2³².
 
-use crate::config::{Config, ConfigError, Trip, allowed_failures, open_ticks_at};
+use crate::config::{Config, ConfigError};
+use crate::machine::{Core, stamp_generation, stamp_tick, transition};
+use crate::policy::{Consecutive, Policy};
 use crate::state::{GEN_MASK, MAX_HALF_OPEN_COUNT, Probes, REOPENED, State, Word};
-use crate::sync::{AtomicU64, AtomicU128, Ordering, const_fn};
-use crate::window::{Policy, WindowCounts};
-
-/// The outcome of a guarded call.
-///
-/// ```
-/// use tripbit::Outcome;
-/// assert_eq!(Outcome::from_success(true), Outcome::Success);
-/// assert_eq!(Outcome::from_success(false), Outcome::Failure);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[repr(u8)]
-pub enum Outcome {
-    /// The call worked.
-    Success = 0,
-    /// The call failed: counts towards tripping.
-    Failure = 1,
-    /// Neither: cancelled, or an error the caller excludes (a client error).
-    /// Counts nothing; releases a half-open slot.
-    Ignored = 2,
-}
-
-impl Outcome {
-    /// `Success` for `true`, `Failure` for `false`.
-    ///
-    /// ```
-    /// assert_eq!(tripbit::Outcome::from_success(false), tripbit::Outcome::Failure);
-    /// ```
-    pub const fn from_success(ok: bool) -> Outcome {
-        if ok {
-            Outcome::Success
-        } else {
-            Outcome::Failure
-        }
-    }
-}
-
-/// A state change, returned to the caller of the operation that caused it;
-/// never delivered by callback, so a listener can never re-enter the breaker.
-///
-/// ```
-/// use tripbit::{Breaker, Config, Outcome, State};
-/// let b = Breaker::new(Config::new(10).consecutive_failures(1));
-/// let t = b.try_acquire(0).unwrap().record(Outcome::Failure, 1).unwrap();
-/// assert_eq!((t.from, t.to), (State::Closed, State::Open));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Transition {
-    /// State before.
-    pub from: State,
-    /// State after.
-    pub to: State,
-    /// Generation after the change (24 bits, wrapping).
-    pub generation: u32,
-    /// Backoff level after the change.
-    pub level: u8,
-}
-
-/// Why a call was not admitted, and when to try again.
-///
-/// ```
-/// use tripbit::{Breaker, Config, Outcome, State};
-/// let b = Breaker::new(Config::new(100).consecutive_failures(1));
-/// b.try_acquire(0).unwrap().record(Outcome::Failure, 5);
-/// let r = b.try_acquire(6).unwrap_err();
-/// assert_eq!(r.state, State::Open);
-/// assert_eq!(r.retry_at, Some(105));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Rejected {
-    /// The state that rejected the call.
-    pub state: State,
-    /// The tick from which a call may be admitted again: the end of the open
-    /// period. `None` when no time bound is known (forced open, or every
-    /// half-open probe slot busy: retry when a probe finishes).
-    pub retry_at: Option<u64>,
-}
-
-impl core::fmt::Display for Rejected {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self.retry_at {
-            Some(t) => write!(f, "circuit breaker {} until tick {t}", self.state),
-            None => write!(f, "circuit breaker {}", self.state),
-        }
-    }
-}
-
-#[cfg(feature = "std")]
-impl std::error::Error for Rejected {}
-
-/// A result that was not counted because the breaker changed state (or was
-/// reset) since the call was admitted: the result belongs to an older
-/// generation.
-///
-/// ```
-/// use tripbit::{Breaker, Config, Outcome, Stale};
-/// let b = Breaker::new(Config::new(10));
-/// let ticket = b.try_acquire(0).unwrap().into_ticket();
-/// b.reset();
-/// assert_eq!(b.record_ticket(ticket, Outcome::Failure, 1), Err(Stale));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Stale;
-
-impl core::fmt::Display for Stale {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("result discarded: the breaker changed state since the call was admitted")
-    }
-}
-
-#[cfg(feature = "std")]
-impl std::error::Error for Stale {}
-
-/// A permit in plain data: what C and Python hold between admitting a call
-/// and reporting its outcome, where a borrow cannot be kept. Hand it back with
-/// [`Breaker::record_ticket`] exactly once; a probe ticket never recorded
-/// keeps its half-open slot until the probe deadline
-/// ([`Config::probe_timeout`]) lets the next caller start a new round.
-///
-/// A probe ticket counts at most once: reporting it (a record or a release)
-/// marks its slot done in the same CAS that counts it, and slots are never
-/// reused within a round, so a second report is [`Stale`]. A ticket of an
-/// earlier period is stale too. A closed-state ticket is plain data for the
-/// one load that admitted it; replaying one counts it again (the Rust
-/// [`Permit`] cannot be replayed: recording consumes it).
-///
-/// ```
-/// use tripbit::{Breaker, Config, Outcome};
-/// let b = Breaker::new(Config::new(10));
-/// let t = b.try_acquire(0).unwrap().into_ticket();
-/// assert!(!t.is_probe());
-/// assert_eq!(b.record_ticket(t, Outcome::Success, 1), Ok(None));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[repr(C)]
-pub struct Ticket {
-    /// Tick at which the call was admitted (for slow-call timing).
-    pub acquired_at: u64,
-    /// Generation when admitted: the word's 24-bit generation for a closed
-    /// call, the low 32 bits of the 64-bit generation for a probe.
-    pub generation: u32,
-    /// Whether this call holds a half-open probe slot.
-    pub probe: bool,
-    /// The probe's slot in its round (0 for other calls).
-    pub slot: u8,
-}
-
-impl Ticket {
-    /// The ticket of a call admitted at `now` on the raw state word
-    /// `admitted`: a probe iff the word is `HalfOpen`, its slot the last one
-    /// the word hands out; `probe_gen` is the probe's 32-bit generation.
-    #[inline(always)]
-    const fn admitted_on(admitted: u64, now: u64, probe_gen: u32) -> Ticket {
-        let probe = Word::raw_is_half_open(admitted);
-        Ticket {
-            acquired_at: now,
-            generation: if probe {
-                probe_gen
-            } else {
-                Word::raw_generation(admitted)
-            },
-            probe,
-            slot: if probe {
-                (Probes::unpack((admitted >> 32) as u32).claimed as u8).wrapping_sub(1)
-            } else {
-                0
-            },
-        }
-    }
-
-    /// Whether this ticket holds a half-open probe slot.
-    ///
-    /// ```
-    /// let b = tripbit::Breaker::new(tripbit::Config::new(10));
-    /// assert!(!b.try_acquire(0).unwrap().into_ticket().is_probe());
-    /// ```
-    pub const fn is_probe(&self) -> bool {
-        self.probe
-    }
-}
+use crate::sync::{Ordering, const_fn};
+use crate::types::{OpenedBy, Outcome, Rejected, Snapshot, Stale, Ticket, Transition};
 
 /// An admitted call. Report its outcome with [`Permit::record`]; dropping it
 /// unrecorded releases its half-open slot (if any) and counts nothing.
@@ -340,7 +159,7 @@ impl<'a, P: Policy> Permit<'a, P> {
         let b = this.breaker;
         // Ordering: Relaxed: the word publishes no other memory to a record
         // (ticks live in the stamp, read with its own Acquire load).
-        let cur = b.word.load(Ordering::Relaxed);
+        let cur = b.core.word.load(Ordering::Relaxed);
         // The hot path: the consecutive policy's success on the very word it
         // was admitted on, a clean closed word (no failures counted), changes
         // nothing: two loads and a compare, no read-modify-write, so cores
@@ -411,131 +230,6 @@ impl<P: Policy> Drop for Permit<'_, P> {
     }
 }
 
-/// The default policy: trip after `n` consecutive failures. Zero-sized: its
-/// failure count lives in the state word, its threshold in the breaker.
-///
-/// ```
-/// assert_eq!(core::mem::size_of::<tripbit::Consecutive>(), 0);
-/// ```
-#[derive(Debug)]
-#[repr(C)]
-pub struct Consecutive {
-    _private: [u8; 0],
-}
-
-impl Consecutive {
-    pub(crate) const INIT: Consecutive = Consecutive { _private: [] };
-}
-
-/// Immutable settings, packed into 32 bytes.
-#[derive(Clone, Copy, Debug)]
-#[repr(C)]
-pub(crate) struct Params {
-    pub(crate) open_ticks: u64,
-    pub(crate) probe_ticks: u64,
-    pub(crate) threshold: u32,
-    pub(crate) close_after: u16,
-    pub(crate) probes: u8,
-    pub(crate) backoff_factor: u8,
-    pub(crate) backoff_max_level: u8,
-    pub(crate) close_max_failure_percent: u8,
-}
-
-impl Params {
-    const fn from_config(c: &Config) -> Params {
-        Params {
-            open_ticks: c.open_ticks,
-            probe_ticks: c.probe_ticks,
-            threshold: match c.trip {
-                Trip::ConsecutiveFailures(n) => n,
-                Trip::FailureRate { .. } => 0,
-            },
-            close_after: c.close_after,
-            probes: c.probes,
-            backoff_factor: c.backoff_factor,
-            backoff_max_level: c.backoff_max_level,
-            close_max_failure_percent: c.close_max_failure_percent,
-        }
-    }
-
-    fn open_ticks_at(&self, level: u8) -> u64 {
-        open_ticks_at(
-            self.open_ticks,
-            self.backoff_factor,
-            self.backoff_max_level,
-            level,
-        )
-    }
-
-    fn allowed_failures(&self) -> u32 {
-        allowed_failures(u32::from(self.close_after), self.close_max_failure_percent)
-    }
-}
-
-/// What moved a breaker to `Open` ([`Snapshot::opened_by`]).
-///
-/// ```
-/// use tripbit::{Breaker, Config, OpenedBy, Outcome};
-/// let b = Breaker::new(Config::new(10).consecutive_failures(1));
-/// b.try_acquire(0).unwrap().record(Outcome::Failure, 0);
-/// assert_eq!(b.snapshot(0).opened_by, Some(OpenedBy::Trip));
-/// b.try_acquire(10).unwrap().record(Outcome::Failure, 10);
-/// assert_eq!(b.snapshot(10).opened_by, Some(OpenedBy::FailedTrial));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum OpenedBy {
-    /// A trip from `Closed` (the policy's bar was reached).
-    Trip,
-    /// A failed half-open trial: a probe failed past the close bar.
-    FailedTrial,
-}
-
-/// Counters and timestamps of a breaker at one instant.
-///
-/// ```
-/// use tripbit::{Breaker, Config, Outcome, State};
-/// let b = Breaker::new(Config::new(10).consecutive_failures(3));
-/// b.try_acquire(0).unwrap().record(Outcome::Failure, 1);
-/// let s = b.snapshot(2);
-/// assert_eq!(s.state, State::Closed);
-/// assert_eq!(s.consecutive_failures, 1);
-/// assert_eq!(s.opened_at, None);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Snapshot {
-    /// The state as [`Breaker::state`] reports it at `now`.
-    pub state: State,
-    /// The state stored in the word (`Open` while [`state`](Self::state)
-    /// already says `HalfOpen` because the open period is over).
-    pub stored_state: State,
-    /// Generation (24 bits, wrapping).
-    pub generation: u32,
-    /// Backoff level: failed probes in a row, capped.
-    pub backoff_level: u8,
-    /// Consecutive failures (Closed and Disabled).
-    pub consecutive_failures: u32,
-    /// Half-open probes in flight (while open: probes of the failed trial
-    /// still running, which the next half-open period waits for).
-    pub probes_in_flight: u32,
-    /// Half-open successes so far.
-    pub probe_successes: u32,
-    /// Half-open failures so far.
-    pub probe_failures: u32,
-    /// Tick of the last trip, while open.
-    pub opened_at: Option<u64>,
-    /// End of the open period, while open.
-    pub open_until: Option<u64>,
-    /// While half-open with every slot of the round busy: the tick from
-    /// which the next caller abandons the round (the probe deadline).
-    pub probe_deadline: Option<u64>,
-    /// While the stored state is `Open`: what opened it.
-    pub opened_by: Option<OpenedBy>,
-    /// Sliding-window totals (all zero for the consecutive policy).
-    pub window: WindowCounts,
-}
-
 /// A circuit breaker: a `#[repr(C)]` struct of atomics and immutable
 /// settings, no pointers, no allocation. It can live in a `static`, on the
 /// stack, in C storage or in shared memory.
@@ -562,21 +256,18 @@ pub struct Snapshot {
 /// ```
 #[repr(C)]
 pub struct Breaker<P: Policy = Consecutive> {
-    /// `(full generation << 64) | tick`; see the module docs for its protocol.
-    stamp: AtomicU128,
-    /// The state word; bit layout in `state.rs`. Written only by CAS.
-    word: AtomicU64,
-    params: Params,
+    /// The stamp, the state word and the settings (`machine.rs`).
+    pub(crate) core: Core,
     pub(crate) policy: P,
 }
 
 impl<P: Policy> core::fmt::Debug for Breaker<P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let w = Word::unpack(self.word.load(Ordering::Relaxed));
+        let w = Word::unpack(self.core.word.load(Ordering::Relaxed));
         f.debug_struct("Breaker")
             .field("state", &w.state)
             .field("generation", &w.generation)
-            .field("params", &self.params)
+            .field("params", &self.core.params)
             .finish()
     }
 }
@@ -620,43 +311,11 @@ impl Breaker<Consecutive> {
             if let Err(e) = config.validate() {
                 return Err(e);
             }
-            if !matches!(config.trip, Trip::ConsecutiveFailures(_)) || config.slow().is_some() {
-                return Err(ConfigError::Policy);
+            match Consecutive::for_config(&config) {
+                Ok(policy) => Ok(Breaker::from_parts(&config, policy)),
+                Err(e) => Err(e),
             }
-            Ok(Breaker::from_parts(&config, Consecutive::INIT))
         }
-    }
-}
-
-/// A stamp: the full generation it belongs to, and its tick.
-#[inline(always)]
-const fn stamp_pack(generation: u64, tick: u64) -> u128 {
-    ((generation as u128) << 64) | tick as u128
-}
-
-#[inline(always)]
-const fn stamp_generation(s: u128) -> u64 {
-    (s >> 64) as u64
-}
-
-#[inline(always)]
-const fn stamp_tick(s: u128) -> u64 {
-    s as u64
-}
-
-/// The 64-bit generation of a word whose 24-bit generation is `g24`, given
-/// the stamp `s`: the stamp's plus the signed distance between their low 24
-/// bits. The stamp lags the current word by at most the transitions whose
-/// winners have not published yet, and a word a caller loaded earlier lags
-/// the stamp by at most the transitions since: both far below 2²³.
-#[inline(always)]
-const fn full_generation(s: u128, g24: u32) -> u64 {
-    let gs = stamp_generation(s);
-    let d = g24.wrapping_sub(gs as u32) & GEN_MASK;
-    if d < 1 << 23 {
-        gs.wrapping_add(d as u64)
-    } else {
-        gs.wrapping_sub(((1 << 24) - d) as u64)
     }
 }
 
@@ -670,12 +329,17 @@ struct Admitted {
 }
 
 impl<P: Policy> Breaker<P> {
+    /// A breaker of policy `P` for `config`, or the setting at fault (what
+    /// [`Registry`](crate::Registry) builds its entries with).
+    pub(crate) fn try_from_config(config: Config) -> Result<Breaker<P>, ConfigError> {
+        config.validate()?;
+        Ok(Breaker::from_parts(&config, P::make(&config)?))
+    }
+
     const_fn! {
         pub(crate) fn from_parts(config: &Config, policy: P) -> Breaker<P> {
             Breaker {
-                stamp: AtomicU128::new(stamp_pack(0, 0)),
-                word: AtomicU64::new(Word::INIT.pack()),
-                params: Params::from_config(config),
+                core: Core::new(config),
                 policy,
             }
         }
@@ -758,7 +422,7 @@ impl<P: Policy> Breaker<P> {
             return None;
         }
         // Ordering: Relaxed, as in `admit`.
-        let cur = self.word.load(Ordering::Relaxed);
+        let cur = self.core.word.load(Ordering::Relaxed);
         Word::raw_is_closed(cur).then_some(cur)
     }
 
@@ -784,7 +448,7 @@ impl<P: Policy> Breaker<P> {
     fn admit(&self, now: u64) -> Result<Admitted, Rejected> {
         // Ordering: Relaxed. In the admitting states nothing but the word
         // itself is read; the Open paths read the stamp with Acquire.
-        let cur = self.word.load(Ordering::Relaxed);
+        let cur = self.core.word.load(Ordering::Relaxed);
         if Word::raw_is_closed(cur) {
             return Ok(Admitted {
                 word: cur,
@@ -812,103 +476,16 @@ impl<P: Policy> Breaker<P> {
             return None;
         }
         // Ordering: Acquire, pairs with the AcqRel CAS in `publish`.
-        let s = self.stamp.load(Ordering::Acquire);
+        let s = self.core.stamp.load(Ordering::Acquire);
         if (stamp_generation(s) as u32) & GEN_MASK != Word::raw_generation(cur) {
             return None;
         }
         let since = stamp_tick(s);
-        let until = since.saturating_add(self.params.open_ticks);
+        let until = since.saturating_add(self.core.params.open_ticks);
         (now >= since && now < until).then_some(Rejected {
             state: State::Open,
             retry_at: Some(until),
         })
-    }
-
-    /// The stamp of word `w`: its tick if published (`None` while the
-    /// winner of the transition has not published it), and `w`'s 64-bit
-    /// generation.
-    #[inline]
-    fn stamp_of(&self, w: Word) -> (Option<u64>, u64) {
-        // Ordering: Acquire, pairs with the AcqRel CAS in `publish`.
-        let s = self.stamp.load(Ordering::Acquire);
-        let g = full_generation(s, w.generation);
-        let tick = (stamp_generation(s) == g).then_some(stamp_tick(s));
-        (tick, g)
-    }
-
-    /// The stamp of `w`, publishing `now` for it if nobody has yet: the
-    /// tick in effect for `w`'s state and its 64-bit generation; `None` if
-    /// the word has moved past `w` (reload and decide again).
-    fn stamp_or_publish(&self, w: Word, now: u64) -> Option<(u64, u64)> {
-        match self.stamp_of(w) {
-            (Some(t), g) => Some((t, g)),
-            (None, _) => self.publish(w.generation, now),
-        }
-    }
-
-    /// Publishes `tick` as the stamp of the word generation `g24`: only over
-    /// the stamp of an older generation, and only while the word is still at
-    /// `g24`. Returns the tick in effect for `g24` (ours, or the one another
-    /// thread published first) and the full generation, or `None` once the
-    /// word has moved on (a late publisher never overwrites a newer stamp).
-    fn publish(&self, g24: u32, tick: u64) -> Option<(u64, u64)> {
-        // Ordering: Acquire, pairs with the AcqRel CAS below (of another
-        // publisher): if we see a newer generation's stamp, the word load
-        // that follows sees that generation's word or a later one.
-        let mut cur = self.stamp.load(Ordering::Acquire);
-        loop {
-            let g = full_generation(cur, g24);
-            if stamp_generation(cur) == g {
-                return Some((stamp_tick(cur), g));
-            }
-            // Ordering: Acquire, see above: read-read coherence with the
-            // word load of whoever published the stamp we just read.
-            if Word::raw_generation(self.word.load(Ordering::Acquire)) != g24 {
-                return None;
-            }
-            // Ordering: AcqRel: Release publishes this stamp to the Acquire
-            // loads above and in `stamp_of`/`reject_fast`; Acquire on
-            // success and failure orders our next word load after the stamp
-            // we displaced or found.
-            match self.stamp.compare_exchange(
-                cur,
-                stamp_pack(g, tick),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return Some((tick, g)),
-                Err(actual) => cur = actual,
-            }
-        }
-    }
-
-    /// Re-stamps generation `g` from `old` to `now` (a clock that went back
-    /// by more than the period it times): best effort, a failed CAS means
-    /// another thread changed the stamp first.
-    fn restamp(&self, g: u64, old: u64, now: u64) {
-        // Ordering: AcqRel / Acquire, as in `publish`.
-        let _ = self.stamp.compare_exchange(
-            stamp_pack(g, old),
-            stamp_pack(g, now),
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        );
-    }
-
-    /// `Err` while a period of `len` ticks stamped at `since` runs at `now`:
-    /// the tick it ends. A clock that went back by more than `len` (a clock
-    /// restart, a wrapped counter) re-stamps the period to start at `now`,
-    /// so it never blocks for the age of the old clock.
-    fn period_running(&self, g: u64, since: u64, len: u64, now: u64) -> Result<(), u64> {
-        if now < since {
-            if since - now > len {
-                self.restamp(g, since, now);
-                return Err(now.saturating_add(len));
-            }
-            return Err(since.saturating_add(len));
-        }
-        let until = since.saturating_add(len);
-        if now < until { Err(until) } else { Ok(()) }
     }
 
     /// Every state but `Closed`: kept out of line so the closed path inlines
@@ -932,13 +509,13 @@ impl<P: Policy> Breaker<P> {
                     });
                 }
                 State::Open => {
-                    let Some((since, g)) = self.stamp_or_publish(w, now) else {
+                    let Some((since, g)) = self.core.stamp_or_publish(w, now) else {
                         // Ordering: Relaxed, as in `admit`.
-                        cur = self.word.load(Ordering::Relaxed);
+                        cur = self.core.word.load(Ordering::Relaxed);
                         continue;
                     };
-                    let period = self.params.open_ticks_at(w.level);
-                    if let Err(until) = self.period_running(g, since, period, now) {
+                    let period = self.core.params.open_ticks_at(w.level);
+                    if let Err(until) = self.core.period_running(g, since, period, now) {
                         return Err(Rejected {
                             state: State::Open,
                             retry_at: Some(until),
@@ -949,7 +526,8 @@ impl<P: Policy> Breaker<P> {
                     // that calls in flight never exceed `probes`.
                     if Probes::unpack(w.counters).in_flight() > 0 {
                         if let Err(deadline) =
-                            self.period_running(g, since, self.params.probe_ticks, now)
+                            self.core
+                                .period_running(g, since, self.core.params.probe_ticks, now)
                         {
                             return Err(Rejected {
                                 state: State::Open,
@@ -968,20 +546,21 @@ impl<P: Policy> Breaker<P> {
                 }
                 State::HalfOpen => {
                     let mut p = Probes::unpack(w.counters);
-                    if p.claimed < u32::from(self.params.probes) {
+                    if p.claimed < u32::from(self.core.params.probes) {
                         p.claimed += 1;
                         (w.with_counters(p.pack()), None)
                     } else {
                         if p.in_flight() > 0 {
                             // Every slot busy: wait, unless the round is past
                             // its deadline (its probes leaked, hung or died).
-                            let Some((since, g)) = self.stamp_or_publish(w, now) else {
+                            let Some((since, g)) = self.core.stamp_or_publish(w, now) else {
                                 // Ordering: Relaxed, as in `admit`.
-                                cur = self.word.load(Ordering::Relaxed);
+                                cur = self.core.word.load(Ordering::Relaxed);
                                 continue;
                             };
                             if self
-                                .period_running(g, since, self.params.probe_ticks, now)
+                                .core
+                                .period_running(g, since, self.core.params.probe_ticks, now)
                                 .is_err()
                             {
                                 return Err(Rejected {
@@ -1008,7 +587,7 @@ impl<P: Policy> Breaker<P> {
             // Ordering: Relaxed both ways: claiming a probe slot or moving to
             // HalfOpen publishes no other memory (the round's tick goes to
             // the stamp, below, with its own Release). Failure: re-decode.
-            match self.word.compare_exchange_weak(
+            match self.core.word.compare_exchange_weak(
                 cur,
                 next.pack(),
                 Ordering::Relaxed,
@@ -1017,9 +596,9 @@ impl<P: Policy> Breaker<P> {
                 Ok(_) => {
                     let g = if next.generation != w.generation {
                         // A new period or round starts at `now`.
-                        self.publish(next.generation, now).map(|(_, g)| g)
+                        self.core.publish(next.generation, now).map(|(_, g)| g)
                     } else {
-                        Some(self.stamp_of(next).1)
+                        Some(self.core.stamp_of(next).1)
                     };
                     return Ok(Admitted {
                         word: next.pack(),
@@ -1074,7 +653,7 @@ impl<P: Policy> Breaker<P> {
         clock: impl FnOnce() -> u64,
     ) -> Result<Option<Transition>, Stale> {
         // Ordering: Relaxed, as in `record_inner`.
-        let cur = self.word.load(Ordering::Relaxed);
+        let cur = self.core.word.load(Ordering::Relaxed);
         if P::COUNTS_IN_WORD
             && matches!(outcome, Outcome::Success)
             && cur == Word::raw_closed_clean(ticket.generation)
@@ -1118,7 +697,7 @@ impl<P: Policy> Breaker<P> {
         now: u64,
     ) -> Result<Option<Transition>, Stale> {
         // Ordering: Relaxed: the word publishes no other memory to a record.
-        let cur = self.word.load(Ordering::Relaxed);
+        let cur = self.core.word.load(Ordering::Relaxed);
         // The hot path: the consecutive policy's success on a closed word of
         // this generation with no failures counted changes nothing: one load,
         // no read-modify-write, so cores sharing a breaker never contend on
@@ -1157,7 +736,9 @@ impl<P: Policy> Breaker<P> {
                 }
                 match w.state {
                     State::Closed | State::Disabled => {
-                        return P::record_closed(self, cur, ticket, outcome, elapsed, now);
+                        return self
+                            .policy
+                            .record_closed(&self.core, cur, ticket, outcome, elapsed, now);
                     }
                     State::ForcedClosed => return Ok(None),
                     // A closed ticket of this generation cannot come from
@@ -1168,7 +749,7 @@ impl<P: Policy> Breaker<P> {
             // Ordering: Relaxed both ways: the counters publish no other
             // memory; a new period's tick goes to the stamp (below), which
             // has its own Release. Failure: re-decode.
-            match self.word.compare_exchange_weak(
+            match self.core.word.compare_exchange_weak(
                 cur,
                 next.pack(),
                 Ordering::Relaxed,
@@ -1181,11 +762,11 @@ impl<P: Policy> Breaker<P> {
                             // never from before the round began (a
                             // backwards `now` must not end the new open
                             // period at once).
-                            self.stamp_of(w).0.map_or(now, |t| t.max(now))
+                            self.core.stamp_of(w).0.map_or(now, |t| t.max(now))
                         } else {
                             now
                         };
-                        let _ = self.publish(next.generation, tick);
+                        let _ = self.core.publish(next.generation, tick);
                     }
                     if !counted {
                         return Err(Stale);
@@ -1208,7 +789,7 @@ impl<P: Policy> Breaker<P> {
         outcome: Outcome,
         now: u64,
     ) -> Option<(Word, bool, bool)> {
-        let (_, g) = self.stamp_of(w);
+        let (_, g) = self.core.stamp_of(w);
         let mut p = Probes::unpack(w.counters);
         let bit = 1u32.checked_shl(u32::from(ticket.slot)).unwrap_or(0);
         match w.state {
@@ -1228,14 +809,14 @@ impl<P: Policy> Breaker<P> {
             Outcome::Ignored => {}
             Outcome::Success => {
                 p.successes = (p.successes + 1).min(MAX_HALF_OPEN_COUNT);
-                if p.successes >= u32::from(self.params.close_after) {
+                if p.successes >= u32::from(self.core.params.close_after) {
                     return Some((w.next(State::Closed, 0), true, true));
                 }
             }
             Outcome::Failure => {
                 p.failures = (p.failures + 1).min(MAX_HALF_OPEN_COUNT);
-                if p.failures > self.params.allowed_failures() {
-                    let level = if w.level < self.params.backoff_max_level {
+                if p.failures > self.core.params.allowed_failures() {
+                    let level = if w.level < self.core.params.backoff_max_level {
                         w.level + 1
                     } else {
                         w.level
@@ -1252,30 +833,6 @@ impl<P: Policy> Breaker<P> {
         Some((w.with_counters(p.pack()), false, true))
     }
 
-    /// Moves `Closed` to `Open` if the word still is `expected`; the policy
-    /// calls it when its bar is reached. The open period starts at `now`,
-    /// the trip's own tick (never an older period's).
-    #[inline(never)]
-    pub(crate) fn trip_from(&self, expected: u64, now: u64) -> Option<Transition> {
-        let w = Word::unpack(expected);
-        if w.state != State::Closed {
-            return None;
-        }
-        let next = w.next(State::Open, 0);
-        // Ordering: Relaxed both ways: the trip tick goes to the stamp
-        // (published below with Release); a reader that sees Open before it
-        // is published stamps its own, later, tick. Failure: someone else
-        // moved the word first, and exactly one caller reports the
-        // transition.
-        self.word
-            .compare_exchange(expected, next.pack(), Ordering::Relaxed, Ordering::Relaxed)
-            .ok()
-            .map(|_| {
-                let _ = self.publish(next.generation, now);
-                transition(w, next)
-            })
-    }
-
     /// Whether this breaker's settings are in the ranges
     /// [`Config::validate`] accepts: `false` for storage that was never
     /// initialized (all zero) or was overwritten, for example a breaker in
@@ -1289,7 +846,7 @@ impl<P: Policy> Breaker<P> {
     /// assert!(w.is_valid());
     /// ```
     pub fn is_valid(&self) -> bool {
-        let p = &self.params;
+        let p = &self.core.params;
         p.open_ticks != 0
             && p.probe_ticks != 0
             // Only the consecutive policy stores a threshold (a window
@@ -1305,14 +862,6 @@ impl<P: Policy> Breaker<P> {
             && p.allowed_failures() < MAX_HALF_OPEN_COUNT
     }
 
-    pub(crate) fn word(&self) -> &AtomicU64 {
-        &self.word
-    }
-
-    pub(crate) fn params(&self) -> &Params {
-        &self.params
-    }
-
     /// The state at tick `now`. Pure: an `Open` breaker whose open period is
     /// over reports `HalfOpen` (the next `try_acquire` makes it so).
     ///
@@ -1325,25 +874,11 @@ impl<P: Policy> Breaker<P> {
     /// ```
     pub fn state(&self, now: u64) -> State {
         // Ordering: Relaxed; the stamp is read with Acquire in `open_view`.
-        let w = Word::unpack(self.word.load(Ordering::Relaxed));
-        match self.open_view(w, now) {
+        let w = Word::unpack(self.core.word.load(Ordering::Relaxed));
+        match self.core.open_view(w, now) {
             Some((_, _, true)) => State::HalfOpen,
             _ => w.state,
         }
-    }
-
-    /// For an `Open` word: (opened at, open until, whether a call at `now`
-    /// would start the half-open period). An unpublished stamp reads as
-    /// opened at `now`.
-    fn open_view(&self, w: Word, now: u64) -> Option<(u64, u64, bool)> {
-        if w.state != State::Open {
-            return None;
-        }
-        let since = self.stamp_of(w).0.unwrap_or(now);
-        let until = since.saturating_add(self.params.open_ticks_at(w.level));
-        let ghosts_done = Probes::unpack(w.counters).in_flight() == 0
-            || now >= since.saturating_add(self.params.probe_ticks);
-        Some((since, until, now >= since && now >= until && ghosts_done))
     }
 
     /// Counters and timestamps at tick `now`.
@@ -1357,20 +892,20 @@ impl<P: Policy> Breaker<P> {
     /// ```
     pub fn snapshot(&self, now: u64) -> Snapshot {
         // Ordering: Relaxed; the stamp is read with Acquire.
-        let w = Word::unpack(self.word.load(Ordering::Relaxed));
+        let w = Word::unpack(self.core.word.load(Ordering::Relaxed));
         let probes = match w.state {
             State::HalfOpen => Probes::unpack(w.counters),
             // The ghosts' round only (no trial totals while open).
             State::Open => Probes::unpack(w.counters).round_only(),
             _ => Probes::ZERO,
         };
-        let open = self.open_view(w, now);
+        let open = self.core.open_view(w, now);
         let probe_deadline = if w.state == State::HalfOpen
-            && probes.claimed >= u32::from(self.params.probes)
+            && probes.claimed >= u32::from(self.core.params.probes)
             && probes.in_flight() > 0
         {
-            let since = self.stamp_of(w).0.unwrap_or(now);
-            Some(since.saturating_add(self.params.probe_ticks))
+            let since = self.core.stamp_of(w).0.unwrap_or(now);
+            Some(since.saturating_add(self.core.params.probe_ticks))
         } else {
             None
         };
@@ -1419,34 +954,34 @@ impl<P: Policy> Breaker<P> {
     /// ```
     pub fn advance(&self, now: u64) -> Option<Transition> {
         // Ordering: Relaxed, as in `admit`.
-        let mut cur = self.word.load(Ordering::Relaxed);
+        let mut cur = self.core.word.load(Ordering::Relaxed);
         loop {
             let w = Word::unpack(cur);
             if w.state != State::Open {
                 return None;
             }
-            let (since, _) = match self.stamp_or_publish(w, now) {
+            let (since, _) = match self.core.stamp_or_publish(w, now) {
                 Some(s) => s,
                 None => {
                     // Ordering: Relaxed, as above.
-                    cur = self.word.load(Ordering::Relaxed);
+                    cur = self.core.word.load(Ordering::Relaxed);
                     continue;
                 }
             };
-            match self.open_view(w, now) {
+            match self.core.open_view(w, now) {
                 Some((s, _, true)) if s == since => {}
                 _ => return None,
             }
             let next = w.next(State::HalfOpen, w.level);
             // Ordering: Relaxed both ways, as in `acquire_slow`.
-            match self.word.compare_exchange_weak(
+            match self.core.word.compare_exchange_weak(
                 cur,
                 next.pack(),
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
-                    let _ = self.publish(next.generation, now);
+                    let _ = self.core.publish(next.generation, now);
                     return Some(transition(w, next));
                 }
                 Err(actual) => cur = actual,
@@ -1505,12 +1040,12 @@ impl<P: Policy> Breaker<P> {
     /// assert_eq!(b.state(0), State::Closed);
     /// ```
     pub fn reset(&self) -> Option<Transition> {
-        let (from, to) = self.swap_word(|w| w.next(State::Closed, 0));
+        let (from, to) = self.core.swap_word(|w| w.next(State::Closed, 0));
         (from.state != State::Closed).then(|| transition(from, to))
     }
 
     fn set_state(&self, state: State) -> Option<Transition> {
-        let (from, to) = self.swap_word(|w| {
+        let (from, to) = self.core.swap_word(|w| {
             if w.state == state {
                 w
             } else {
@@ -1518,98 +1053,5 @@ impl<P: Policy> Breaker<P> {
             }
         });
         (from != to).then(|| transition(from, to))
-    }
-
-    fn swap_word(&self, f: impl Fn(Word) -> Word) -> (Word, Word) {
-        // Ordering: Relaxed load; the CAS below re-checks.
-        let mut cur = self.word.load(Ordering::Relaxed);
-        loop {
-            let from = Word::unpack(cur);
-            let to = f(from);
-            if to == from {
-                return (from, to);
-            }
-            // Ordering: Relaxed both ways: an operator action publishes no
-            // other memory (the window needs no clearing: its buckets are
-            // tagged with the generation). Failure: re-decode.
-            match self.word.compare_exchange_weak(
-                cur,
-                to.pack(),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    // Keeps the stamp's full generation current (no tick is
-                    // needed by the states an operator sets).
-                    let _ = self.publish(to.generation, 0);
-                    return (from, to);
-                }
-                Err(actual) => cur = actual,
-            }
-        }
-    }
-}
-
-fn transition(from: Word, to: Word) -> Transition {
-    let t = Transition {
-        from: from.state,
-        to: to.state,
-        generation: to.generation,
-        level: to.level,
-    };
-    crate::fmt::transition(&t);
-    t
-}
-
-/// The consecutive policy's closed-state record.
-///
-/// `cur` is the word `record_inner` already loaded (no second load on the
-/// hot path).
-pub(crate) fn record_consecutive<P: Policy>(
-    b: &Breaker<P>,
-    mut cur: u64,
-    ticket: Ticket,
-    outcome: Outcome,
-    now: u64,
-) -> Result<Option<Transition>, Stale> {
-    let threshold = b.params().threshold;
-    loop {
-        let w = Word::unpack(cur);
-        if w.generation != ticket.generation & GEN_MASK
-            || !matches!(w.state, State::Closed | State::Disabled)
-        {
-            return Err(Stale);
-        }
-        let next = match outcome {
-            Outcome::Ignored => return Ok(None),
-            // The hot path: a success while the count is already zero writes
-            // nothing. Loads only, no read-modify-write.
-            Outcome::Success if w.counters == 0 => return Ok(None),
-            Outcome::Success => w.with_counters(0),
-            Outcome::Failure => {
-                let failures = w.counters.saturating_add(1);
-                if w.state == State::Closed && failures >= threshold {
-                    return match b.trip_from(cur, now) {
-                        Some(t) => Ok(Some(t)),
-                        None => {
-                            // Lost the race: re-read and decide again.
-                            // Ordering: Relaxed, as above.
-                            cur = b.word().load(Ordering::Relaxed);
-                            continue;
-                        }
-                    };
-                }
-                w.with_counters(failures)
-            }
-        };
-        // Ordering: Relaxed both ways: the failure count publishes no other
-        // memory; on failure the loop re-decodes the word.
-        match b
-            .word()
-            .compare_exchange_weak(cur, next.pack(), Ordering::Relaxed, Ordering::Relaxed)
-        {
-            Ok(_) => return Ok(None),
-            Err(actual) => cur = actual,
-        }
     }
 }

@@ -4,8 +4,9 @@ use core::future::Future;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::window::Policy;
-use crate::{Breaker, Outcome, Rejected};
+use crate::breaker::Breaker;
+use crate::policy::Policy;
+use crate::types::{Outcome, Rejected};
 
 /// A process-wide monotonic clock in nanosecond ticks.
 pub mod clock {

@@ -20,7 +20,9 @@ pub const MAX_BACKOFF_LEVEL: u8 = MAX_LEVEL;
 /// Most calls one window bucket counts ([`Config::count_window`]'s limit;
 /// a time-window bucket stops counting at this many calls, see
 /// [`Window`](crate::Window)).
-pub const MAX_BUCKET_CALLS: u32 = crate::window::BUCKET_MAX as u32;
+pub const MAX_BUCKET_CALLS: u32 = BUCKET_MAX as u32;
+/// Capacity of each count of a window bucket (13 bits; see `window.rs`).
+pub(crate) const BUCKET_MAX: u64 = (1 << 13) - 1;
 
 /// What makes a breaker trip from `Closed` to `Open`.
 ///

@@ -1,7 +1,7 @@
 //! Logging shim: transitions go to `defmt` when that feature is on, and
 //! compile to nothing otherwise. This mod is declared first in `lib.rs`.
 
-use crate::Transition;
+use crate::types::Transition;
 
 #[cfg(feature = "defmt")]
 pub(crate) fn transition(t: &Transition) {

@@ -39,8 +39,9 @@
 
 use embedded_hal::{i2c, spi};
 
-use crate::window::Policy;
-use crate::{Breaker, Consecutive, Outcome, Rejected, Transition};
+use crate::breaker::Breaker;
+use crate::policy::{Consecutive, Policy};
+use crate::types::{Outcome, Rejected, Transition};
 
 /// The error of a guarded device: the breaker rejected the transaction, or
 /// the device itself failed.

@@ -17,15 +17,16 @@ mod config;
 #[cfg(feature = "embedded-hal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "embedded-hal")))]
 pub mod hal;
+mod machine;
 mod owned;
+mod policy;
 mod registry;
 mod state;
 mod sync;
+mod types;
 mod window;
 
-pub use breaker::{
-    Breaker, Consecutive, OpenedBy, Outcome, Permit, Rejected, Snapshot, Stale, Ticket, Transition,
-};
+pub use breaker::{Breaker, Permit};
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use call::{CallError, clock};
@@ -34,9 +35,11 @@ pub use config::{
     MAX_FAILURE_THRESHOLD, MAX_PROBES_LIMIT, Trip, WindowKind,
 };
 pub use owned::OwnedPermit;
+pub use policy::{Consecutive, Policy};
 pub use registry::{MAX_KEY_LEN, Registry, RegistryError, validate_key};
 pub use state::State;
-pub use window::{Policy, Window, WindowCounts};
+pub use types::{OpenedBy, Outcome, Rejected, Snapshot, Stale, Ticket, Transition, WindowCounts};
+pub use window::Window;
 
 /// The repository README's examples, run as doctests.
 #[cfg(doctest)]

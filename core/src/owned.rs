@@ -6,8 +6,9 @@
 use core::marker::PhantomData;
 use core::ops::Deref;
 
-use crate::breaker::{Breaker, Consecutive, Outcome, Rejected, Ticket, Transition};
-use crate::window::Policy;
+use crate::breaker::Breaker;
+use crate::policy::{Consecutive, Policy};
+use crate::types::{Outcome, Rejected, Ticket, Transition};
 
 /// An admitted call holding its breaker handle `H` (the shape of tokio's
 /// `OwnedSemaphorePermit`). Report the outcome with

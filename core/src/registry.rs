@@ -3,9 +3,9 @@
 
 use heapless::{String, Vec};
 
+use crate::breaker::Breaker;
 use crate::config::{Config, ConfigError};
-use crate::window::Policy;
-use crate::{Breaker, Consecutive};
+use crate::policy::{Consecutive, Policy};
 
 /// Longest key, in bytes.
 pub const MAX_KEY_LEN: usize = 64;
@@ -143,7 +143,7 @@ impl<const N: usize, P: Policy> Registry<N, P> {
         if self.entries.is_full() {
             return Err(RegistryError::Full);
         }
-        let breaker = P::build(config)?;
+        let breaker = Breaker::<P>::try_from_config(config)?;
         let mut name = String::new();
         name.push_str(key).map_err(|()| RegistryError::KeyTooLong)?;
         self.entries

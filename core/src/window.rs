@@ -44,95 +44,14 @@
 //!   its first 8191 calls: give it more, shorter buckets if a bucket sees
 //!   more calls than that.
 
-use crate::breaker::{Breaker, Stale, Ticket, Transition, record_consecutive};
-use crate::config::{Config, ConfigError, Trip, WindowKind};
+use crate::breaker::Breaker;
+use crate::config::{BUCKET_MAX, Config, ConfigError, Trip, WindowKind};
+use crate::machine::Core;
+use crate::policy::{Policy, sealed};
 use crate::state::{GEN_MASK, State, Word};
 use crate::sync::{AtomicU64, AtomicU128, Ordering, const_fn};
-use crate::{Consecutive, Outcome};
+use crate::types::{Outcome, Stale, Ticket, Transition, WindowCounts};
 
-mod sealed {
-    pub trait Sealed {}
-}
-
-/// A trip policy: [`Consecutive`] (the default) or [`Window<N>`]. Sealed;
-/// its methods are tripbit's internals.
-pub trait Policy: sealed::Sealed + Sized {
-    /// Whether closed-state counts live in the state word only (so a success
-    /// on a clean closed word changes nothing and can return after a load).
-    #[doc(hidden)]
-    const COUNTS_IN_WORD: bool;
-    #[doc(hidden)]
-    fn record_closed(
-        b: &Breaker<Self>,
-        cur: u64,
-        ticket: Ticket,
-        outcome: Outcome,
-        elapsed: u64,
-        now: u64,
-    ) -> Result<Option<Transition>, Stale>;
-    #[doc(hidden)]
-    fn counts(&self, now: u64, generation: u32) -> WindowCounts;
-    #[doc(hidden)]
-    fn build(config: Config) -> Result<Breaker<Self>, ConfigError>;
-}
-
-impl sealed::Sealed for Consecutive {}
-
-impl Policy for Consecutive {
-    const COUNTS_IN_WORD: bool = true;
-
-    fn record_closed(
-        b: &Breaker<Self>,
-        cur: u64,
-        ticket: Ticket,
-        outcome: Outcome,
-        _elapsed: u64,
-        now: u64,
-    ) -> Result<Option<Transition>, Stale> {
-        record_consecutive(b, cur, ticket, outcome, now)
-    }
-
-    fn counts(&self, _now: u64, _generation: u32) -> WindowCounts {
-        WindowCounts::ZERO
-    }
-
-    fn build(config: Config) -> Result<Breaker<Self>, ConfigError> {
-        Breaker::<Consecutive>::try_new(config)
-    }
-}
-
-/// Totals over a sliding window.
-///
-/// ```
-/// use tripbit::{Breaker, Config, Outcome, Window};
-/// let b: Breaker<Window<4>> = Breaker::new_window(Config::new(10).failure_rate(50, 40));
-/// b.try_acquire(0).unwrap().record(Outcome::Failure, 0);
-/// b.try_acquire(0).unwrap().record(Outcome::Success, 0);
-/// let w = b.snapshot(0).window;
-/// assert_eq!((w.calls, w.failures, w.slow), (2, 1, 0));
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct WindowCounts {
-    /// Calls counted (successes and failures; ignored outcomes are not calls).
-    pub calls: u32,
-    /// Failed calls.
-    pub failures: u32,
-    /// Slow calls (successful or not).
-    pub slow: u32,
-}
-
-impl WindowCounts {
-    /// All zero.
-    pub const ZERO: WindowCounts = WindowCounts {
-        calls: 0,
-        failures: 0,
-        slow: 0,
-    };
-}
-
-/// Capacity of each count of a bucket (13 bits).
-pub(crate) const BUCKET_MAX: u64 = (1 << 13) - 1;
 const FAILURES_SHIFT: u32 = 13;
 const SLOW_SHIFT: u32 = 26;
 const GEN_SHIFT: u32 = 40;
@@ -244,40 +163,52 @@ impl<const N: usize> Breaker<Window<N>> {
             if let Err(e) = config.validate() {
                 return Err(e);
             }
-            if N == 0 || N > MAX_BUCKETS {
-                return Err(ConfigError::WindowLen);
+            match Window::for_config(&config) {
+                Ok(window) => Ok(Breaker::from_parts(&config, window)),
+                Err(e) => Err(e),
             }
-            let (failure_percent, min_calls) = match config.trip {
-                Trip::FailureRate { percent, min_calls } => (percent, min_calls),
-                Trip::ConsecutiveFailures(_) => return Err(ConfigError::Policy),
-            };
-            let (bucket, by_time) = match config.window {
-                WindowKind::Calls(c) => (c as u64, false),
-                WindowKind::Ticks(t) => (t, true),
-            };
-            // The most calls the window can ever hold: a min_calls above it
-            // could never be reached, so the breaker would never trip.
-            let per_bucket = if by_time { BUCKET_MAX } else { bucket };
-            if min_calls as u64 > per_bucket * N as u64 {
-                return Err(ConfigError::MinCalls);
-            }
-            let (slow_ticks, slow_percent) = match config.slow() {
-                Some(s) => s,
-                None => (0, 0),
-            };
-            let window = Window {
-                bucket,
-                slow_ticks,
-                min_calls,
-                failure_percent,
-                slow_percent,
-                by_time,
-                _pad: 0,
-                calls: AtomicU64::new(0),
-                buckets: new_buckets(),
-            };
-            Ok(Breaker::from_parts(&config, window))
         }
+    }
+}
+
+impl<const N: usize> Window<N> {
+    const_fn! {
+        /// The window for `config` (already validated), or why it does not fit.
+        pub(crate) fn for_config(config: &Config) -> Result<Window<N>, ConfigError> {
+            if N == 0 || N > MAX_BUCKETS {
+                    return Err(ConfigError::WindowLen);
+                }
+                let (failure_percent, min_calls) = match config.trip {
+                    Trip::FailureRate { percent, min_calls } => (percent, min_calls),
+                    Trip::ConsecutiveFailures(_) => return Err(ConfigError::Policy),
+                };
+                let (bucket, by_time) = match config.window {
+                    WindowKind::Calls(c) => (c as u64, false),
+                    WindowKind::Ticks(t) => (t, true),
+                };
+                // The most calls the window can ever hold: a min_calls above it
+                // could never be reached, so the breaker would never trip.
+                let per_bucket = if by_time { BUCKET_MAX } else { bucket };
+                if min_calls as u64 > per_bucket * N as u64 {
+                    return Err(ConfigError::MinCalls);
+                }
+                let (slow_ticks, slow_percent) = match config.slow() {
+                    Some(s) => s,
+                    None => (0, 0),
+                };
+                let window = Window {
+                    bucket,
+                    slow_ticks,
+                    min_calls,
+                    failure_percent,
+                    slow_percent,
+                    by_time,
+                    _pad: 0,
+                    calls: AtomicU64::new(0),
+                    buckets: new_buckets(),
+                };
+                Ok(window)
+            }
     }
 }
 
@@ -408,7 +339,8 @@ impl<const N: usize> Policy for Window<N> {
     const COUNTS_IN_WORD: bool = false;
 
     fn record_closed(
-        b: &Breaker<Self>,
+        &self,
+        core: &Core,
         _cur: u64,
         ticket: Ticket,
         outcome: Outcome,
@@ -419,7 +351,7 @@ impl<const N: usize> Policy for Window<N> {
         // newest word): the bucket is tagged with the generation checked
         // here, so a reset or close racing with this record cannot let it
         // into the new generation's window, whatever the order.
-        let cur = b.word().load(Ordering::Relaxed);
+        let cur = core.word.load(Ordering::Relaxed);
         let w = Word::unpack(cur);
         if w.generation != ticket.generation || !matches!(w.state, State::Closed | State::Disabled)
         {
@@ -430,7 +362,7 @@ impl<const N: usize> Policy for Window<N> {
             Outcome::Success => false,
             Outcome::Failure => true,
         };
-        let win = &b.policy;
+        let win = self;
         let slow = win.slow_ticks != 0 && elapsed >= win.slow_ticks;
         let epoch = win.epoch(now);
         win.add(epoch, w.generation, failure, slow);
@@ -445,7 +377,7 @@ impl<const N: usize> Policy for Window<N> {
         {
             // Closed words of a window breaker carry no counters, so the word
             // only changes on a transition: exactly one caller trips it.
-            return Ok(b.trip_from(cur, now));
+            return Ok(core.trip_from(cur, now));
         }
         Ok(None)
     }
@@ -454,8 +386,8 @@ impl<const N: usize> Policy for Window<N> {
         self.totals(self.current_epoch(now), generation)
     }
 
-    fn build(config: Config) -> Result<Breaker<Self>, ConfigError> {
-        Breaker::<Window<N>>::try_new_window(config)
+    fn make(config: &Config) -> Result<Self, ConfigError> {
+        Window::for_config(config)
     }
 }
 

@@ -66,18 +66,6 @@ pub extern "C" fn tripbit_version() -> *const core::ffi::c_char {
     panic::boundary(VERSION.as_ptr(), || VERSION.as_ptr())
 }
 
-#[cfg(test)]
-mod version_tests {
-    use super::*;
-
-    #[test]
-    fn the_version_macros_are_the_crate_version() {
-        let v = format!("{TRIPBIT_VERSION_MAJOR}.{TRIPBIT_VERSION_MINOR}.{TRIPBIT_VERSION_PATCH}");
-        assert_eq!(v, env!("CARGO_PKG_VERSION"));
-        assert!(tripbit_version_check(0, 0) && tripbit_version_check(0, 1));
-        assert!(!tripbit_version_check(0, 2) && !tripbit_version_check(1, 0));
-    }
-}
 
 /// Test only (feature `panic-test`, left out of the header): panics inside
 /// the boundary, so the C tests can check it returns `TRIPBIT_E_PANIC`.
@@ -104,5 +92,18 @@ fn panic_handler(_info: &core::panic::PanicInfo<'_>) -> ! {
             core::arch::asm!("udf #0xfe", options(nomem, nostack));
         }
         core::hint::spin_loop();
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+
+    #[test]
+    fn the_version_macros_are_the_crate_version() {
+        let v = format!("{TRIPBIT_VERSION_MAJOR}.{TRIPBIT_VERSION_MINOR}.{TRIPBIT_VERSION_PATCH}");
+        assert_eq!(v, env!("CARGO_PKG_VERSION"));
+        assert!(tripbit_version_check(0, 0) && tripbit_version_check(0, 1));
+        assert!(!tripbit_version_check(0, 2) && !tripbit_version_check(1, 0));
     }
 }
