@@ -17,6 +17,11 @@ pub const MAX_CLOSE_AFTER: u16 = MAX_HALF_OPEN_COUNT as u16;
 pub const MAX_FAILURE_THRESHOLD: u32 = u32::MAX;
 /// Most backoff levels ([`Config::backoff`]'s `max_level`).
 pub const MAX_BACKOFF_LEVEL: u8 = MAX_LEVEL;
+/// The largest generation a closed-state [`Ticket`](crate::Ticket) can
+/// carry (the state word's 24-bit generation; probe tickets carry 32 bits of
+/// the 64-bit one). A binding that receives tickets as plain data can
+/// refuse a forged one with it.
+pub const MAX_CLOSED_TICKET_GENERATION: u32 = crate::state::GEN_MASK;
 /// Most calls one window bucket counts ([`Config::count_window`]'s limit;
 /// a time-window bucket stops counting at this many calls, see
 /// [`Window`](crate::Window)).

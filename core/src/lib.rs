@@ -32,7 +32,7 @@ pub use breaker::{Breaker, Permit};
 pub use call::{CallError, clock};
 pub use config::{
     Config, ConfigError, MAX_BACKOFF_LEVEL, MAX_BUCKET_CALLS, MAX_CLOSE_AFTER,
-    MAX_FAILURE_THRESHOLD, MAX_PROBES_LIMIT, Trip, WindowKind,
+    MAX_CLOSED_TICKET_GENERATION, MAX_FAILURE_THRESHOLD, MAX_PROBES_LIMIT, Trip, WindowKind,
 };
 pub use owned::OwnedPermit;
 pub use policy::{Consecutive, Policy};

@@ -242,3 +242,33 @@ mod tests {
         assert_eq!(tripbit_result_t::from_u32(u32::MAX), None);
     }
 }
+
+#[cfg(test)]
+mod limit_tests {
+    use super::tripbit_result_t::*;
+
+    fn text(code: super::tripbit_result_t) -> String {
+        code.message().to_str().unwrap().to_owned()
+    }
+
+    /// The texts name ranges in C's words; the numbers in them are the
+    /// core's limits (this test fails when the core's change).
+    #[test]
+    fn config_texts_state_the_cores_limits() {
+        assert!(
+            text(TRIPBIT_E_CONFIG_PROBES).contains(&format!("1..={}", tripbit::MAX_PROBES_LIMIT))
+        );
+        assert!(
+            text(TRIPBIT_E_CONFIG_CLOSE_AFTER)
+                .contains(&format!("1..={}", tripbit::MAX_CLOSE_AFTER))
+        );
+        assert!(
+            text(TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT)
+                .contains(&format!("{}", tripbit::MAX_CLOSE_AFTER - 1))
+        );
+        assert!(
+            text(TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL)
+                .contains(&format!("at most {}", tripbit::MAX_BACKOFF_LEVEL))
+        );
+    }
+}

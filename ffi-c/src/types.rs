@@ -205,7 +205,7 @@ impl tripbit_ticket_t {
         // A probe's generation has 32 bits, a closed call's 24; its slot is
         // below the most probes a round holds.
         if self.probe > 1
-            || (self.probe == 0 && self.generation > 0x00FF_FFFF)
+            || (self.probe == 0 && self.generation > tripbit::MAX_CLOSED_TICKET_GENERATION)
             || self.slot >= tripbit::MAX_PROBES_LIMIT
             || (self.probe == 0 && self.slot != 0)
         {
