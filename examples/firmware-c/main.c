@@ -685,6 +685,46 @@ static void test_ticks_backwards(void)
 
 /* ---------------------------------------------------------------------- */
 
+static void test_hal_ticks(void)
+{
+    /* Most HALs give a 32-bit millisecond tick (HAL_GetTick) that wraps
+     * every 49.7 days. Both ways of passing it work: raw (a wrap restarts a
+     * running open period, so it lasts at most twice its length once per
+     * wrap) or extended to 64 bits by tripbit_tick_extend32 (exact). */
+    section("32-bit HAL ticks across the wrap: raw, and extended by tripbit_tick_extend32");
+    static tripbit_breaker_t hal_breaker;
+    tripbit_config_t cfg = tripbit_config_default();
+    cfg.open_ticks = 100;
+    cfg.consecutive_failures = 1;
+    tripbit_ticket_t t;
+    tripbit_transition_t tr;
+
+    /* raw: trip 16 ms before the wrap, read the tick again 80 ms after it */
+    CHECK_RC(tripbit_breaker_init(&hal_breaker, &cfg), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_acquire(&hal_breaker, 0xFFFFFFF0u, &t, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&hal_breaker, t, TRIPBIT_OUTCOME_FAILURE, 0xFFFFFFF0u, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
+    CHECK_RC(tripbit_breaker_acquire(&hal_breaker, 0x50u, &t, NULL), TRIPBIT_E_REJECTED);
+    CHECK_U64(snap_at(&hal_breaker, 0x50u).open_until, 0x50u + 100u);
+    CHECK_RC(tripbit_breaker_acquire(&hal_breaker, 0x50u + 100u, &t, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_HALF_OPEN);
+
+    /* extended: the period ends exactly 100 ms after the trip */
+    static tripbit_tick32_t hal_clock; /* zeroed static storage */
+    CHECK_RC(tripbit_breaker_init(&hal_breaker, &cfg), TRIPBIT_OK);
+    uint64_t now = tripbit_tick_extend32(&hal_clock, 0xFFFFFFF0u);
+    CHECK_RC(tripbit_breaker_acquire(&hal_breaker, now, &t, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&hal_breaker, t, TRIPBIT_OUTCOME_FAILURE, now, &tr), TRIPBIT_OK);
+    now = tripbit_tick_extend32(&hal_clock, 0x53u);
+    CHECK_U64(now, 0x100000053ull);
+    CHECK_RC(tripbit_breaker_acquire(&hal_breaker, now, &t, NULL), TRIPBIT_E_REJECTED);
+    now = tripbit_tick_extend32(&hal_clock, 0x54u);
+    CHECK_RC(tripbit_breaker_acquire(&hal_breaker, now, &t, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_HALF_OPEN);
+    CHECK_CS_BALANCED();
+    section_end();
+}
+
 static void test_many_breakers(void)
 {
     section("four static breakers on one bus are independent");
@@ -848,6 +888,7 @@ int main(void)
     test_operator();
     test_bad_input();
     test_ticks_backwards();
+    test_hal_ticks();
     test_many_breakers();
     test_interrupts();
 

@@ -517,6 +517,26 @@ typedef struct {
   bool open;
 } tripbit_snapshot_t;
 
+/**
+ * The state of a 32-bit tick extender: zero it once (`= {0}` or static
+ * storage), then pass it to every `tripbit_tick_extend32()` call. Plain
+ * data, caller-owned.
+ *
+ * Thread-safety: not atomic. Keep one extender per execution context
+ * (thread code, each interrupt level), or call it from one context and
+ * share the 64-bit result.
+ */
+typedef struct {
+  /**
+   * The last 32-bit tick seen.
+   */
+  uint32_t last;
+  /**
+   * Wraps seen so far (the upper 32 bits of the extended tick).
+   */
+  uint32_t wraps;
+} tripbit_tick32_t;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -779,6 +799,22 @@ uint64_t tripbit_region_now(void);
  * tripbit region result code"). Static; never free it. Thread-safe.
  */
 const char *tripbit_region_strerror(uint32_t result);
+
+/**
+ * Extends the wrapping 32-bit tick `now32` (e.g. `HAL_GetTick()`) to 64
+ * bits: the number of wraps seen by `state` in the upper half. A value
+ * below the last one seen counts as a wrap, so call it at least once per
+ * wrap period (every 49.7 days for a 1 kHz tick) and never with a tick
+ * older than the last one. Returns 0 for a NULL `state` (which
+ * `tripbit_breaker_*` then treat as tick 0). Thread-safe only per `state`
+ * (see `tripbit_tick32_t`).
+ *
+ * # Safety
+ * `state` is NULL or points to a `tripbit_tick32_t` no other call uses at
+ * the same time.
+ */
+uint64_t tripbit_tick_extend32(tripbit_tick32_t *state,
+                               uint32_t now32);
 
 /**
  * The defaults: `open_ticks` 30000, `consecutive_failures` 5, `probes` 1,

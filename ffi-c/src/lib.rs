@@ -7,6 +7,7 @@
 //! - `panic.rs`: the panic boundary and the pointer checks;
 //! - `types.rs`: config, ticket, transition, snapshot, state and outcome;
 //! - `breaker.rs`: `tripbit_breaker_t` and its functions;
+//! - `ticks.rs`: `tripbit_tick32_t`, wrapping 32-bit HAL ticks extended to 64 bits;
 //! - `region.rs` (Linux, `std`): `tripbit_region_t`, breakers shared by
 //!   every process on the host through a region file (`tripbit-shm`).
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -18,6 +19,7 @@ mod error;
 mod panic;
 #[cfg(all(feature = "std", target_os = "linux"))]
 mod region;
+mod ticks;
 mod types;
 
 pub use breaker::{TRIPBIT_BREAKER_ALIGN, TRIPBIT_BREAKER_SIZE, tripbit_breaker_t};
@@ -28,6 +30,7 @@ pub use region::{
     tripbit_region_open, tripbit_region_remove, tripbit_region_result_t, tripbit_region_strerror,
     tripbit_region_t,
 };
+pub use ticks::{tripbit_tick_extend32, tripbit_tick32_t};
 pub use types::{
     tripbit_config_check, tripbit_config_default, tripbit_config_t, tripbit_outcome_t,
     tripbit_snapshot_t, tripbit_state_name, tripbit_state_t, tripbit_ticket_t,
@@ -65,7 +68,6 @@ pub extern "C" fn tripbit_version() -> *const core::ffi::c_char {
     };
     panic::boundary(VERSION.as_ptr(), || VERSION.as_ptr())
 }
-
 
 /// Test only (feature `panic-test`, left out of the header): panics inside
 /// the boundary, so the C tests can check it returns `TRIPBIT_E_PANIC`.

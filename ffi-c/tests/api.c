@@ -557,6 +557,42 @@ static void test_ticket_replays(void) {
     CHECK_RC(tripbit_breaker_record(&b, p1, TRIPBIT_OUTCOME_FAILURE, 1301, &tr), TRIPBIT_E_STALE);
 }
 
+/* Wrapping 32-bit HAL ticks: raw, a wrap restarts a running open period
+ * (at most one extra period per wrap); extended, periods are exact. */
+static void test_tick32(void) {
+    tripbit_breaker_t b;
+    tripbit_config_t c = config(100, 1);
+    tripbit_ticket_t t;
+    tripbit_transition_t tr;
+    tripbit_snapshot_t s;
+    tripbit_tick32_t ext = {0, 0};
+    uint64_t now;
+
+    /* raw 32-bit ticks */
+    CHECK_RC(tripbit_breaker_init(&b, &c), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_acquire(&b, 0xFFFFFFF0u, &t, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 0xFFFFFFF0u, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_acquire(&b, 0x50u, &t, NULL), TRIPBIT_E_REJECTED); /* wrapped */
+    CHECK_RC(tripbit_breaker_snapshot(&b, 0x50u, &s), TRIPBIT_OK);
+    CHECK(s.open_until == 0x50u + 100u); /* restarted, not 2^32 ticks away */
+    CHECK_RC(tripbit_breaker_acquire(&b, 0x50u + 100u, &t, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_HALF_OPEN);
+
+    /* extended ticks */
+    CHECK_RC(tripbit_breaker_init(&b, &c), TRIPBIT_OK);
+    now = tripbit_tick_extend32(&ext, 0xFFFFFFF0u);
+    CHECK(now == 0xFFFFFFF0u);
+    CHECK_RC(tripbit_breaker_acquire(&b, now, &t, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, now, &tr), TRIPBIT_OK);
+    now = tripbit_tick_extend32(&ext, 0x53u); /* 99 ticks later, across the wrap */
+    CHECK(now == ((uint64_t)1 << 32) + 0x53u);
+    CHECK_RC(tripbit_breaker_acquire(&b, now, &t, NULL), TRIPBIT_E_REJECTED);
+    now = tripbit_tick_extend32(&ext, 0x54u); /* exactly 100 ticks after the trip */
+    CHECK_RC(tripbit_breaker_acquire(&b, now, &t, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_HALF_OPEN);
+    CHECK(tripbit_tick_extend32(NULL, 7) == 0);
+}
+
 int main(void) {
     test_strings();
     test_panic_boundary();
@@ -568,5 +604,6 @@ int main(void) {
     test_ticks_backwards();
     test_operator_actions();
     test_ticket_replays();
+    test_tick32();
     return check_summary("api");
 }
