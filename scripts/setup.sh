@@ -33,6 +33,9 @@ setup_apt() {
     command -v valgrind >/dev/null || need+=(valgrind)
     command -v pkg-config >/dev/null || need+=(pkg-config)
     command -v redis-server >/dev/null || need+=(redis-server)
+    # The fleet panel's browser test (fleet/tests/panel_browser.rs).
+    [ -x /usr/bin/chromium ] || need+=(chromium)
+    [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
     if [ ${#need[@]} -gt 0 ]; then
         log "apt-get install ${need[*]}"
         local sudo=""

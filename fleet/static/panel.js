@@ -170,18 +170,19 @@ function renderBreaker(b) {
     const prev = prevMonitorFailures.get(id);
     if (prev !== undefined && f > prev) failingSince.set(id, Date.now());
     prevMonitorFailures.set(id, f);
-    const failingNow = Date.now() - (failingSince.get(id) || 0) < 5000;
+    const seen = failingSince.get(id);
+    const failingNow = seen !== undefined && Date.now() - seen < 10000;
     mons.append(el("tr", { class: failingNow ? "failing" : "", "data-monitor": m.id },
       el("td", {}, m.id), el("td", {}, m.host), el("td", {}, m.pid),
-      el("td", {}, String(m.totals.failure) + (failingNow ? " (failing now)" : "")),
+      el("td", {}, String(f) + (seen !== undefined ? ` (last failure seen ${ago(Date.now() - seen)} ago)` : "")),
       el("td", {}, ago(m.last_seen_age_ms) + " ago")));
   }
   const trans = el("ul", { class: "transitions" });
   for (const tr of (b.transitions || []).slice(0, 5)) {
     trans.append(el("li", {}, `${when(tr.at_ms)} ${tr.from} → ${tr.to}: ${tr.reason}`));
   }
-  const wd = b.watchdog && b.watchdog.kind ? el("p", { class: "muted" }, `watchdog: ${b.watchdog.kind} at ${when(b.watchdog.at_ms)} ${b.watchdog.detail}`) : null;
-  c.body.replaceChildren(
+  const wd = b.watchdog && b.watchdog.kind ? el("p", { class: "muted" }, `latest event: ${b.watchdog.kind} at ${when(b.watchdog.at_ms)} ${b.watchdog.detail}`) : null;
+  c.body.replaceChildren(...[
     el("p", { class: "muted" },
       `window: ${w.calls} calls, ${w.failures} failures, ${w.slow} slow — failure ratio ${pct(w.failure_ratio)}; `,
       `${(b.call_rate || 0).toFixed(0)} calls/s; in this state for ${ago(b.time_in_state_ms)}; `,
@@ -190,7 +191,7 @@ function renderBreaker(b) {
     chart(b.history),
     mons,
     trans.childElementCount ? trans : el("p", { class: "muted" }, "no transitions yet"),
-    wd);
+    wd].filter((x) => x));
 }
 
 function renderProcessors(p) {
@@ -202,12 +203,12 @@ function renderProcessors(p) {
   const sb = standbys.length
     ? standbys.map((q) => `${q.id} (${q.host} pid ${q.pid}, ${q.alive ? "alive" : "silent"}, seen ${ago(q.age_ms)} ago)`).join("; ")
     : "none";
-  const wd = (p.watchdog || []).map((w) => el("li", {}, `${w.subject}: ${w.kind} at ${when(w.at_ms)} ${w.detail}`));
+  const wd = (p.watchdog || []).map((w) => el("li", { class: /silent/.test(w.kind) ? "failing" : "" }, `${w.subject}: ${w.kind} at ${when(w.at_ms)} ${w.detail}`));
   box.replaceChildren(
     el("div", {}, leader),
     el("div", {}, "standby: " + sb),
     el("div", { class: "muted" }, `backlog ${p.backlog} · applied ${p.stats.applied}, duplicates ${p.stats.duplicates}, malformed ${p.stats.malformed}, fenced ${p.stats.fenced}`),
-    wd.length ? el("ul", { class: "watchdog" }, ...wd) : el("div", { class: "muted" }, "watchdog: nothing silent"));
+    wd.length ? el("div", {}, "watchdog (latest event per key and for the processor):", el("ul", { class: "watchdog" }, ...wd)) : el("div", { class: "muted" }, "watchdog: no events"));
 }
 
 function render(d) {

@@ -51,8 +51,19 @@ pub fn http(port: u16, method: &str, path: &str, extra: &[&str], body: Option<&s
         req.push_str(b);
     }
     s.write_all(req.as_bytes()).unwrap();
+    // Read until the response is complete (by Content-Length or the last
+    // chunk), not until the server closes: some servers keep it open.
     let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+        if complete(&raw) {
+            break;
+        }
+    }
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
@@ -78,6 +89,25 @@ pub fn http(port: u16, method: &str, path: &str, extra: &[&str], body: Option<&s
         headers,
         body,
     }
+}
+
+fn complete(raw: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(raw);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let head = head.to_ascii_lowercase();
+    if let Some(n) = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+    {
+        return body.len() >= n;
+    }
+    if head.contains("transfer-encoding: chunked") {
+        return body.ends_with("0\r\n\r\n");
+    }
+    false
 }
 
 fn dechunk(mut s: &str) -> String {
