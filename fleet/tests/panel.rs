@@ -369,6 +369,37 @@ fn api_auth_bad_input_forces_reach_every_monitor_and_survive_restarts() {
     assert!(metrics.contains(&format!(
         "tripbit_breaker_transitions_total{{key=\"{KEY}\"}}"
     )));
+    // Every series the shipped Grafana dashboard queries exists.
+    let dash = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/grafana-dashboard.json"
+    ))
+    .unwrap();
+    let dash: Value = serde_json::from_str(&dash).unwrap();
+    let mut names = Vec::new();
+    for p in dash["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().unwrap() {
+            let e = t["expr"].as_str().unwrap();
+            let mut rest = e;
+            while let Some(i) = rest.find("tripbit_") {
+                let n: String = rest[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                rest = &rest[i + n.len()..];
+                names.push(n);
+            }
+        }
+    }
+    assert!(names.len() >= 10, "{names:?}");
+    for n in &names {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with(&format!("{n}{{")) || l.starts_with(&format!("{n} "))),
+            "the dashboard's {n} is exported"
+        );
+    }
     for k in [KEY, OTHER] {
         let r = post_json(port, &format!("/api/breakers/{k}/reset"), "");
         assert_eq!(r.status, 200, "{}", r.body);
