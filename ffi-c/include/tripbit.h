@@ -32,6 +32,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+/* A result that must not be ignored: [[nodiscard]] in C23 and C++17,
+ * warn_unused_result with GCC and Clang otherwise. */
+#if defined(__cplusplus) && __cplusplus >= 201703L
+#define TRIPBIT_NODISCARD [[nodiscard]]
+#elif !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ > 201710L
+#define TRIPBIT_NODISCARD [[nodiscard]]
+#elif defined(__GNUC__) || defined(__clang__)
+#define TRIPBIT_NODISCARD __attribute__((warn_unused_result))
+#else
+#define TRIPBIT_NODISCARD
+#endif
+
 /* The breaker storage is 16-aligned (its stamp is a 128-bit atomic word). */
 #if defined(_MSC_VER)
 #define TRIPBIT_ALIGNED(n) __declspec(align(n))
@@ -569,6 +581,7 @@ const char *tripbit_version(void);
  * `breaker` is NULL or points to `TRIPBIT_BREAKER_SIZE` writable bytes;
  * `config` is NULL or points to a readable `tripbit_config_t`.
  */
+TRIPBIT_NODISCARD
 tripbit_result_t tripbit_breaker_init(tripbit_breaker_t *breaker,
                                       const tripbit_config_t *config);
 
@@ -590,6 +603,7 @@ tripbit_result_t tripbit_breaker_init(tripbit_breaker_t *breaker,
  * # Safety
  * Each pointer is NULL or valid for its type (`breaker`: the storage).
  */
+TRIPBIT_NODISCARD
 tripbit_result_t tripbit_breaker_acquire(tripbit_breaker_t *breaker,
                                          uint64_t now,
                                          tripbit_ticket_t *ticket_out,
@@ -614,6 +628,7 @@ tripbit_result_t tripbit_breaker_acquire(tripbit_breaker_t *breaker,
  * # Safety
  * Each pointer is NULL or valid for its type (`breaker`: the storage).
  */
+TRIPBIT_NODISCARD
 tripbit_result_t tripbit_breaker_record(tripbit_breaker_t *breaker,
                                         tripbit_ticket_t ticket,
                                         uint32_t outcome,
@@ -632,6 +647,7 @@ tripbit_result_t tripbit_breaker_record(tripbit_breaker_t *breaker,
  * # Safety
  * `breaker` is NULL or points to the storage.
  */
+TRIPBIT_NODISCARD
 tripbit_result_t tripbit_breaker_release(tripbit_breaker_t *breaker,
                                          tripbit_ticket_t ticket);
 
@@ -645,6 +661,7 @@ tripbit_result_t tripbit_breaker_release(tripbit_breaker_t *breaker,
  * # Safety
  * Each pointer is NULL or valid for its type (`breaker`: the storage).
  */
+TRIPBIT_NODISCARD
 tripbit_result_t tripbit_breaker_state(const tripbit_breaker_t *breaker,
                                        uint64_t now,
                                        tripbit_state_t *state_out);
@@ -657,6 +674,7 @@ tripbit_result_t tripbit_breaker_state(const tripbit_breaker_t *breaker,
  * # Safety
  * Each pointer is NULL or valid for its type (`breaker`: the storage).
  */
+TRIPBIT_NODISCARD
 tripbit_result_t tripbit_breaker_snapshot(const tripbit_breaker_t *breaker,
                                           uint64_t now,
                                           tripbit_snapshot_t *snapshot_out);
@@ -832,6 +850,7 @@ tripbit_config_t tripbit_config_default(void);
  * # Safety
  * `config` is NULL or points to a readable `tripbit_config_t`.
  */
+TRIPBIT_NODISCARD
 tripbit_result_t tripbit_config_check(const tripbit_config_t *config);
 
 /**

@@ -100,6 +100,7 @@ impl tripbit_breaker_t {
     /// `breaker` is NULL or points to `TRIPBIT_BREAKER_SIZE` writable bytes;
     /// `config` is NULL or points to a readable `tripbit_config_t`.
     #[unsafe(no_mangle)]
+    #[must_use]
     pub unsafe extern "C" fn tripbit_breaker_init(
         breaker: *mut tripbit_breaker_t,
         config: *const tripbit_config_t,
@@ -136,6 +137,7 @@ impl tripbit_breaker_t {
     /// # Safety
     /// Each pointer is NULL or valid for its type (`breaker`: the storage).
     #[unsafe(no_mangle)]
+    #[must_use]
     pub unsafe extern "C" fn tripbit_breaker_acquire(
         breaker: *mut tripbit_breaker_t,
         now: u64,
@@ -178,6 +180,7 @@ impl tripbit_breaker_t {
     /// # Safety
     /// Each pointer is NULL or valid for its type (`breaker`: the storage).
     #[unsafe(no_mangle)]
+    #[must_use]
     pub unsafe extern "C" fn tripbit_breaker_record(
         breaker: *mut tripbit_breaker_t,
         ticket: tripbit_ticket_t,
@@ -217,6 +220,7 @@ impl tripbit_breaker_t {
     /// # Safety
     /// `breaker` is NULL or points to the storage.
     #[unsafe(no_mangle)]
+    #[must_use]
     pub unsafe extern "C" fn tripbit_breaker_release(
         breaker: *mut tripbit_breaker_t,
         ticket: tripbit_ticket_t,
@@ -241,6 +245,7 @@ impl tripbit_breaker_t {
     /// # Safety
     /// Each pointer is NULL or valid for its type (`breaker`: the storage).
     #[unsafe(no_mangle)]
+    #[must_use]
     pub unsafe extern "C" fn tripbit_breaker_state(
         breaker: *const tripbit_breaker_t,
         now: u64,
@@ -264,6 +269,7 @@ impl tripbit_breaker_t {
     /// # Safety
     /// Each pointer is NULL or valid for its type (`breaker`: the storage).
     #[unsafe(no_mangle)]
+    #[must_use]
     pub unsafe extern "C" fn tripbit_breaker_snapshot(
         breaker: *const tripbit_breaker_t,
         now: u64,

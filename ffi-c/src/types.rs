@@ -105,6 +105,7 @@ pub extern "C" fn tripbit_config_default() -> tripbit_config_t {
 /// # Safety
 /// `config` is NULL or points to a readable `tripbit_config_t`.
 #[unsafe(no_mangle)]
+#[must_use]
 pub unsafe extern "C" fn tripbit_config_check(config: *const tripbit_config_t) -> tripbit_result_t {
     boundary(TRIPBIT_E_PANIC, || {
         // SAFETY: forwarded contract; `tripbit_config_t` is plain integers.
