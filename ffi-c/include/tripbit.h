@@ -419,6 +419,11 @@ typedef struct {
    * (0, the default, means the same as `open_ticks`).
    */
   uint64_t probe_ticks;
+  /**
+   * Must be zero (`tripbit_config_default()` zeroes it): room for
+   * settings a later 0.x version adds, read only when nonzero there.
+   */
+  uint64_t reserved[4];
 } tripbit_config_t;
 
 /**
@@ -527,6 +532,21 @@ typedef struct {
    * Whether the stored state is open (`opened_at`, `open_until` valid).
    */
   bool open;
+  /**
+   * While open: 1 if a failed half-open trial reopened it, 0 if it
+   * tripped from closed.
+   */
+  uint8_t opened_by_trial;
+  /**
+   * While half-open with every probe slot busy: the tick from which the
+   * next acquire abandons the round (the probe deadline); else 0.
+   */
+  uint64_t probe_deadline;
+  /**
+   * Zero. Room for fields a later 0.x version adds, so that it never
+   * writes past the struct of a caller compiled against this header.
+   */
+  uint64_t reserved[4];
 } tripbit_snapshot_t;
 
 /**

@@ -41,6 +41,9 @@ pub struct tripbit_config_t {
     /// acquire, so a lost ticket or a hung probe never wedges the breaker
     /// (0, the default, means the same as `open_ticks`).
     pub probe_ticks: u64,
+    /// Must be zero (`tripbit_config_default()` zeroes it): room for
+    /// settings a later 0.x version adds, read only when nonzero there.
+    pub reserved: [u64; 4],
 }
 
 impl tripbit_config_t {
@@ -54,6 +57,7 @@ impl tripbit_config_t {
         backoff_factor: 1,
         backoff_max_level: 0,
         probe_ticks: 0,
+        reserved: [0; 4],
     };
 
     /// The core `Config`, or the code of the first field at fault (fields
@@ -85,6 +89,10 @@ impl tripbit_config_t {
         config
             .validate()
             .map_err(tripbit_result_t::from_config_error)?;
+        // Last, so the first field at fault keeps the documented order.
+        if self.reserved != [0; 4] {
+            return Err(TRIPBIT_E_CONFIG);
+        }
         Ok(config)
     }
 }
@@ -290,6 +298,15 @@ pub struct tripbit_snapshot_t {
     pub backoff_level: u8,
     /// Whether the stored state is open (`opened_at`, `open_until` valid).
     pub open: bool,
+    /// While open: 1 if a failed half-open trial reopened it, 0 if it
+    /// tripped from closed.
+    pub opened_by_trial: u8,
+    /// While half-open with every probe slot busy: the tick from which the
+    /// next acquire abandons the round (the probe deadline); else 0.
+    pub probe_deadline: u64,
+    /// Zero. Room for fields a later 0.x version adds, so that it never
+    /// writes past the struct of a caller compiled against this header.
+    pub reserved: [u64; 4],
 }
 
 impl tripbit_snapshot_t {
@@ -306,6 +323,9 @@ impl tripbit_snapshot_t {
             probe_failures: s.probe_failures,
             backoff_level: s.backoff_level,
             open: s.opened_at.is_some(),
+            opened_by_trial: u8::from(s.opened_by == Some(tripbit::OpenedBy::FailedTrial)),
+            probe_deadline: s.probe_deadline.unwrap_or(0),
+            reserved: [0; 4],
         }
     }
 }

@@ -88,7 +88,7 @@ static void test_panic_boundary(void) {
 static void test_config(void) {
     tripbit_config_t d = tripbit_config_default();
     tripbit_config_t c;
-    uint64_t buf[8];
+    uint64_t buf[sizeof(tripbit_config_t) / sizeof(uint64_t) + 2];
     unsigned seed = 12345;
     int i;
 
@@ -110,6 +110,10 @@ static void test_config(void) {
 
     c = d; c.open_ticks = 0;
     CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_OPEN_TICKS);
+    /* The reserved words must stay zero (room for later settings). */
+    c = d; c.reserved[3] = 1;
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG);
+    CHECK(d.reserved[0] == 0 && d.reserved[1] == 0 && d.reserved[2] == 0 && d.reserved[3] == 0);
     c = d; c.consecutive_failures = 0;
     CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES);
     c = d; c.consecutive_failures = 65536; /* the threshold is 32 bits wide */
