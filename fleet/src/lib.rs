@@ -41,7 +41,13 @@
 //!   make apply-and-dedupe and fenced writes atomic.
 //! - `getrandom`: monitor epochs, ids and lease tokens.
 //! - `futures-core`: the `Stream` trait of the verdict-change notices (pub/sub).
+//! - `axum`, `hyper`, `hyper-util`: the admin panel's HTTP server ([`panel`]);
+//!   hyper directly for the header-read timeout and the connection limit.
+//! - `futures-util`: the panel's server-sent event stream.
+//! - `serde_json`: the panel's JSON API and the alert webhook's body.
+//! - `lettre` (SMTP, tokio): alert e-mails ([`alerts`]).
 
+pub mod alerts;
 mod counters;
 pub mod model;
 pub mod monitor;

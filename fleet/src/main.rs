@@ -21,6 +21,8 @@ commands:
             [--slow-ms MS --slow-percent P] [--recover-after-skipped N]
             [--lease-ms 2000] [--tick-ms 250] [--poll-ms 20] [--silent-after-ms 30000]
             [--fleet-probes 5]
+            [--alert-webhook http://HOST:PORT/PATH] [--alert-smtp HOST:PORT
+             --alert-from ADDR --alert-to ADDR [--alert-to ADDR2]]
       Runs a processor; a second one started the same way stands by.
   force --redis URL --key KEY --state healthy|unhealthy|reset [--by WHO] [--prefix tb]
       Sets or clears an operator force (persisted in Redis).
@@ -168,11 +170,32 @@ fn cmd_processor(a: &Args) -> Result<(), String> {
         "poll-ms",
         "silent-after-ms",
         "fleet-probes",
+        "alert-webhook",
+        "alert-smtp",
+        "alert-from",
+        "alert-to",
     ])?;
-    let store = RedisStore::open(a.need("redis")?, a.get("prefix").unwrap_or("tb"))
+    let store = Arc::new(
+        RedisStore::open(a.need("redis")?, a.get("prefix").unwrap_or("tb"))
+            .map_err(|e| e.to_string())?,
+    );
+    let alerts = tripbit_fleet::alerts::AlertConfig::from_options(
+        a.get("alert-webhook"),
+        a.get("alert-smtp"),
+        a.get("alert-from"),
+        a.all("alert-to"),
+    )
+    .map_err(|e| e.to_string())?;
+    let p = Processor::new(Arc::clone(&store) as Arc<dyn Store>, processor_config(a)?)
         .map_err(|e| e.to_string())?;
-    let p = Processor::new(Arc::new(store), processor_config(a)?).map_err(|e| e.to_string())?;
-    runtime()?.block_on(p.run(shutdown_signal()));
+    runtime()?.block_on(async move {
+        // Always attached: without channels it still counts transitions.
+        let alerter = tripbit_fleet::alerts::Alerter::start(store, alerts);
+        match alerter {
+            Ok(al) => p.with_alerts(al).run(shutdown_signal()).await,
+            Err(e) => eprintln!("tripbit-fleet processor: {e}"),
+        }
+    });
     Ok(())
 }
 

@@ -229,6 +229,8 @@ pub struct Processor {
     leader_silent: bool,
     idle_logged: bool,
     last_error: Option<String>,
+    /// Alert hook (issue 16): never blocks, see [`crate::alerts`].
+    alerts: Option<crate::alerts::Alerter>,
 }
 
 fn log(id: &str, msg: &str) {
@@ -272,6 +274,7 @@ impl Processor {
             last_batch: Instant::now(),
             last_claim: Instant::now(),
             leader_silent: false,
+            alerts: None,
             idle_logged: false,
             last_error: None,
         })
@@ -313,6 +316,9 @@ impl Processor {
 
     async fn event(&mut self, kind: &str, key: &str, detail: String) {
         log(&self.id, &format!("event {kind} {key} {detail}"));
+        if let Some(a) = &self.alerts {
+            a.watchdog(&self.id, kind, key, &detail);
+        }
         let e = Event {
             kind: kind.into(),
             key: key.into(),
@@ -322,6 +328,12 @@ impl Processor {
         if let Err(err) = self.store.event(&e).await {
             self.store_error("event", &err);
         }
+    }
+
+    /// Sends alerts (trip, recovery, silence) through `alerter`.
+    pub fn with_alerts(mut self, alerter: crate::alerts::Alerter) -> Processor {
+        self.alerts = Some(alerter);
+        self
     }
 
     /// Runs until `shutdown` resolves; then gives the lease up.
@@ -847,6 +859,9 @@ impl Processor {
                             w.reason
                         ),
                     );
+                    if let (Some(from), Some(a)) = (w.from, &self.alerts) {
+                        a.transition(&self.id, &w.key, from, w.state, v, &w.reason);
+                    }
                     if let Some(from) = w.from {
                         let kind = match w.state {
                             Health::Unhealthy => "trip",

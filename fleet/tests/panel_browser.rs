@@ -35,7 +35,7 @@ const FAST: &[&str] = &[
 /// A WebDriver session on a chromedriver child; deleted, and chromedriver
 /// killed by PID, on drop.
 struct Browser {
-    driver: Proc,
+    _driver: Proc,
     port: u16,
     session: String,
 }
@@ -79,7 +79,7 @@ impl Browser {
             }
         }}});
         let mut b = Browser {
-            driver,
+            _driver: driver,
             port,
             session: String::new(),
         };

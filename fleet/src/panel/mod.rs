@@ -6,7 +6,7 @@
 //!   at `/api/stream`, polling of `/api/overview` as a fallback) comes from
 //!   one sampler task per panel, so the number of open pages does not change
 //!   the load on Redis.
-//! - Forces go through [`set_force`](crate::set_force), the same persisted
+//! - Forces go through [`set_force`], the same persisted
 //!   `tb:forces` entry the `tripbit-fleet force` command writes: the
 //!   processor folds it into the versioned verdict every monitor polls, and
 //!   it survives restarts of the panel and of the processors. Every mutation
