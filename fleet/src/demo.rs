@@ -190,6 +190,10 @@ pub(crate) fn run(port: &Option<String>) -> Result<i32, String> {
         leader("proc-a")
     })?;
     let (_proc_b, _) = processor("proc-b")?;
+    // The admin panel (issue 16) on a free loopback port, with a fresh token.
+    let (panel, panel_url, panel_token) = tripbit_fleet::panel::cli::spawn_child(&exe, &url)?;
+    let _panel = Kid { child: panel };
+    println!("    panel    {panel_url}#token={panel_token}   (bearer token {panel_token})");
     let mut sims = Vec::new();
     for i in 0..3 {
         let mut child = Command::new(&exe)

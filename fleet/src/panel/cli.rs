@@ -141,3 +141,40 @@ async fn shutdown() {
         _ => std::future::pending::<()>().await,
     }
 }
+
+/// Starts `exe panel --redis URL --listen 127.0.0.1:0 --public-read`…
+/// as a child with a fresh random token (the demo uses it). Returns the
+/// child, the page's URL and the token.
+pub fn spawn_child(
+    exe: &std::path::Path,
+    redis: &str,
+) -> Result<(std::process::Child, String, String), String> {
+    use std::io::BufRead;
+    let token = format!(
+        "{:016x}{:016x}",
+        crate::model::random_u64(),
+        crate::model::random_u64()
+    );
+    let mut child = std::process::Command::new(exe)
+        .args(["panel", "--redis", redis, "--listen", "127.0.0.1:0"])
+        .env("TRIPBIT_PANEL_TOKEN", &token)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the panel: {e}"))?;
+    let Some(out) = child.stdout.take() else {
+        let _ = child.kill();
+        return Err("the panel has no stdout".into());
+    };
+    let mut line = String::new();
+    let read = std::io::BufReader::new(out).read_line(&mut line);
+    match (read, line.trim().strip_prefix("listening ")) {
+        (Ok(_), Some(url)) => Ok((child, url.to_string(), token)),
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err("the panel did not start".into())
+        }
+    }
+}
