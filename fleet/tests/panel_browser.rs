@@ -223,6 +223,32 @@ fn the_page_shows_a_trip_live_and_force_healthy_reaches_every_monitor() {
     let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
     std::fs::create_dir_all(&target).unwrap();
 
+    // A batch from a hostile process: its host name is markup. The page
+    // must show it as text, never run it.
+    let evil = r#"<img src=x onerror="window.__xss=1">"#;
+    let rt = rt();
+    let store = redis.store();
+    let batch = tripbit_fleet::Batch {
+        id: tripbit_fleet::BatchId {
+            monitor: "evil".into(),
+            epoch: 1,
+            seq: 1,
+        },
+        host: evil.into(),
+        pid: 666,
+        app: "<script>window.__xss=2</script>".into(),
+        sent_ms: tripbit_fleet::model::wall_ms(),
+        counts: [(
+            KEY.to_string(),
+            tripbit_fleet::Counts {
+                success: 1,
+                ..Default::default()
+            },
+        )]
+        .into(),
+    };
+    rt.block_on(tripbit_fleet::Store::send_batch(&store, &batch))
+        .unwrap();
     let t0 = std::time::Instant::now();
     let b = Browser::start();
     step(t0, "browser started");
@@ -276,7 +302,6 @@ fn the_page_shows_a_trip_live_and_force_healthy_reaches_every_monitor() {
     assert!(b.text_of("#confirm-text").unwrap().contains(KEY));
     b.click("#confirm-no");
     std::thread::sleep(Duration::from_millis(500));
-    let rt = rt();
     assert_eq!(
         hget(&rt, &redis.store(), "tb:forces", KEY),
         None,
@@ -309,6 +334,11 @@ fn the_page_shows_a_trip_live_and_force_healthy_reaches_every_monitor() {
         b.eval("return document.querySelectorAll('#breakers script, #breakers img').length"),
         json!(0)
     );
+    assert_eq!(b.eval("return window.__xss === undefined"), json!(true));
+    let row = b
+        .text_of(&card(KEY, "tr[data-monitor=\"evil\"]"))
+        .expect("the hostile monitor is listed");
+    assert!(row.contains(evil), "shown as text: {row}");
 
     // Redis goes away: the page says so plainly.
     let port = redis.port;
