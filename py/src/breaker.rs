@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pyo3::PyTraverseError;
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::gc::PyVisit;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -19,7 +19,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use tripbit::{Config, OpenedBy, Outcome, Rejected, Snapshot, State, Ticket, Transition};
 
-use crate::emit::{Announcement, Voice, log_line, print_line};
+use crate::emit::{Announcement, INFO, Voice, log_line, print_line};
 use crate::engine::{Core, count_buckets, time_buckets};
 use crate::errors::{CircuitBreakerOpenError, config_error};
 use crate::guard::Guard;
@@ -102,6 +102,105 @@ struct Settings {
     slow: Option<(u64, u8)>,
 }
 
+/// The exception filters: which exceptions count as failures.
+struct Filters {
+    include: Option<Matcher>,
+    exclude: Option<Matcher>,
+}
+
+impl Filters {
+    /// The filters' verdict on an `Exception` instance.
+    fn classify(&self, exc: &Bound<'_, PyAny>) -> Outcome {
+        if let Some(inc) = &self.include {
+            if !inc.matches(exc, true) {
+                return Outcome::Ignored;
+            }
+        }
+        if let Some(exc_m) = &self.exclude {
+            if exc_m.matches(exc, false) {
+                return Outcome::Ignored;
+            }
+        }
+        Outcome::Failure
+    }
+
+    fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for m in [&self.include, &self.exclude].into_iter().flatten() {
+            m.traverse(visit)?;
+        }
+        Ok(())
+    }
+}
+
+/// What the drop-in reports beside the core's counts: its timestamps, and
+/// the window failures that tripped a window breaker. Every access is
+/// `Relaxed`: timestamps for reports, ordered by nothing else (each value
+/// pairs with no other access).
+struct DropInTimes {
+    /// Monotonic ns of the last failure; 0 = none since creation or reset.
+    last_failure: AtomicU64,
+    /// Monotonic ns of the last state change.
+    last_change: AtomicU64,
+    /// Window breakers: `generation << 32 | failures`, the window failures
+    /// that tripped the breaker into that generation.
+    trip_failures: AtomicU64,
+}
+
+impl DropInTimes {
+    fn new(now: u64) -> DropInTimes {
+        DropInTimes {
+            last_failure: AtomicU64::new(0),
+            last_change: AtomicU64::new(now),
+            trip_failures: AtomicU64::new(0),
+        }
+    }
+
+    fn last_failure(&self) -> Option<u64> {
+        // Ordering: Relaxed, see the type.
+        match self.last_failure.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(t),
+        }
+    }
+
+    fn failed(&self, now: u64) {
+        // Ordering: Relaxed, see the type.
+        self.last_failure.fetch_max(now.max(1), Ordering::Relaxed);
+    }
+
+    /// `last_failure_time` back to None (a close, a reset).
+    fn clear_failure(&self) {
+        // Ordering: Relaxed, see the type.
+        self.last_failure.store(0, Ordering::Relaxed);
+    }
+
+    fn last_change(&self) -> u64 {
+        // Ordering: Relaxed, see the type.
+        self.last_change.load(Ordering::Relaxed)
+    }
+
+    fn changed(&self, now: u64) {
+        // Ordering: Relaxed, see the type.
+        self.last_change.fetch_max(now, Ordering::Relaxed);
+    }
+
+    fn tripped(&self, generation: u32, failures: u32) {
+        // Ordering: Relaxed, see the type; keyed by the generation.
+        self.trip_failures.store(
+            u64::from(generation) << 32 | u64::from(failures),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The window failures that tripped the breaker into `generation`.
+    fn tripped_with(&self, generation: u32) -> Option<u32> {
+        // Ordering: Relaxed, see the type.
+        let r = self.trip_failures.load(Ordering::Relaxed);
+        #[allow(clippy::cast_possible_truncation)]
+        ((r >> 32) as u32 == generation).then_some(r as u32)
+    }
+}
+
 /// The native breaker. `tripbit.CircuitBreaker` subclasses it in Python for
 /// argument parsing and decorators; `call()` and everything on the guarded
 /// path is here.
@@ -120,25 +219,18 @@ pub(crate) struct CoreBreaker {
     open_timeout: Py<PyAny>,
     failure_threshold: u32,
     success_threshold: u32,
-    include: Option<Matcher>,
-    exclude: Option<Matcher>,
+    filters: Filters,
     stdout: bool,
     /// Seconds an async guarded call may take (`asyncio.wait_for` inside
     /// the guard), or None.
     timeout: Option<f64>,
     settings: Settings,
-    /// Monotonic ns of the last failure; 0 = none since creation or reset.
-    last_failure: AtomicU64,
-    /// Monotonic ns of the last state change.
-    last_change: AtomicU64,
+    times: DropInTimes,
     /// A `contextvars.ContextVar` set (to True) while a half-open probe of
     /// this breaker runs in the current thread or task: a guarded call made
     /// inside it is part of that probe (no slot of its own, not counted).
     /// Read only on the half-open path.
     in_probe: Py<PyAny>,
-    /// Window breakers: `generation << 32 | failures`, the window failures
-    /// that tripped the breaker into that generation.
-    trip_failures: AtomicU64,
     /// The original's `lock` attribute: a `threading.Lock` code may take;
     /// tripbit itself never needs it (no lock inside).
     lock: Py<PyAny>,
@@ -193,7 +285,7 @@ impl CoreBreaker {
         // the max level; the drop-in's failure_count tells a trip from a
         // failed trial by the snapshot's `opened_by`.
         let backoff = if backoff_factor <= 1 || backoff_max_level == 0 {
-            (1, 1)
+            (1, 0)
         } else {
             (backoff_factor, backoff_max_level)
         };
@@ -275,15 +367,12 @@ impl CoreBreaker {
             open_timeout: open_timeout.unbind(),
             failure_threshold,
             success_threshold,
-            include,
-            exclude,
+            filters: Filters { include, exclude },
             stdout,
             timeout,
             settings,
-            last_failure: AtomicU64::new(0),
-            last_change: AtomicU64::new(now),
+            times: DropInTimes::new(now),
             in_probe,
-            trip_failures: AtomicU64::new(0),
             lock,
             listeners: Mutex::new(None),
         };
@@ -291,7 +380,7 @@ impl CoreBreaker {
         if stdout {
             print_line(py, &line);
         }
-        log_line(py, 20, &line);
+        log_line(py, INFO, &line);
         Ok(b)
     }
 
@@ -399,41 +488,34 @@ impl CoreBreaker {
     /// Epoch seconds of the last failure, or None.
     #[getter]
     fn last_failure_time(&self, py: Python<'_>) -> Option<f64> {
-        // Ordering: Relaxed; a timestamp, ordered by nothing else.
-        match self.last_failure.load(Ordering::Relaxed) {
-            0 => None,
-            t => Some(time::epoch(py, t)),
-        }
+        self.times.last_failure().map(|t| time::epoch(py, t))
     }
 
     /// Epoch seconds of the last state change (or of creation / reset).
     #[getter]
     fn last_state_change_time(&self, py: Python<'_>) -> f64 {
-        // Ordering: Relaxed; a timestamp, ordered by nothing else.
-        time::epoch(py, self.last_change.load(Ordering::Relaxed))
+        time::epoch(py, self.times.last_change())
     }
 
     /// The original's stats dict: exactly its six keys, in its order.
     fn get_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let (wall, now) = time::anchor(py);
         let s = self.core.snapshot(now);
-        // Ordering: Relaxed (both timestamps here); a report, ordered by
-        // nothing else: pairs with no other access.
-        let last_failure = self.last_failure.load(Ordering::Relaxed);
+        let last_failure = self.times.last_failure();
         let d = PyDict::new(py);
         d.set_item("state", state::value(s.stored_state))?;
         d.set_item("failure_count", self.failure_count_of(&s))?;
         d.set_item("success_count", self.success_count_of(&s))?;
         d.set_item(
             "last_state_change_time",
-            time::epoch_at(wall, now, self.last_change.load(Ordering::Relaxed)),
+            time::epoch_at(wall, now, self.times.last_change()),
         )?;
-        if last_failure == 0 {
-            d.set_item("last_failure_time", py.None())?;
-            d.set_item("time_since_last_failure", py.None())?;
-        } else {
+        if let Some(last_failure) = last_failure {
             d.set_item("last_failure_time", time::epoch_at(wall, now, last_failure))?;
             d.set_item("time_since_last_failure", time::seconds(last_failure, now))?;
+        } else {
+            d.set_item("last_failure_time", py.None())?;
+            d.set_item("time_since_last_failure", py.None())?;
         }
         Ok(d)
     }
@@ -491,8 +573,14 @@ impl CoreBreaker {
         d.set_item("window_seconds", st.window_ns.map(secs))?;
         d.set_item("slow_call", st.slow.map(|s| secs(s.0)))?;
         d.set_item("slow_rate", st.slow.map(|s| s.1))?;
-        d.set_item("include", self.include.as_ref().map(|m| m.to_object(py)))?;
-        d.set_item("exclude", self.exclude.as_ref().map(|m| m.to_object(py)))?;
+        d.set_item(
+            "include",
+            self.filters.include.as_ref().map(|m| m.to_object(py)),
+        )?;
+        d.set_item(
+            "exclude",
+            self.filters.exclude.as_ref().map(|m| m.to_object(py)),
+        )?;
         d.set_item("timeout", self.timeout)?;
         d.set_item(
             "probe_timeout",
@@ -513,9 +601,8 @@ impl CoreBreaker {
         let this = slf.get();
         let tr = this.core.reset();
         let now = time::now();
-        // Ordering: Relaxed; timestamps, ordered by nothing else.
-        this.last_failure.store(0, Ordering::Relaxed);
-        this.last_change.fetch_max(now, Ordering::Relaxed);
+        this.times.clear_failure();
+        this.times.changed(now);
         if let Some(tr) = tr {
             this.announce(slf, tr, now, Voice::Reset);
         }
@@ -609,9 +696,7 @@ impl CoreBreaker {
         visit.call(&self.open_timeout)?;
         visit.call(&self.in_probe)?;
         visit.call(&self.lock)?;
-        for m in [&self.include, &self.exclude].into_iter().flatten() {
-            m.traverse(&visit)?;
-        }
+        self.filters.traverse(&visit)?;
         // Never block in the collector: the mutex is only held for a
         // pointer swap (no Python code runs under it), and a listener tuple
         // not visited this time only keeps the cycle alive until the next.
@@ -844,9 +929,8 @@ impl CoreBreaker {
     /// Gives an admitted ticket back unused: counts nothing, frees a probe
     /// slot, never a transition.
     pub(crate) fn release(&self, ticket: Ticket) {
-        let _ = self
-            .core
-            .record(ticket, Outcome::Ignored, ticket.acquired_at);
+        // Stale: the generation that owned the slot is gone; nothing to free.
+        let _ = self.core.release(ticket, ticket.acquired_at);
     }
 
     pub(crate) fn admit(&self, slf: &Bound<'_, Self>) -> Admission {
@@ -910,8 +994,7 @@ impl CoreBreaker {
     pub(crate) fn record_outcome(&self, slf: &Bound<'_, Self>, ticket: Ticket, outcome: Outcome) {
         let now = time::now();
         if outcome == Outcome::Failure {
-            // Ordering: Relaxed; a timestamp, ordered by nothing else.
-            self.last_failure.fetch_max(now.max(1), Ordering::Relaxed);
+            self.times.failed(now);
         }
         let recorded = if self.timed {
             self.record_window(ticket, outcome, now)
@@ -945,12 +1028,7 @@ impl CoreBreaker {
         let recorded = self.core.record(ticket, outcome, now);
         if let (Ok(Some(tr)), Some(failures)) = (recorded, before) {
             if tr.from == State::Closed && tr.to == State::Open {
-                // Ordering: Relaxed; read back only for reports, keyed by
-                // the generation it belongs to.
-                self.trip_failures.store(
-                    u64::from(tr.generation) << 32 | u64::from(failures),
-                    Ordering::Relaxed,
-                );
+                self.times.tripped(tr.generation, failures);
             }
         }
         recorded
@@ -958,14 +1036,7 @@ impl CoreBreaker {
 
     /// The window failures that tripped the breaker into generation `generation`.
     fn tripped_with(&self, generation: u32) -> u32 {
-        // Ordering: Relaxed; see `record_window`.
-        let r = self.trip_failures.load(Ordering::Relaxed);
-        #[allow(clippy::cast_possible_truncation)]
-        if (r >> 32) as u32 == generation {
-            r as u32
-        } else {
-            0
-        }
+        self.times.tripped_with(generation).unwrap_or(0)
     }
 
     /// The drop-in's `success_count`: half-open successes while half-open,
@@ -990,17 +1061,7 @@ impl CoreBreaker {
 
     /// The filters' verdict on an `Exception` instance.
     pub(crate) fn classify_value(&self, exc: &Bound<'_, PyAny>) -> Outcome {
-        if let Some(inc) = &self.include {
-            if !inc.matches(exc, true) {
-                return Outcome::Ignored;
-            }
-        }
-        if let Some(exc_m) = &self.exclude {
-            if exc_m.matches(exc, false) {
-                return Outcome::Ignored;
-            }
-        }
-        Outcome::Failure
+        self.filters.classify(exc)
     }
 
     /// The drop-in's `failure_count`: consecutive failures while closed
@@ -1039,11 +1100,9 @@ impl CoreBreaker {
     /// then logging and listeners. A close from half-open clears
     /// `last_failure_time`, as the original's did.
     pub(crate) fn announce(&self, slf: &Bound<'_, Self>, tr: Transition, now: u64, voice: Voice) {
-        // Ordering: Relaxed; timestamps, ordered by nothing else.
-        self.last_change.fetch_max(now, Ordering::Relaxed);
+        self.times.changed(now);
         if tr.from == State::HalfOpen && tr.to == State::Closed {
-            // Ordering: Relaxed; a timestamp (None again), as above.
-            self.last_failure.store(0, Ordering::Relaxed);
+            self.times.clear_failure();
         }
         let py = slf.py();
         let silent = voice == Voice::Silent || tr.to == State::HalfOpen;
@@ -1165,9 +1224,4 @@ impl CoreBreaker {
             }
         })
     }
-}
-
-/// `RuntimeError` for a `Guard` reported twice.
-pub(crate) fn already_recorded() -> PyErr {
-    PyRuntimeError::new_err("this call's outcome was already recorded")
 }

@@ -14,9 +14,10 @@ use tripbit::State;
 
 static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// `logging.WARNING` and `logging.INFO`.
-const WARNING: u8 = 30;
-const INFO: u8 = 20;
+/// `logging.WARNING`: transitions to an open state.
+pub(crate) const WARNING: u8 = 30;
+/// `logging.INFO`: every other announcement line.
+pub(crate) const INFO: u8 = 20;
 
 /// A state change, as listeners receive it.
 #[pyclass(frozen, module = "tripbit._tripbit")]

@@ -16,6 +16,7 @@ pub(crate) const MAX_BUCKETS: u32 = 10;
 pub(crate) trait Engine: Send + Sync {
     fn acquire(&self, now: u64) -> Result<(Ticket, Option<Transition>), Rejected>;
     fn record(&self, t: Ticket, o: Outcome, now: u64) -> Result<Option<Transition>, Stale>;
+    fn release(&self, t: Ticket, now: u64) -> Result<(), Stale>;
     fn snapshot(&self, now: u64) -> Snapshot;
     fn advance(&self, now: u64) -> Option<Transition>;
     fn force_open(&self) -> Option<Transition>;
@@ -30,6 +31,9 @@ impl<P: Policy + Send + Sync> Engine for Breaker<P> {
     }
     fn record(&self, t: Ticket, o: Outcome, now: u64) -> Result<Option<Transition>, Stale> {
         self.record_ticket(t, o, now)
+    }
+    fn release(&self, t: Ticket, now: u64) -> Result<(), Stale> {
+        Breaker::release(self, t, now)
     }
     fn snapshot(&self, now: u64) -> Snapshot {
         Breaker::snapshot(self, now)
@@ -112,6 +116,12 @@ impl Core {
             Core::Consecutive(b) => b.record_ticket(t, o, now),
             Core::Window(w) => w.record(t, o, now),
         }
+    }
+
+    /// Gives an admitted call back unused: frees its probe slot (if any),
+    /// counts nothing; at most once per ticket (the core's `release`).
+    pub(crate) fn release(&self, t: Ticket, now: u64) -> Result<(), Stale> {
+        dispatch!(self, b => b.release(t, now))
     }
 
     pub(crate) fn snapshot(&self, now: u64) -> Snapshot {

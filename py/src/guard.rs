@@ -15,7 +15,12 @@ use pyo3::prelude::*;
 use pyo3::types::PyAny;
 use tripbit::{Outcome, Ticket};
 
-use crate::breaker::{CoreBreaker, already_recorded};
+use crate::breaker::CoreBreaker;
+
+/// `RuntimeError` for a `Guard` reported twice.
+pub(crate) fn already_recorded() -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err("this call's outcome was already recorded")
+}
 
 /// An admitted call, from `CircuitBreaker.guard()`.
 #[pyclass(frozen, module = "tripbit._tripbit")]
