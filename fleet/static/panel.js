@@ -17,7 +17,7 @@ const cards = new Map();
   if (m) {
     token = decodeURIComponent(m[1]);
     sessionStorage.setItem("tripbit-token", token);
-    history.replaceState(null, "", location.pathname);
+    history.replaceState(null, "", location.pathname + location.search);
   }
 })();
 
@@ -252,14 +252,19 @@ async function pollOnce() {
   render(await r.json());
 }
 
+// `?poll=1` skips the stream (for proxies that buffer event streams, and
+// to test the fallback).
+const pollOnly = new URLSearchParams(location.search).get("poll") === "1";
+
 async function main() {
   for (;;) {
     try {
+      if (pollOnly) throw new Error("polling requested");
       await readStream();
     } catch (e) {
       if (e.auth) { needToken(); return; }
       // Fallback: poll for a while, then try the stream again.
-      mode = "polling (stream unavailable)";
+      mode = pollOnly ? "polling (requested)" : "polling (stream unavailable)";
       const until = Date.now() + 10000;
       while (Date.now() < until) {
         try { await pollOnce(); } catch (e2) { if (e2.auth) { needToken(); return; } }

@@ -340,6 +340,19 @@ fn the_page_shows_a_trip_live_and_force_healthy_reaches_every_monitor() {
         .expect("the hostile monitor is listed");
     assert!(row.contains(evil), "shown as text: {row}");
 
+    // The polling fallback shows the same state.
+    b.goto(&format!(
+        "http://127.0.0.1:{}/?poll=1#token={TOKEN}",
+        pan.port
+    ));
+    wait_for("the polling page to show the force", WAIT, || {
+        let forced = b.text_of(&card(KEY, ".forced"));
+        let live = b.text_of("#live");
+        let (forced, live) = (forced?, live?);
+        (forced.contains("forced healthy by panel:alice") && live.contains("polling")).then_some(())
+    });
+    step(t0, "polling page shown");
+
     // Redis goes away: the page says so plainly.
     let port = redis.port;
     drop(redis);
