@@ -308,3 +308,55 @@ fn bad_alert_options_are_refused() {
         assert_eq!(st.code(), Some(2), "{bad:?}");
     }
 }
+
+#[test]
+fn a_silent_leader_alerts_once_though_two_standbys_notice() {
+    let hook = receiver(0);
+    let redis = Redis::start();
+    let rt = rt();
+    let s = redis.store();
+    let webhook = format!("http://127.0.0.1:{}/alerts", hook.port);
+    // Renewals every lease/4 = 1 s; silent after 2.5 s; the lease ends at 4 s.
+    let flags = [
+        "--tick-ms",
+        "100",
+        "--lease-ms",
+        "4000",
+        "--silent-after-ms",
+        "2500",
+        "--alert-webhook",
+        &webhook,
+    ];
+    let p1 = processor(redis.port, "p1", &flags);
+    wait_for("p1 to lead", WAIT, || {
+        (rt.block_on(tripbit_fleet::Store::leader(&s)).ok()??.id == "p1").then_some(())
+    });
+    let _p2 = processor(redis.port, "p2", &flags);
+    let _p3 = processor(redis.port, "p3", &flags);
+    let mut m = sim(redis.port, "m0", &[KEY], &["--flush-ms", "100"]);
+    std::thread::sleep(Duration::from_millis(500));
+    p1.proc.signal("STOP");
+    let silent = |h: &Receiver| -> Vec<Value> {
+        h.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|v| v["kind"] == "processor-silent")
+            .cloned()
+            .collect()
+    };
+    let a = wait_for("the silent-leader alert", WAIT, || silent(&hook).pop());
+    assert!(a["detail"].as_str().unwrap().contains("leader p1"), "{a}");
+    wait_for("a standby to take over", WAIT, || {
+        let id = rt.block_on(tripbit_fleet::Store::leader(&s)).ok()??.id;
+        (id != "p1").then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        silent(&hook).len(),
+        1,
+        "one alert: {:?}",
+        hook.got.lock().unwrap()
+    );
+    m.quit();
+}
