@@ -2,9 +2,10 @@
 
 A pure-Python, lock-based circuit breaker written here to behave exactly as
 the ``common/circuit_breaker.py`` of the gRPC tree (the public repository
-``neels22/mini-2-grpc``; see SPEC section 3): same attributes, same counts,
-same printed lines in the same order. It is our own code, checked against
-that file behaviour by behaviour (py/tests/test_dropin.py lists them). It is kept as a benchmark peer for tripbit and as the
+``neels22/mini-2-grpc``): same attributes, same counts, same printed
+lines in the same order. It is our own code, checked against that file
+behaviour by behaviour (py/tests/test_dropin.py lists them). It is kept as
+a benchmark peer for tripbit and as the
 stand-in used while developing ``examples/grpc-tree`` without the wheel.
 
 What it does, like the original:

@@ -61,7 +61,7 @@
 //! ticket from an earlier period is told apart from the current one after
 //! any number of transitions below 2³².
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Stored, check_stored};
 use crate::machine::{Core, stamp_generation, stamp_tick, transition};
 use crate::policy::{Consecutive, Policy};
 use crate::state::{GEN_MASK, MAX_HALF_OPEN_COUNT, Probes, REOPENED, State, Word};
@@ -847,19 +847,19 @@ impl<P: Policy> Breaker<P> {
     /// ```
     pub fn is_valid(&self) -> bool {
         let p = &self.core.params;
-        p.open_ticks != 0
-            && p.probe_ticks != 0
-            // Only the consecutive policy stores a threshold (a window
-            // breaker's is 0: its trip bar lives in the policy).
-            && (p.threshold != 0 || !P::COUNTS_IN_WORD)
-            && p.close_after != 0
-            && u32::from(p.close_after) <= MAX_HALF_OPEN_COUNT
-            && p.probes != 0
-            && u32::from(p.probes) <= crate::state::MAX_PROBES
-            && p.backoff_factor != 0
-            && p.backoff_max_level <= crate::state::MAX_LEVEL
-            && p.close_max_failure_percent <= 99
-            && p.allowed_failures() < MAX_HALF_OPEN_COUNT
+        // Only the consecutive policy stores a threshold (a window
+        // breaker's is 0: its trip bar lives in the policy).
+        (p.threshold != 0 || !P::COUNTS_IN_WORD)
+            && check_stored(&Stored {
+                open_ticks: p.open_ticks,
+                probe_ticks: p.probe_ticks,
+                close_after: p.close_after,
+                probes: p.probes,
+                backoff_factor: p.backoff_factor,
+                backoff_max_level: p.backoff_max_level,
+                close_max_failure_percent: p.close_max_failure_percent,
+            })
+            .is_ok()
     }
 
     /// The state at tick `now`. Pure: an `Open` breaker whose open period is

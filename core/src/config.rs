@@ -537,36 +537,16 @@ impl Config {
                 }
             }
         }
-        if self.open_ticks == 0 {
-            return Err(ConfigError::OpenTicks);
-        }
-        if self.backoff_factor == 0 {
-            return Err(ConfigError::BackoffFactor);
-        }
-        if self.backoff_max_level > MAX_LEVEL {
-            return Err(ConfigError::BackoffLevel);
-        }
-        if checked_open_ticks(self.open_ticks, self.backoff_factor, self.backoff_max_level)
-            .is_none()
-        {
-            return Err(ConfigError::BackoffOverflow);
-        }
-        if self.close_after == 0 || self.close_after as u32 > MAX_HALF_OPEN_COUNT {
-            return Err(ConfigError::CloseAfter);
-        }
-        if self.close_max_failure_percent > 99 {
-            return Err(ConfigError::CloseMaxFailurePercent);
-        }
-        let (s, f) = self.close_bar();
-        // The failure that exceeds the bar (f + 1) must fit the counter.
-        if f >= MAX_HALF_OPEN_COUNT {
-            return Err(ConfigError::CloseBar);
-        }
-        if self.probe_ticks == 0 {
-            return Err(ConfigError::ProbeTimeout);
-        }
-        if self.probes == 0 || self.probes as u32 > MAX_PROBES || self.probes as u32 > s + f {
-            return Err(ConfigError::Probes);
+        if let Err(e) = check_stored(&Stored {
+            open_ticks: self.open_ticks,
+            probe_ticks: self.probe_ticks,
+            close_after: self.close_after,
+            probes: self.probes,
+            backoff_factor: self.backoff_factor,
+            backoff_max_level: self.backoff_max_level,
+            close_max_failure_percent: self.close_max_failure_percent,
+        }) {
+            return Err(e);
         }
         if let Some((ticks, percent)) = self.slow() {
             if ticks == 0 {
@@ -582,6 +562,57 @@ impl Config {
             _ => Ok(()),
         }
     }
+}
+
+/// The settings every breaker stores, whatever its policy: what
+/// [`check_stored`] checks for both [`Config::validate`] and
+/// `Breaker::is_valid` (one set of rules).
+pub(crate) struct Stored {
+    pub(crate) open_ticks: u64,
+    pub(crate) probe_ticks: u64,
+    pub(crate) close_after: u16,
+    pub(crate) probes: u8,
+    pub(crate) backoff_factor: u8,
+    pub(crate) backoff_max_level: u8,
+    pub(crate) close_max_failure_percent: u8,
+}
+
+/// The rules for the stored settings, in the order `validate` reports them.
+pub(crate) const fn check_stored(c: &Stored) -> Result<(), ConfigError> {
+    if c.open_ticks == 0 {
+        return Err(ConfigError::OpenTicks);
+    }
+    if c.backoff_factor == 0 {
+        return Err(ConfigError::BackoffFactor);
+    }
+    if c.backoff_max_level > MAX_LEVEL {
+        return Err(ConfigError::BackoffLevel);
+    }
+    // Factor 1 never grows the period: no multiplications to check.
+    if c.backoff_factor > 1
+        && checked_open_ticks(c.open_ticks, c.backoff_factor, c.backoff_max_level).is_none()
+    {
+        return Err(ConfigError::BackoffOverflow);
+    }
+    if c.close_after == 0 || c.close_after as u32 > MAX_HALF_OPEN_COUNT {
+        return Err(ConfigError::CloseAfter);
+    }
+    if c.close_max_failure_percent > 99 {
+        return Err(ConfigError::CloseMaxFailurePercent);
+    }
+    let s = c.close_after as u32;
+    let f = allowed_failures(s, c.close_max_failure_percent);
+    // The failure that exceeds the bar (f + 1) must fit the counter.
+    if f >= MAX_HALF_OPEN_COUNT {
+        return Err(ConfigError::CloseBar);
+    }
+    if c.probe_ticks == 0 {
+        return Err(ConfigError::ProbeTimeout);
+    }
+    if c.probes == 0 || c.probes as u32 > MAX_PROBES || c.probes as u32 > s + f {
+        return Err(ConfigError::Probes);
+    }
+    Ok(())
 }
 
 /// Failures a half-open trial of `successes` may hold at `percent`% failures.

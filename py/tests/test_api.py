@@ -1,4 +1,4 @@
-"""The Pythonic API (SPEC section 3, second part): dotted keys, ``@breaker``,
+"""The Pythonic API (the dotted-key API documented in py/README.md): dotted keys, ``@breaker``,
 ``.fallback``, asyncio, exception filters, ``guard()`` (reporting an outcome
 without raising), listeners, the policy options and ``from_config``."""
 

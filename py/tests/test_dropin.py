@@ -797,7 +797,7 @@ def test_the_transition_line_is_printed_before_call_reraises(
 
 
 def test_the_seed_log_sequence(capsys: pytest.CaptureFixture[str]) -> None:
-    # seeds/000, "TEST 2": three UNAVAILABLE errors then the trip line.
+    # The gRPC tree's own test 2: three UNAVAILABLE errors then the trip line.
     cb = CircuitBreaker(failure_threshold=3, open_timeout=30.0, success_threshold=1, name="B->C")
     for _ in range(3):
         try:
