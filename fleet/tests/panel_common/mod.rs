@@ -36,7 +36,8 @@ impl Resp {
 /// Sends one request; `extra` are raw header lines.
 pub fn http(port: u16, method: &str, path: &str, extra: &[&str], body: Option<&str>) -> Resp {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the panel");
-    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    // Long: creating a browser session on a loaded 2-core machine is slow.
+    s.set_read_timeout(Some(Duration::from_secs(90))).unwrap();
     let mut req =
         format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for h in extra {
