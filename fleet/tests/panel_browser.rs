@@ -35,9 +35,12 @@ const FAST: &[&str] = &[
 /// A WebDriver session on a chromedriver child; deleted, and chromedriver
 /// killed by PID, on drop.
 struct Browser {
-    _driver: Proc,
+    driver: Proc,
     port: u16,
     session: String,
+    /// This browser's own profile directory: it names our chromium
+    /// processes, so they can be found by PID if chromedriver dies first.
+    profile: std::path::PathBuf,
 }
 
 impl Browser {
@@ -79,9 +82,10 @@ impl Browser {
             }
         }}});
         let mut b = Browser {
-            _driver: driver,
+            driver,
             port,
             session: String::new(),
+            profile: profile.clone(),
         };
         let r = b.call("POST", "/session", Some(caps));
         b.session = r["sessionId"]
@@ -168,6 +172,26 @@ impl Drop for Browser {
             // Quits chromium; chromedriver itself is then killed by PID.
             let _ = http(self.port, "DELETE", &self.s(""), &[], None);
         }
+        self.driver.kill9();
+        // A session that never started (or a chromedriver that died) can
+        // leave its chromium behind: stop the processes started with our
+        // profile directory, by PID.
+        let mark = format!("--user-data-dir={}", self.profile.display());
+        if let Ok(dir) = std::fs::read_dir("/proc") {
+            for e in dir.flatten() {
+                let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+                    continue;
+                };
+                let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                if cmd.split(|&b| b == 0).any(|a| a == mark.as_bytes()) {
+                    let _ = Command::new("kill")
+                        .args(["-KILL", &pid.to_string()])
+                        .stderr(Stdio::null())
+                        .status();
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
