@@ -218,10 +218,17 @@ impl std::fmt::Display for PanelError {
 
 impl std::error::Error for PanelError {}
 
+/// One sample: whether Redis answered, and the overview JSON.
+#[derive(Clone)]
+struct Snapshot {
+    redis_up: bool,
+    json: Arc<String>,
+}
+
 struct App {
     store: Arc<RedisStore>,
     cfg: PanelConfig,
-    live: tokio::sync::watch::Receiver<Arc<String>>,
+    live: tokio::sync::watch::Receiver<Snapshot>,
 }
 
 type Shared = Arc<App>;
@@ -417,16 +424,17 @@ async fn overview(State(app): State<Shared>, headers: HeaderMap) -> Response {
         return r.into_response();
     }
     let snap = app.live.borrow().clone();
-    let mut r = (
-        StatusCode::OK,
+    let status = if snap.redis_up {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
         [(header::CONTENT_TYPE, "application/json")],
-        snap.as_str().to_string(),
+        snap.json.as_str().to_string(),
     )
-        .into_response();
-    if snap.contains("\"redis\":\"down\"") {
-        *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    }
-    r
+        .into_response()
 }
 
 async fn stream(State(app): State<Shared>, headers: HeaderMap) -> Response {
@@ -439,7 +447,9 @@ async fn stream(State(app): State<Shared>, headers: HeaderMap) -> Response {
             return None;
         }
         let data = rx.borrow_and_update().clone();
-        let ev = SseEvent::default().event("overview").data(data.as_str());
+        let ev = SseEvent::default()
+            .event("overview")
+            .data(data.json.as_str());
         Some((Ok::<_, Infallible>(ev), (rx, false)))
     });
     Sse::new(s)
@@ -676,11 +686,7 @@ struct KeyHistory {
 
 /// The sampler: one overview per interval for every live page, with a
 /// short history per key for the charts (failure ratio, calls per second).
-async fn sample(
-    store: Arc<RedisStore>,
-    every: Duration,
-    tx: tokio::sync::watch::Sender<Arc<String>>,
-) {
+async fn sample(store: Arc<RedisStore>, every: Duration, tx: tokio::sync::watch::Sender<Snapshot>) {
     let mut hist: BTreeMap<String, KeyHistory> = BTreeMap::new();
     let mut last_ok: u64 = 0;
     let mut tick = tokio::time::interval(every);
@@ -725,7 +731,12 @@ async fn sample(
                 "last_ok_ms": last_ok,
             }),
         };
-        if tx.send(Arc::new(snap.to_string())).is_err() {
+        let redis_up = snap["redis"] == "up";
+        let snap = Snapshot {
+            redis_up,
+            json: Arc::new(snap.to_string()),
+        };
+        if tx.send(snap).is_err() {
             return;
         }
     }
@@ -741,10 +752,13 @@ pub async fn serve(
     if cfg.tokens.is_empty() && !(cfg.public_read && cfg.read_only) {
         return Err(PanelError::NoToken);
     }
-    let (tx, rx) = tokio::sync::watch::channel(Arc::new(
-        json!({"redis": "down", "error": "no sample yet", "at_ms": wall_ms(), "last_ok_ms": 0})
-            .to_string(),
-    ));
+    let (tx, rx) = tokio::sync::watch::channel(Snapshot {
+        redis_up: false,
+        json: Arc::new(
+            json!({"redis": "down", "error": "no sample yet", "at_ms": wall_ms(), "last_ok_ms": 0})
+                .to_string(),
+        ),
+    });
     let sampler = tokio::spawn(sample(Arc::clone(&store), cfg.sample_every, tx));
     let app = Arc::new(App {
         store,
