@@ -201,6 +201,85 @@ impl DropInTimes {
     }
 }
 
+/// The transition listeners: a tuple replaced whole (copy-on-write, never
+/// mutated), so announcing a transition iterates a snapshot taken with the
+/// mutex held only for a reference-count bump.
+struct Listeners(Mutex<Option<Py<PyTuple>>>);
+
+impl Listeners {
+    fn new() -> Listeners {
+        Listeners(Mutex::new(None))
+    }
+
+    fn tuple<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyTuple>> {
+        // Held only to bump a reference count: no Python code runs under it.
+        let guard = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.as_ref().map(|t| t.bind(py).clone())
+    }
+
+    /// Replaces the listener tuple with `f(current)`, computed outside the
+    /// mutex (it may run Python code: `==`, allocation, GC); retried if
+    /// another thread replaced it meanwhile.
+    fn update<'py>(
+        &self,
+        py: Python<'py>,
+        f: impl Fn(&Bound<'py, PyTuple>) -> PyResult<Option<Vec<Bound<'py, PyAny>>>>,
+    ) -> PyResult<()> {
+        loop {
+            let current = self.tuple(py);
+            let empty = PyTuple::empty(py);
+            let next = match f(current.as_ref().unwrap_or(&empty))? {
+                Some(v) if !v.is_empty() => Some(PyTuple::new(py, v)?.unbind()),
+                _ => None,
+            };
+            let old = {
+                let mut guard = self
+                    .0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let same = match (&*guard, &current) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => a.as_ptr() == b.as_ptr(),
+                    _ => false,
+                };
+                if !same {
+                    continue;
+                }
+                std::mem::replace(&mut *guard, next)
+            };
+            // Dropped outside the mutex: a decref may run arbitrary code.
+            drop(old);
+            return Ok(());
+        }
+    }
+
+    /// Visits the tuple for the collector, without ever blocking: the mutex
+    /// is only held for a pointer swap (no Python code runs under it), and a
+    /// tuple not visited this time only keeps a cycle alive until the next.
+    fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let guard = match self.0.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(()),
+        };
+        visit.call(guard.as_ref())
+    }
+
+    /// Drops every listener (the collector's `__clear__`).
+    fn clear(&self) {
+        let old = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        // Dropped outside the mutex: a decref may run arbitrary code.
+        drop(old);
+    }
+}
+
 /// The native breaker. `tripbit.CircuitBreaker` subclasses it in Python for
 /// argument parsing and decorators; `call()` and everything on the guarded
 /// path is here.
@@ -234,9 +313,8 @@ pub(crate) struct CoreBreaker {
     /// The original's `lock` attribute: a `threading.Lock` code may take;
     /// tripbit itself never needs it (no lock inside).
     lock: Py<PyAny>,
-    /// Copy-on-write: replaced whole, never mutated, so `emit` iterates a
-    /// snapshot taken with the mutex held only for a reference-count bump.
-    listeners: Mutex<Option<Py<PyTuple>>>,
+    /// The transition listeners (see `Listeners`).
+    listeners: Listeners,
 }
 
 /// What the core said when asked to admit a call.
@@ -374,7 +452,7 @@ impl CoreBreaker {
             times: DropInTimes::new(now),
             in_probe,
             lock,
-            listeners: Mutex::new(None),
+            listeners: Listeners::new(),
         };
         let line = b.init_line(py)?;
         if stdout {
@@ -639,7 +717,7 @@ impl CoreBreaker {
         if !listener.is_callable() {
             return Err(not_callable("add_listener", listener));
         }
-        self.update_listeners(listener.py(), |current| {
+        self.listeners.update(listener.py(), |current| {
             let mut v: Vec<Bound<'_, PyAny>> = current.iter().collect();
             v.push(listener.clone());
             Ok(Some(v))
@@ -649,7 +727,7 @@ impl CoreBreaker {
     /// Removes a listener added before (compared with `==`).
     #[pyo3(signature = (listener, /))]
     fn remove_listener(&self, listener: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.update_listeners(listener.py(), |current| {
+        self.listeners.update(listener.py(), |current| {
             let mut v: Vec<Bound<'_, PyAny>> = current.iter().collect();
             let mut found = None;
             for (i, l) in v.iter().enumerate() {
@@ -671,7 +749,8 @@ impl CoreBreaker {
     /// The registered listeners, in call order.
     #[getter]
     fn listeners<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
-        self.listener_tuple(py)
+        self.listeners
+            .tuple(py)
             .unwrap_or_else(|| PyTuple::empty(py))
     }
 
@@ -697,28 +776,14 @@ impl CoreBreaker {
         visit.call(&self.in_probe)?;
         visit.call(&self.lock)?;
         self.filters.traverse(&visit)?;
-        // Never block in the collector: the mutex is only held for a
-        // pointer swap (no Python code runs under it), and a listener tuple
-        // not visited this time only keeps the cycle alive until the next.
-        let guard = match self.listeners.try_lock() {
-            Ok(g) => g,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return Ok(()),
-        };
-        visit.call(guard.as_ref())
+        self.listeners.traverse(&visit)
     }
 
     /// Drops the listeners: the breaker's one mutable reference (the
     /// others are fixed at construction, and every cycle through them also
     /// runs through a mutable object the collector clears).
     fn __clear__(&self) {
-        let old = self
-            .listeners
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        // Dropped outside the mutex: a decref may run arbitrary code.
-        drop(old);
+        self.listeners.clear();
     }
 
     fn __reduce__(&self) -> PyResult<()> {
@@ -1115,7 +1180,7 @@ impl CoreBreaker {
             time: time::epoch(py, now),
             voice,
             print: self.stdout && !silent,
-            listeners: self.listener_tuple(py),
+            listeners: self.listeners.tuple(py),
         }
         .emit();
     }
@@ -1151,51 +1216,6 @@ impl CoreBreaker {
             // would restore it as is, without one.)
             Ok(v) => PyErr::new::<CircuitBreakerOpenError, _>(v.unbind()),
             Err(e) => e,
-        }
-    }
-
-    fn listener_tuple<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyTuple>> {
-        // Held only to bump a reference count: no Python code runs under it.
-        let guard = self
-            .listeners
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        guard.as_ref().map(|t| t.bind(py).clone())
-    }
-
-    /// Replaces the listener tuple with `f(current)`, computed outside the
-    /// mutex (it may run Python code: `==`, allocation, GC); retried if
-    /// another thread replaced it meanwhile.
-    fn update_listeners<'py>(
-        &self,
-        py: Python<'py>,
-        f: impl Fn(&Bound<'py, PyTuple>) -> PyResult<Option<Vec<Bound<'py, PyAny>>>>,
-    ) -> PyResult<()> {
-        loop {
-            let current = self.listener_tuple(py);
-            let empty = PyTuple::empty(py);
-            let next = match f(current.as_ref().unwrap_or(&empty))? {
-                Some(v) if !v.is_empty() => Some(PyTuple::new(py, v)?.unbind()),
-                _ => None,
-            };
-            let old = {
-                let mut guard = self
-                    .listeners
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let same = match (&*guard, &current) {
-                    (None, None) => true,
-                    (Some(a), Some(b)) => a.as_ptr() == b.as_ptr(),
-                    _ => false,
-                };
-                if !same {
-                    continue;
-                }
-                std::mem::replace(&mut *guard, next)
-            };
-            // Dropped outside the mutex: a decref may run arbitrary code.
-            drop(old);
-            return Ok(());
         }
     }
 
