@@ -215,7 +215,7 @@ function render(d) {
   lastData = Date.now();
   if (d.redis !== "up") {
     document.body.classList.add("stale");
-    banner(`Redis is unreachable — the data below is NOT live` + (d.last_ok_ms ? ` (last good read at ${when(d.last_ok_ms)})` : "") + `. ${d.error || ""}`);
+    banner(`Redis is unreachable — the data below is NOT live` + (d.last_ok_ms ? ` (last good read at ${when(d.last_ok_ms)})` : "") + `. Cause: ${(d.error || "unknown").replace(/^Redis is unreachable: /, "")}`);
     return;
   }
   document.body.classList.remove("stale");
