@@ -138,13 +138,15 @@ impl<'a, P: Policy> Permit<'a, P> {
     /// [`record`](Self::record) with the tick read from `clock` only when
     /// the outcome needs one: a clean closed success of the consecutive
     /// policy never reads it (the `std` helpers pass `clock::now`).
-    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, Outcome};
+    /// let b = Breaker::new(Config::new(10));
+    /// let p = b.try_acquire(0).unwrap();
+    /// assert_eq!(p.record_with(Outcome::Success, || unreachable!("no tick needed")), None);
+    /// ```
     #[inline]
-    pub(crate) fn record_lazy(
-        self,
-        outcome: Outcome,
-        clock: impl FnOnce() -> u64,
-    ) -> Option<Transition> {
+    pub fn record_with(self, outcome: Outcome, clock: impl FnOnce() -> u64) -> Option<Transition> {
         self.finish(outcome, |acquired_at| {
             let now = clock();
             (now.saturating_sub(acquired_at), now)

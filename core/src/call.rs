@@ -117,7 +117,7 @@ impl<P: Policy> Breaker<P> {
             .try_acquire_with(clock::now)
             .map_err(CallError::Rejected)?;
         let result = f();
-        permit.record_lazy(classify(&result), clock::now);
+        permit.record_with(classify(&result), clock::now);
         result.map_err(CallError::Failed)
     }
 
@@ -148,7 +148,7 @@ impl<P: Policy> Breaker<P> {
             .try_acquire_with(clock::now)
             .map_err(CallError::Rejected)?;
         let result = fut.await;
-        permit.record_lazy(Outcome::from_success(result.is_ok()), clock::now);
+        permit.record_with(Outcome::from_success(result.is_ok()), clock::now);
         result.map_err(CallError::Failed)
     }
 }
