@@ -633,8 +633,9 @@ impl<P: Policy> Breaker<P> {
         outcome: Outcome,
         now: u64,
     ) -> Result<Option<Transition>, Stale> {
-        let elapsed = now.saturating_sub(ticket.acquired_at);
-        self.record_inner(ticket, outcome, elapsed, now)
+        self.record_inner(ticket, outcome, |acquired_at| {
+            (now.saturating_sub(acquired_at), now)
+        })
     }
 
     /// [`record_ticket`](Self::record_ticket) with the tick read from
@@ -654,23 +655,10 @@ impl<P: Policy> Breaker<P> {
         outcome: Outcome,
         clock: impl FnOnce() -> u64,
     ) -> Result<Option<Transition>, Stale> {
-        // Ordering: Relaxed, as in `record_inner`.
-        let cur = self.core.word.load(Ordering::Relaxed);
-        if P::COUNTS_IN_WORD
-            && matches!(outcome, Outcome::Success)
-            && cur == Word::raw_closed_clean(ticket.generation)
-            && !ticket.probe
-        {
-            return Ok(None);
-        }
-        let now = clock();
-        self.record_slow(
-            cur,
-            ticket,
-            outcome,
-            now.saturating_sub(ticket.acquired_at),
-            now,
-        )
+        self.record_inner(ticket, outcome, |acquired_at| {
+            let now = clock();
+            (now.saturating_sub(acquired_at), now)
+        })
     }
 
     /// Releases an admitted call without counting it: frees its half-open
@@ -686,17 +674,18 @@ impl<P: Policy> Breaker<P> {
     /// assert_eq!(b.release(probe, 10), Err(tripbit::Stale)); // only once
     /// ```
     pub fn release(&self, ticket: Ticket, now: u64) -> Result<(), Stale> {
-        self.record_inner(ticket, Outcome::Ignored, 0, now)
+        self.record_inner(ticket, Outcome::Ignored, |_| (0, now))
             .map(|_| ())
     }
 
+    /// Records `outcome` for `ticket`; `time(acquired_at)` gives
+    /// `(elapsed, now)` and is called only off the fast path.
     #[inline]
     fn record_inner(
         &self,
         ticket: Ticket,
         outcome: Outcome,
-        elapsed: u64,
-        now: u64,
+        time: impl FnOnce(u64) -> (u64, u64),
     ) -> Result<Option<Transition>, Stale> {
         // Ordering: Relaxed: the word publishes no other memory to a record.
         let cur = self.core.word.load(Ordering::Relaxed);
@@ -711,6 +700,7 @@ impl<P: Policy> Breaker<P> {
         {
             return Ok(None);
         }
+        let (elapsed, now) = time(ticket.acquired_at);
         self.record_slow(cur, ticket, outcome, elapsed, now)
     }
 

@@ -40,6 +40,13 @@ where
     );
 }
 
+/// A breaker of `config` (threshold 1) tripped at tick 0: half-open from tick 10.
+fn tripped(config: Config) -> Arc<Breaker> {
+    let b = Arc::new(Breaker::new(config.consecutive_failures(1)));
+    b.try_acquire(0).unwrap().record(Outcome::Failure, 0);
+    b
+}
+
 /// Every generation change is reported exactly once and the reports chain:
 /// sorted by generation, each `from` is the previous `to`, ending at `last`.
 fn assert_chain(mut trs: Vec<Transition>, first: State, last: State) {
@@ -57,13 +64,7 @@ fn assert_chain(mut trs: Vec<Transition>, first: State, last: State) {
 #[test]
 fn half_open_admits_exactly_probes_among_three_threads() {
     model("half_open_admits_exactly_probes", 100, || {
-        let b = Arc::new(Breaker::new(
-            Config::new(10)
-                .consecutive_failures(1)
-                .probes(2)
-                .close_after(2),
-        ));
-        b.try_acquire(0).unwrap().record(Outcome::Failure, 0);
+        let b = tripped(Config::new(10).probes(2).close_after(2));
         let handles: Vec<_> = (0..3)
             .map(|_| {
                 let b = b.clone();
@@ -295,13 +296,7 @@ fn probe_release_races_acquire() {
 #[test]
 fn probe_success_races_probe_failure() {
     model("probe_success_vs_failure", 20, || {
-        let b = Arc::new(Breaker::new(
-            Config::new(10)
-                .consecutive_failures(1)
-                .probes(2)
-                .close_after(2),
-        ));
-        b.try_acquire(0).unwrap().record(Outcome::Failure, 0);
+        let b = tripped(Config::new(10).probes(2).close_after(2));
         let (a, _) = b.acquire_ticket(10).unwrap();
         let (c, _) = b.acquire_ticket(10).unwrap();
         let b1 = b.clone();
