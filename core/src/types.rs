@@ -119,16 +119,16 @@ impl std::error::Error for Stale {}
 
 /// A permit in plain data: what C and Python hold between admitting a call
 /// and reporting its outcome, where a borrow cannot be kept. Hand it back with
-/// [`Breaker::record_ticket`] exactly once; a probe ticket never recorded
+/// [`Breaker::record_ticket`](crate::Breaker::record_ticket) exactly once; a probe ticket never recorded
 /// keeps its half-open slot until the probe deadline
-/// ([`Config::probe_timeout`]) lets the next caller start a new round.
+/// ([`Config::probe_timeout`](crate::Config::probe_timeout)) lets the next caller start a new round.
 ///
 /// A probe ticket counts at most once: reporting it (a record or a release)
 /// marks its slot done in the same CAS that counts it, and slots are never
 /// reused within a round, so a second report is [`Stale`]. A ticket of an
 /// earlier period is stale too. A closed-state ticket is plain data for the
 /// one load that admitted it; replaying one counts it again (the Rust
-/// [`Permit`] cannot be replayed: recording consumes it).
+/// [`Permit`](crate::Permit) cannot be replayed: recording consumes it).
 ///
 /// ```
 /// use tripbit::{Breaker, Config, Outcome};
@@ -219,7 +219,7 @@ pub enum OpenedBy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Snapshot {
-    /// The state as [`Breaker::state`] reports it at `now`.
+    /// The state as [`Breaker::state`](crate::Breaker::state) reports it at `now`.
     pub state: State,
     /// The state stored in the word (`Open` while [`state`](Self::state)
     /// already says `HalfOpen` because the open period is over).
