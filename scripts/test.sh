@@ -60,8 +60,8 @@ step "loom models (LOOM_MAX_PREEMPTIONS=3, execution counts)" loom_models
 step "tripbit feature powerset (check all 8, test 4)" bash scripts/features.sh
 step "miri (cargo +nightly miri test -p tripbit)" cargo +nightly miri test -q -p tripbit
 step "no_std builds for ${EMBEDDED_TARGETS[*]}" embedded_builds
-step "cargo publish --dry-run (tripbit, tripbit-shm, tripbit-ffi, tripbit-tower)" \
-    cargo publish -q --dry-run --allow-dirty -p tripbit -p tripbit-shm -p tripbit-ffi -p tripbit-tower
+step "cargo publish --dry-run (tripbit, tripbit-shm, tripbit-ffi, tripbit-tower, tripbit-fleet)" \
+    cargo publish -q --dry-run --allow-dirty -p tripbit -p tripbit-shm -p tripbit-ffi -p tripbit-tower -p tripbit-fleet
 step "demo: simulated outage" cargo run -q -p tripbit --example outage
 step "demo: fleet on Redis (outage, processor kill, Redis outage)" cargo run -q -p tripbit-fleet -- demo
 step "C FFI: header drift, C99/C11/C++ header, ASan+UBSan and valgrind C tests" bash ffi-c/test.sh
