@@ -317,6 +317,19 @@ pub(crate) struct CoreBreaker {
     listeners: Listeners,
 }
 
+/// A `shared=` breaker: the config checked as for a private one (same
+/// messages), then bound in the region file.
+#[cfg(target_os = "linux")]
+fn shared_core(path: &str, name: &str, config: Config) -> PyResult<Core> {
+    tripbit::Breaker::try_new(config).map_err(config_error)?;
+    Ok(Core::Shared(crate::shared::breaker(path, name, config)?))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn shared_core(_path: &str, _name: &str, _config: Config) -> PyResult<Core> {
+    Err(PyValueError::new_err("shared= needs Linux"))
+}
+
 /// What the core said when asked to admit a call.
 pub(crate) enum Admission {
     Admitted(Ticket),
@@ -333,7 +346,7 @@ impl CoreBreaker {
         close_failure_rate = 0, backoff_factor = 1, backoff_max_level = 0,
         failure_rate = None, min_calls = 1, window_calls = None, window_ns = None,
         slow_ns = None, slow_rate = 100, include = None, exclude = None, timeout = None,
-        probe_ns = None, stdout = true,
+        probe_ns = None, stdout = true, shared = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -358,6 +371,7 @@ impl CoreBreaker {
         timeout: Option<f64>,
         probe_ns: Option<u64>,
         stdout: bool,
+        shared: Option<String>,
     ) -> PyResult<CoreBreaker> {
         // "No backoff" is factor 1 (the open period never grows), whatever
         // the max level; the drop-in's failure_count tells a trip from a
@@ -405,7 +419,15 @@ impl CoreBreaker {
                     "failure_threshold",
                     u64::from(failure_threshold),
                 )?;
-                Core::consecutive(config).map_err(config_error)?
+                match shared {
+                    None => Core::consecutive(config).map_err(config_error)?,
+                    Some(path) => shared_core(&path, &name.to_cow()?, config)?,
+                }
+            }
+            Some(_) if shared.is_some() => {
+                return Err(PyValueError::new_err(
+                    "shared= shares the failure_threshold policy only, not failure_rate windows",
+                ));
             }
             Some(percent) => {
                 config = config.failure_rate(percent, min_calls);

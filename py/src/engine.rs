@@ -62,6 +62,11 @@ pub(crate) enum Core {
     Consecutive(Breaker),
     /// Failure-rate / slow-call window.
     Window(Box<dyn Engine>),
+    /// `failure_threshold` consecutive failures, in a region file shared by
+    /// every process of the host (`shared=`): the same core breaker, in
+    /// shared memory.
+    #[cfg(target_os = "linux")]
+    Shared(tripbit_shm::SharedBreaker),
 }
 
 macro_rules! dispatch {
@@ -69,6 +74,8 @@ macro_rules! dispatch {
         match $self {
             Core::Consecutive($b) => $e,
             Core::Window($b) => $e,
+            #[cfg(target_os = "linux")]
+            Core::Shared($b) => $e,
         }
     };
 }
@@ -102,6 +109,8 @@ impl Core {
         match self {
             Core::Consecutive(b) => b.acquire_ticket_with(clock),
             Core::Window(w) => w.acquire(clock()),
+            #[cfg(target_os = "linux")]
+            Core::Shared(b) => b.acquire_ticket_with(clock),
         }
     }
 
@@ -115,6 +124,8 @@ impl Core {
         match self {
             Core::Consecutive(b) => b.record_ticket(t, o, now),
             Core::Window(w) => w.record(t, o, now),
+            #[cfg(target_os = "linux")]
+            Core::Shared(b) => b.record_ticket(t, o, now),
         }
     }
 

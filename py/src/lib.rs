@@ -21,6 +21,8 @@ mod engine;
 mod errors;
 mod guard;
 mod limits;
+#[cfg(target_os = "linux")]
+mod shared;
 mod state;
 mod time;
 

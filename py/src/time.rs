@@ -1,5 +1,7 @@
-//! Time: the core runs on `tripbit::clock` (monotonic nanoseconds); Python
-//! sees epoch seconds. A monotonic tick becomes epoch seconds when it is
+//! Time: the core runs on monotonic nanoseconds (`CLOCK_MONOTONIC` on
+//! Linux, the clock every process of the host shares, so a `shared=`
+//! breaker gets the same ticks from every process; `tripbit::clock`
+//! elsewhere); Python sees epoch seconds. A monotonic tick becomes epoch seconds when it is
 //! shown, against the wall clock of that moment (`time.time()`, looked up
 //! each time): `time.time() - (now - tick)`. So the epoch times follow the
 //! wall clock when it is stepped (NTP, an operator, a test patching
@@ -23,7 +25,14 @@ pub(crate) fn init() {
 /// "never" in the atomics that store times).
 #[inline]
 pub(crate) fn now() -> u64 {
-    tripbit::clock::now()
+    #[cfg(target_os = "linux")]
+    {
+        tripbit_shm::now()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        tripbit::clock::now()
+    }
 }
 
 /// The wall clock now, in epoch seconds, as `time.time()` says.

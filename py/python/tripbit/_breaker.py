@@ -14,6 +14,7 @@ import inspect
 import math
 import numbers
 import operator
+import os
 import sys
 from typing import (
     TYPE_CHECKING,
@@ -299,6 +300,7 @@ class CircuitBreaker(CoreBreaker):
         timeout: float | None = None,
         probe_timeout: float | None = None,
         stdout: bool = True,
+        shared: str | os.PathLike[str] | None = None,
     ) -> CircuitBreaker: ...
 
     @overload
@@ -324,6 +326,7 @@ class CircuitBreaker(CoreBreaker):
         timeout: float | None = None,
         probe_timeout: float | None = None,
         stdout: bool = False,
+        shared: str | os.PathLike[str] | None = None,
     ) -> CircuitBreaker: ...
 
     def __new__(cls, *args: Any, **kwargs: Any) -> CircuitBreaker:
@@ -381,6 +384,7 @@ class CircuitBreaker(CoreBreaker):
         timeout: Any = None,
         probe_timeout: Any = None,
         stdout: Any = True,
+        shared: Any = None,
     ) -> CircuitBreaker:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, got {_type_name(name)}")
@@ -423,6 +427,14 @@ class CircuitBreaker(CoreBreaker):
         factor, max_level = _backoff(backoff)
 
         kw: dict[str, Any] = {}
+        if shared is not None:
+            # A region file shared by every process of the host (Linux).
+            if not isinstance(shared, (str, os.PathLike)):
+                raise TypeError(f"shared must be a path (str or os.PathLike), got {_type_name(shared)}")
+            path = os.fspath(shared)
+            if not isinstance(path, str):
+                raise TypeError(f"shared must be a str path, got {_type_name(path)}")
+            kw["shared"] = path
         if window_policy:
             kw["failure_rate"] = 50 if failure_rate is None else _percent("failure_rate", failure_rate)
             if window is not None and window_seconds is not None:

@@ -213,6 +213,7 @@ class CoreBreaker:
         timeout: float | None = None,
         probe_ns: int | None = None,
         stdout: bool = True,
+        shared: str | None = None,
     ) -> Self:
         """Builds the core breaker from parsed settings (ticks in ns) and
         announces it: ``[CircuitBreaker-<name>] Initialized: threshold=3,

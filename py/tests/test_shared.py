@@ -1,0 +1,164 @@
+"""``shared=``: one breaker for every process of the host, in a region file.
+
+Real processes, started with ``multiprocessing`` under both the ``fork``
+and the ``spawn`` start methods, hammer one shared breaker.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tripbit import CircuitBreaker, CircuitBreakerOpenError, CircuitState
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="regions are Linux-only")
+
+WORKERS = 4
+METHODS = ["fork", "spawn"]
+
+
+@pytest.fixture
+def region(tmp_path: Path) -> Iterator[str]:
+    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else tmp_path
+    path = base / f"tripbit-pytest-{os.getpid()}-{time.monotonic_ns()}"
+    yield str(path)
+    if path.exists():
+        path.unlink()
+
+
+class Down(Exception):
+    pass
+
+
+def _fail() -> Any:
+    raise Down("upstream down")
+
+
+def _hammer(path: str, threshold: int, barrier: Any, out: Any) -> None:
+    """Fails through the shared breaker until it rejects; reports the calls
+    that ran and whether the very next call was rejected too."""
+    cb = CircuitBreaker("acme.shared.hammer", shared=path, failure_threshold=threshold, open_timeout=60)
+    barrier.wait(timeout=60)  # every worker started: go together
+    ran = 0
+    while True:
+        try:
+            cb.call(_fail)
+        except Down:
+            ran += 1
+            time.sleep(0.0005)
+        except CircuitBreakerOpenError:
+            break
+    try:
+        cb.call(_fail)
+        next_rejected = False
+    except CircuitBreakerOpenError:
+        next_rejected = True
+    except Down:
+        next_rejected = False
+    out.put((ran, next_rejected, cb.get_state().value))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_trips_after_exactly_threshold_failures_across_processes(region: str, method: str) -> None:
+    threshold = 40
+    parent = CircuitBreaker("acme.shared.hammer", shared=region, failure_threshold=threshold, open_timeout=60)
+    ctx: Any = mp.get_context(method)
+    out = ctx.Queue()
+    barrier = ctx.Barrier(WORKERS)
+    procs = [ctx.Process(target=_hammer, args=(region, threshold, barrier, out)) for _ in range(WORKERS)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    ran = sum(r[0] for r in results)
+    # Exactly `threshold` failures counted; a call still in flight when the
+    # breaker tripped also ran (its result was discarded as stale).
+    assert threshold <= ran <= threshold + WORKERS - 1, results
+    assert all(r[1] for r in results), "every process sees the trip on its next call"
+    assert all(r[2] == "open" for r in results)
+    assert parent.get_state() is CircuitState.OPEN
+    with pytest.raises(CircuitBreakerOpenError):
+        parent.call(_fail)
+
+
+def _probe(path: str, not_before: float, barrier: Any, out: Any) -> None:
+    cb = CircuitBreaker(
+        "acme.shared.probes", shared=path, failure_threshold=1, open_timeout=0.2, success_threshold=2, probes=2, probe_timeout=5.0
+    )
+    barrier.wait(timeout=60)
+    while time.time() < not_before:  # the open period is over
+        time.sleep(0.001)
+    ran = rejected = 0
+    deadline = time.time() + 0.3
+    while time.time() < deadline:
+        try:
+            cb.call(time.sleep, 0.35)  # a probe held past the window
+            ran += 1
+            break
+        except CircuitBreakerOpenError:
+            rejected += 1
+            time.sleep(0.002)
+    out.put((ran, rejected))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_exactly_probes_probes_host_wide(region: str, method: str) -> None:
+    cb = CircuitBreaker(
+        "acme.shared.probes", shared=region, failure_threshold=1, open_timeout=0.2, success_threshold=2, probes=2, probe_timeout=5.0
+    )
+    with pytest.raises(Down):
+        cb.call(_fail)
+    assert cb.get_state() is CircuitState.OPEN
+    ctx: Any = mp.get_context(method)
+    out = ctx.Queue()
+    n = WORKERS + 2
+    barrier = ctx.Barrier(n)
+    not_before = time.time() + 0.25
+    procs = [ctx.Process(target=_probe, args=(region, not_before, barrier, out)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert sum(r[0] for r in results) == 2, results
+    assert sum(r[1] for r in results) > 0
+    assert cb.get_state() is CircuitState.CLOSED
+
+
+def test_bad_shared_arguments(region: str) -> None:
+    with pytest.raises(TypeError, match="shared"):
+        CircuitBreaker("acme.x", shared=42)  # type: ignore[call-overload]
+    with pytest.raises(ValueError, match="tripbit-no-such-dir"):
+        CircuitBreaker("acme.x", shared="/dev/shm/tripbit-no-such-dir/region")
+    CircuitBreaker("acme.bound", shared=region, failure_threshold=3)
+    with pytest.raises(ValueError, match="acme.bound"):
+        CircuitBreaker("acme.bound", shared=region, failure_threshold=4)
+    with pytest.raises(ValueError, match="shared"):
+        CircuitBreaker("acme.window", shared=region, failure_rate=50)
+    foreign = region + ".foreign"
+    Path(foreign).write_bytes(b"not a region" * 20)
+    try:
+        with pytest.raises(ValueError, match="not a tripbit region"):
+            CircuitBreaker("acme.x", shared=foreign)
+    finally:
+        os.unlink(foreign)
+
+
+def test_drop_in_constructor_takes_shared(region: str, capsys: pytest.CaptureFixture[str]) -> None:
+    a = CircuitBreaker(3, 30.0, 1, "B->C", shared=region)
+    b = CircuitBreaker(failure_threshold=3, open_timeout=30.0, success_threshold=1, name="B->C", shared=region)
+    for _ in range(3):
+        with pytest.raises(Down):
+            a.call(_fail)
+    assert b.get_state() is CircuitState.OPEN
+    assert b.get_stats()["state"] == "open"
+    assert "State transition: closed -> open" in capsys.readouterr().out
