@@ -1217,12 +1217,7 @@ impl CoreBreaker {
             .get_type::<CircuitBreakerOpenError>()
             .call1((self.open_message.clone_ref(py),))
             .and_then(|v| {
-                let state = match r.state {
-                    State::Open => intern!(py, "open").clone(),
-                    State::HalfOpen => intern!(py, "half_open").clone(),
-                    State::ForcedOpen => intern!(py, "forced_open").clone(),
-                    other => PyString::new(py, other.as_str()),
-                };
+                let state = state::name(py, r.state);
                 v.setattr(intern!(py, "name"), self.name.bind(py))?;
                 v.setattr(intern!(py, "state"), state)?;
                 match r.retry_at {

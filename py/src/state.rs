@@ -3,7 +3,7 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
 use tripbit::State;
 
 static CIRCUIT_STATE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -19,12 +19,13 @@ forced_open reads OPEN, forced_closed and disabled read CLOSED \
 pub(crate) fn circuit_state_type(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     CIRCUIT_STATE
         .get_or_try_init(py, || {
+            // The values are the core's state names.
             let members = PyList::new(
                 py,
                 [
-                    ("CLOSED", "closed"),
-                    ("OPEN", "open"),
-                    ("HALF_OPEN", "half_open"),
+                    ("CLOSED", State::Closed.as_str()),
+                    ("OPEN", State::Open.as_str()),
+                    ("HALF_OPEN", State::HalfOpen.as_str()),
                 ],
             )?;
             let kwargs = PyDict::new(py);
@@ -56,7 +57,18 @@ pub(crate) fn member(py: Python<'_>, s: State) -> PyResult<Bound<'_, PyAny>> {
 
 /// The drop-in value string (`CircuitState(...).value`) for a core state.
 pub(crate) fn value(s: State) -> &'static str {
-    ["closed", "open", "half_open"][index(s)]
+    [State::Closed, State::Open, State::HalfOpen][index(s)].as_str()
+}
+
+static NAMES: PyOnceLock<[Py<PyString>; 6]> = PyOnceLock::new();
+
+/// The core's name of `s` as an interned Python string, built once (a
+/// rejection sets it on its exception without allocating).
+pub(crate) fn name(py: Python<'_>, s: State) -> Bound<'_, PyString> {
+    let names = NAMES.get_or_init(py, || {
+        State::ALL.map(|st| PyString::intern(py, st.as_str()).unbind())
+    });
+    names[s as usize].bind(py).clone()
 }
 
 fn index(s: State) -> usize {
