@@ -162,3 +162,45 @@ def test_drop_in_constructor_takes_shared(region: str, capsys: pytest.CaptureFix
     assert b.get_state() is CircuitState.OPEN
     assert b.get_stats()["state"] == "open"
     assert "State transition: closed -> open" in capsys.readouterr().out
+
+
+def _hold_probe(path: str, taken: Any) -> None:
+    cb = CircuitBreaker("acme.shared.kill", shared=path, failure_threshold=1, open_timeout=0.1, probe_timeout=0.3)
+
+    def hold() -> None:
+        taken.set()
+        time.sleep(60)  # killed long before
+
+    while True:
+        try:
+            cb.call(hold)
+        except CircuitBreakerOpenError:
+            time.sleep(0.002)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_process_killed_mid_probe_never_wedges_the_breaker(region: str, method: str) -> None:
+    cb = CircuitBreaker("acme.shared.kill", shared=region, failure_threshold=1, open_timeout=0.1, probe_timeout=0.3)
+    ctx: Any = mp.get_context(method)
+    for _ in range(3):
+        with pytest.raises(Down):
+            cb.call(_fail)
+        taken = ctx.Event()
+        p = ctx.Process(target=_hold_probe, args=(region, taken))
+        p.start()
+        assert taken.wait(timeout=60), "the child took the probe"
+        p.kill()  # SIGKILL while it holds the only probe slot
+        p.join(timeout=60)
+        # Survivors are rejected at once (never blocked) until the probe
+        # deadline passes; then the next call is a probe and closes it.
+        t0 = time.monotonic()
+        while True:
+            c0 = time.monotonic()
+            try:
+                cb.call(lambda: "ok")
+                break
+            except CircuitBreakerOpenError:
+                assert time.monotonic() - c0 < 0.05, "a rejected call returns at once"
+                assert time.monotonic() - t0 < 10, "no recovery after the probe deadline"
+                time.sleep(0.005)
+        assert cb.get_state() is CircuitState.CLOSED
