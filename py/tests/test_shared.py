@@ -204,3 +204,38 @@ def test_a_process_killed_mid_probe_never_wedges_the_breaker(region: str, method
                 assert time.monotonic() - t0 < 10, "no recovery after the probe deadline"
                 time.sleep(0.005)
         assert cb.get_state() is CircuitState.CLOSED
+
+
+def test_decorators_async_listeners_and_stats_work_as_on_a_private_breaker(region: str) -> None:
+    import asyncio
+
+    cb = CircuitBreaker("acme.shared.api", shared=region, failure_threshold=2, open_timeout=60)
+    seen: list[tuple[str, str]] = []
+    cb.add_listener(lambda t: seen.append((t.old_state, t.new_state)))
+
+    @cb
+    def lookup(city: str) -> str:
+        raise Down(city)
+
+    @lookup.fallback
+    def cached(city: str) -> str:
+        return f"cached {city}"
+
+    @cb
+    async def alookup(city: str) -> str:
+        raise Down(city)
+
+    with pytest.raises(Down):
+        lookup("paris")
+    assert cb.get_stats()["failure_count"] == 1
+    with pytest.raises(Down):
+        asyncio.run(alookup("rome"))
+    assert seen == [("closed", "open")]
+    assert lookup("oslo") == "cached oslo"  # open: the fallback answers
+    stats = cb.get_stats()
+    assert stats["state"] == "open" and stats["failure_count"] == 2
+    # Another handle on the same name (another process would do the same).
+    other = CircuitBreaker("acme.shared.api", shared=region, failure_threshold=2, open_timeout=60)
+    assert other.get_state() is CircuitState.OPEN
+    other.reset()
+    assert cb.get_state() is CircuitState.CLOSED
