@@ -100,9 +100,10 @@ impl RegionOptions {
     /// take it over, if its claimer is dead (default 1 s; a claim takes
     /// microseconds). A claimer that is alive but stalled (stopped,
     /// swapped out, in another pid namespace) is taken over after ten
-    /// times this. At most [`MAX_CLAIM_TIMEOUT`] (larger values are capped).
+    /// times this. Between 1 ms and [`MAX_CLAIM_TIMEOUT`] (values outside are
+    /// clamped).
     pub fn claim_timeout(mut self, timeout: Duration) -> Self {
-        self.claim_timeout = timeout.min(MAX_CLAIM_TIMEOUT);
+        self.claim_timeout = timeout.clamp(Duration::from_millis(1), MAX_CLAIM_TIMEOUT);
         self
     }
 
@@ -823,6 +824,12 @@ impl Region {
                         ms: Region::now_ms() + self.inner.claim_timeout.as_millis() as u64,
                     }
                     .pack();
+                    if mine == w {
+                        // Our own claim word (this process, this very ms):
+                        // another thread of ours is filling the slot.
+                        backoff();
+                        continue;
+                    }
                     // Ordering: Acquire on success: the writes below must not
                     // move before the claim (another process's fill of a
                     // dead claim happened before its claim word we replace).
@@ -853,7 +860,7 @@ impl Region {
                     // load in `control`: whoever sees the slot live sees its
                     // name, fingerprint and breaker. Failure Relaxed: our
                     // claim was taken over (we stalled past ten timeouts);
-                    // rebuild the breaker and look again.
+                    // look at the slot again.
                     match slot.control.compare_exchange(
                         mine,
                         live,
