@@ -315,6 +315,16 @@ pub(crate) struct CoreBreaker {
     lock: Py<PyAny>,
     /// The transition listeners (see `Listeners`).
     listeners: Listeners,
+    /// `shared=` breakers: the generation and state this process last saw,
+    /// as `generation << 8 | state tag`; a call that finds another
+    /// generation announces the change another process made (see
+    /// `catch_up`).
+    seen: AtomicU64,
+}
+
+/// `generation << 8 | state tag`: what `CoreBreaker::seen` holds.
+fn seen_word(generation: u32, state: State) -> u64 {
+    u64::from(generation) << 8 | state as u64
 }
 
 /// A `shared=` breaker: the config checked as for a private one (same
@@ -475,7 +485,14 @@ impl CoreBreaker {
             in_probe,
             lock,
             listeners: Listeners::new(),
+            seen: AtomicU64::new(0),
         };
+        let s = b.core.snapshot(now);
+        // Ordering: Relaxed: a marker of what this process has announced,
+        // read and CASed only by `catch_up` and `announce`; it orders no
+        // other memory.
+        b.seen
+            .store(seen_word(s.generation, s.stored_state), Ordering::Relaxed);
         let line = b.init_line(py)?;
         if stdout {
             print_line(py, &line);
@@ -530,6 +547,11 @@ impl CoreBreaker {
         let now = time::now();
         // The lazy move, silently as the original's, without admitting a
         // call: the next call() is the probe, with the whole round free.
+        if this.core.is_shared() {
+            // Another process's transitions first, so the lazy move below
+            // is announced from the state it really moved from.
+            this.catch_up(slf);
+        }
         if let Some(tr) = this.core.advance(now) {
             this.announce(slf, tr, now, Voice::Silent);
         }
@@ -1033,10 +1055,60 @@ impl CoreBreaker {
             Ok((ticket, tr)) => {
                 if let Some(tr) = tr {
                     self.announce(slf, tr, now, Voice::Silent);
+                } else if self.core.is_shared()
+                    // Ordering: Relaxed, see `seen`; one compare on the
+                    // closed path of shared breakers only.
+                    && (ticket.generation & 0x00FF_FFFF) as u64
+                        != self.seen.load(Ordering::Relaxed) >> 8
+                {
+                    self.catch_up(slf);
                 }
                 Admission::Admitted(ticket)
             }
-            Err(r) => Admission::Rejected(r, now),
+            Err(r) => {
+                if self.core.is_shared() {
+                    self.catch_up(slf);
+                }
+                Admission::Rejected(r, now)
+            }
+        }
+    }
+
+    /// A `shared=` breaker that another process moved: announces, once in
+    /// this process (the first caller that notices wins the CAS), the
+    /// change from the state this process last saw to the state now: to
+    /// the listeners and the `tripbit` logger, never on stdout (the lines
+    /// are the other process's). Several moves between two calls here
+    /// read as one; a new probe round (same state) announces nothing.
+    fn catch_up(&self, slf: &Bound<'_, Self>) {
+        let now = time::now();
+        let s = self.core.snapshot(now);
+        let next = seen_word(s.generation, s.stored_state);
+        // Ordering: Relaxed, see `seen`.
+        let mut old = self.seen.load(Ordering::Relaxed);
+        loop {
+            if old >> 8 == u64::from(s.generation) {
+                return;
+            }
+            // Ordering: Relaxed both ways, see `seen`.
+            match self
+                .seen
+                .compare_exchange_weak(old, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(actual) => old = actual,
+            }
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        let from = State::from_tag(old as u8).unwrap_or(State::Closed);
+        if from != s.stored_state {
+            let tr = Transition {
+                from,
+                to: s.stored_state,
+                generation: s.generation,
+                level: s.backoff_level,
+            };
+            self.announce(slf, tr, now, Voice::Silent);
         }
     }
 
@@ -1188,6 +1260,9 @@ impl CoreBreaker {
     /// `last_failure_time`, as the original's did.
     pub(crate) fn announce(&self, slf: &Bound<'_, Self>, tr: Transition, now: u64, voice: Voice) {
         self.times.changed(now);
+        // Ordering: Relaxed, see `seen`: this process announced this one.
+        self.seen
+            .store(seen_word(tr.generation, tr.to), Ordering::Relaxed);
         if tr.from == State::HalfOpen && tr.to == State::Closed {
             self.times.clear_failure();
         }

@@ -163,6 +163,19 @@ impl Core {
     pub(crate) fn is_window(&self) -> bool {
         matches!(self, Core::Window(_))
     }
+
+    /// Whether other processes drive this breaker too (`shared=`).
+    #[cfg(target_os = "linux")]
+    #[inline(always)]
+    pub(crate) fn is_shared(&self) -> bool {
+        matches!(self, Core::Shared(_))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    #[inline(always)]
+    pub(crate) fn is_shared(&self) -> bool {
+        false
+    }
 }
 
 /// How a count window of `calls` calls is cut: `(buckets, calls per bucket)`.

@@ -239,3 +239,63 @@ def test_decorators_async_listeners_and_stats_work_as_on_a_private_breaker(regio
     assert other.get_state() is CircuitState.OPEN
     other.reset()
     assert cb.get_state() is CircuitState.CLOSED
+
+
+def _trip_and_recover(path: str, out: Any) -> None:
+    """Another process: trips the shared breaker, then (after the open
+    period) closes it with a successful probe."""
+    cb = CircuitBreaker("acme.shared.watch", shared=path, failure_threshold=2, open_timeout=0.2, stdout=False)
+    for _ in range(2):
+        try:
+            cb.call(_fail)
+        except Down:
+            pass
+    out.put("tripped")
+    time.sleep(0.3)
+    cb.call(lambda: "ok")
+    out.put(cb.get_state().value)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_listeners_see_another_processes_transitions_once(region: str, method: str) -> None:
+    cb = CircuitBreaker("acme.shared.watch", shared=region, failure_threshold=2, open_timeout=0.2, stdout=False)
+    events: list[tuple[str, str]] = []
+    cb.add_listener(lambda t: events.append((t.old_state, t.new_state)))
+    ctx: Any = mp.get_context(method)
+    out = ctx.Queue()
+    p = ctx.Process(target=_trip_and_recover, args=(region, out))
+    p.start()
+    assert out.get(timeout=60) == "tripped"
+    # The next call here is rejected, and the listener hears of the trip
+    # (made by the other process) once, however many calls follow.
+    for _ in range(3):
+        with pytest.raises(CircuitBreakerOpenError):
+            cb.call(lambda: "ok")
+    assert events == [("closed", "open")]
+    assert out.get(timeout=60) == "closed"
+    p.join(timeout=60)
+    assert p.exitcode == 0
+    # The other process's probe closed it: the next call here hears it
+    # once, as one change from what this process saw last (open).
+    assert cb.call(lambda: "ok") == "ok"
+    assert cb.call(lambda: "ok") == "ok"
+    assert events == [("closed", "open"), ("open", "closed")]
+
+
+def test_get_state_also_catches_up(region: str) -> None:
+    cb = CircuitBreaker("acme.shared.poll", shared=region, failure_threshold=1, open_timeout=60, stdout=False)
+    events: list[tuple[str, str]] = []
+    cb.add_listener(lambda t: events.append((t.old_state, t.new_state)))
+    ctx: Any = mp.get_context("spawn")
+    p = ctx.Process(target=_force_open_elsewhere, args=(region,))
+    p.start()
+    p.join(timeout=60)
+    assert p.exitcode == 0
+    assert events == []  # nothing called here yet
+    assert cb.get_state() is CircuitState.OPEN  # an idle process polling
+    assert cb.get_state() is CircuitState.OPEN
+    assert events == [("closed", "forced_open")]
+
+
+def _force_open_elsewhere(path: str) -> None:
+    CircuitBreaker("acme.shared.poll", shared=path, failure_threshold=1, open_timeout=60, stdout=False).force_open()
