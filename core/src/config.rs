@@ -15,6 +15,8 @@ pub const MAX_CLOSE_AFTER: u16 = MAX_HALF_OPEN_COUNT as u16;
 /// Most consecutive failures a [`Config::consecutive_failures`] threshold
 /// may ask for (the closed-state counter is 32 bits).
 pub const MAX_FAILURE_THRESHOLD: u32 = u32::MAX;
+/// Largest backoff factor ([`Config::backoff`]'s `factor`, a `u8`).
+pub const MAX_BACKOFF_FACTOR: u8 = u8::MAX;
 /// Most backoff levels ([`Config::backoff`]'s `max_level`).
 pub const MAX_BACKOFF_LEVEL: u8 = MAX_LEVEL;
 /// The largest generation a closed-state [`Ticket`](crate::Ticket) can

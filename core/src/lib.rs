@@ -31,7 +31,7 @@ pub use breaker::{Breaker, Permit};
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use call::{CallError, clock};
 pub use config::{
-    Config, ConfigError, MAX_BACKOFF_LEVEL, MAX_BUCKET_CALLS, MAX_CLOSE_AFTER,
+    Config, ConfigError, MAX_BACKOFF_FACTOR, MAX_BACKOFF_LEVEL, MAX_BUCKET_CALLS, MAX_CLOSE_AFTER,
     MAX_CLOSED_TICKET_GENERATION, MAX_FAILURE_THRESHOLD, MAX_PROBES_LIMIT, Trip, WindowKind,
 };
 pub use owned::OwnedPermit;

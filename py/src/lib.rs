@@ -38,6 +38,7 @@ fn _tripbit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     d.set_item("failure_threshold", l.failure_threshold)?;
     d.set_item("success_threshold", l.success_threshold)?;
     d.set_item("probes", l.probes)?;
+    d.set_item("backoff_factor", l.backoff_factor)?;
     d.set_item("backoff_level", l.backoff_level)?;
     d.set_item("bucket_calls", l.bucket_calls)?;
     m.add("LIMITS", d)?;

@@ -48,6 +48,8 @@ pub(crate) struct Limits {
     pub(crate) success_threshold: u64,
     /// `probes`: [`tripbit::MAX_PROBES_LIMIT`].
     pub(crate) probes: u64,
+    /// `backoff`'s factor: [`tripbit::MAX_BACKOFF_FACTOR`].
+    pub(crate) backoff_factor: u64,
     /// `backoff`'s max level: [`tripbit::MAX_BACKOFF_LEVEL`].
     pub(crate) backoff_level: u64,
     /// Calls one window bucket counts: [`tripbit::MAX_BUCKET_CALLS`].
@@ -59,6 +61,7 @@ pub(crate) fn limits() -> Limits {
         failure_threshold: u64::from(tripbit::MAX_FAILURE_THRESHOLD),
         success_threshold: u64::from(tripbit::MAX_CLOSE_AFTER),
         probes: u64::from(tripbit::MAX_PROBES_LIMIT),
+        backoff_factor: u64::from(tripbit::MAX_BACKOFF_FACTOR),
         backoff_level: u64::from(tripbit::MAX_BACKOFF_LEVEL),
         bucket_calls: u64::from(tripbit::MAX_BUCKET_CALLS),
     }

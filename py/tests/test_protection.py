@@ -596,6 +596,9 @@ def test_the_limits_come_from_the_core() -> None:
                          success_threshold=limits["success_threshold"])
     assert top.failure_threshold == limits["failure_threshold"]
     assert top.success_threshold == limits["success_threshold"]
+    CircuitBreaker("acme.lim.backoff", backoff=(limits["backoff_factor"], 1))
+    with pytest.raises(ValueError, match="backoff factor"):
+        CircuitBreaker("acme.lim.backoff2", backoff=(limits["backoff_factor"] + 1, 1))
     for arg in ("failure_threshold", "success_threshold"):
         with pytest.raises(ValueError, match=rf"{arg} must be an integer in 1\.\.{limits[arg]}"):
             CircuitBreaker("acme.lim", **{arg: limits[arg] + 1})

@@ -263,10 +263,10 @@ def _backoff(value: object) -> tuple[int, int]:
         if len(value) != 2:
             raise TypeError(f"backoff must be a factor or (factor, max_level), got {value!r}")
         return (
-            _int("backoff factor", value[0], 1, 255),
+            _int("backoff factor", value[0], 1, LIMITS["backoff_factor"]),
             _int("backoff max_level", value[1], 0, LIMITS["backoff_level"]),
         )
-    return (_int("backoff", value, 1, 255), _DEFAULT_BACKOFF_LEVEL)
+    return (_int("backoff", value, 1, LIMITS["backoff_factor"]), _DEFAULT_BACKOFF_LEVEL)
 
 
 class CircuitBreaker(CoreBreaker):

@@ -33,12 +33,13 @@ class _Limits(TypedDict):
     failure_threshold: int
     success_threshold: int
     probes: int
+    backoff_factor: int
     backoff_level: int
     bucket_calls: int
 
 LIMITS: _Limits
 """The largest ``failure_threshold``, ``success_threshold``, ``probes``,
-``backoff`` max level and calls per window bucket (a count ``window`` holds
+``backoff`` factor and max level, and calls per window bucket (a count ``window`` holds
 10 buckets) the core holds, as the core exports them."""
 
 _T = TypeVar("_T")
