@@ -1003,8 +1003,9 @@ mod tests {
         assert!(t0.elapsed() < Duration::from_secs(2));
     }
 
-    #[test]
-    fn a_stale_verdict_is_dropped_and_the_local_policy_decides() {
+    /// An in-memory store whose leader wrote `state` for `acme.a.b`, and the
+    /// runtime that drove it.
+    fn store_with_verdict(state: Health) -> (Arc<MemStore>, tokio::runtime::Runtime) {
         use crate::model::VerdictWrite;
         use crate::store::ProcessorInfo;
         let store = Arc::new(MemStore::default());
@@ -1025,7 +1026,7 @@ mod tests {
             .unwrap();
         let v = VerdictWrite {
             key: "acme.a.b".into(),
-            state: Health::Unhealthy,
+            state,
             from: None,
             force: None,
             reason: "test".into(),
@@ -1034,6 +1035,12 @@ mod tests {
             at_ms: 0,
         };
         rt.block_on(store.write_verdict(epoch, &v)).unwrap();
+        (store, rt)
+    }
+
+    #[test]
+    fn a_stale_verdict_is_dropped_and_the_local_policy_decides() {
+        let (store, _rt) = store_with_verdict(Health::Unhealthy);
         let m = Monitor::with_store(
             store.clone(),
             MonitorConfig {
@@ -1066,35 +1073,7 @@ mod tests {
 
     #[test]
     fn recovering_monitors_share_the_fleet_probe_tokens() {
-        use crate::model::VerdictWrite;
-        use crate::store::ProcessorInfo;
-        let store = Arc::new(MemStore::default());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let me = ProcessorInfo {
-            id: "p".into(),
-            role: "leader".into(),
-            host: "h".into(),
-            pid: 1,
-            epoch: 0,
-            at_ms: 0,
-        };
-        let epoch = rt
-            .block_on(store.acquire_lease(&me, 1, 1000))
-            .unwrap()
-            .unwrap();
-        let v = VerdictWrite {
-            key: "acme.a.b".into(),
-            state: Health::Recovering,
-            from: None,
-            force: None,
-            reason: "test".into(),
-            level: 0,
-            open_until_ms: 0,
-            at_ms: 0,
-        };
-        rt.block_on(store.write_verdict(epoch, &v)).unwrap();
+        let (store, rt) = store_with_verdict(Health::Recovering);
         rt.block_on(store.set_probe_tokens("acme.a.b", 3, 1000))
             .unwrap();
         let monitors: Vec<Monitor> = (0..4)

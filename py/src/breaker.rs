@@ -315,16 +315,11 @@ pub(crate) struct CoreBreaker {
     lock: Py<PyAny>,
     /// The transition listeners (see `Listeners`).
     listeners: Listeners,
-    /// `shared=` breakers: the generation and state this process last saw,
-    /// as `generation << 8 | state tag`; a call that finds another
-    /// generation announces the change another process made (see
-    /// `catch_up`).
-    seen: AtomicU64,
-}
-
-/// `generation << 8 | state tag`: what `CoreBreaker::seen` holds.
-fn seen_word(generation: u32, state: State) -> u64 {
-    u64::from(generation) << 8 | state as u64
+    /// `shared=` breakers: what this process has announced of the
+    /// transitions every process makes (`tripbit_shm::Watch`); see
+    /// `catch_up`.
+    #[cfg(target_os = "linux")]
+    watch: Option<tripbit_shm::Watch>,
 }
 
 /// A `shared=` breaker: the config checked as for a private one (same
@@ -469,6 +464,8 @@ impl CoreBreaker {
             .call1((format!("tripbit probe of {name}"),))?
             .unbind();
         let lock = py.import("threading")?.getattr("Lock")?.call0()?.unbind();
+        #[cfg(target_os = "linux")]
+        let core_watch = core.watch();
         let b = CoreBreaker {
             timed: core.is_window(),
             core,
@@ -485,14 +482,9 @@ impl CoreBreaker {
             in_probe,
             lock,
             listeners: Listeners::new(),
-            seen: AtomicU64::new(0),
+            #[cfg(target_os = "linux")]
+            watch: core_watch,
         };
-        let s = b.core.snapshot(now);
-        // Ordering: Relaxed: a marker of what this process has announced,
-        // read and CASed only by `catch_up` and `announce`; it orders no
-        // other memory.
-        b.seen
-            .store(seen_word(s.generation, s.stored_state), Ordering::Relaxed);
         let line = b.init_line(py)?;
         if stdout {
             print_line(py, &line);
@@ -547,11 +539,9 @@ impl CoreBreaker {
         let now = time::now();
         // The lazy move, silently as the original's, without admitting a
         // call: the next call() is the probe, with the whole round free.
-        if this.core.is_shared() {
-            // Another process's transitions first, so the lazy move below
-            // is announced from the state it really moved from.
-            this.catch_up(slf);
-        }
+        // Another process's transitions first, so the lazy move below is
+        // announced from the state it really moved from.
+        this.catch_up(slf);
         if let Some(tr) = this.core.advance(now) {
             this.announce(slf, tr, now, Voice::Silent);
         }
@@ -1055,61 +1045,53 @@ impl CoreBreaker {
             Ok((ticket, tr)) => {
                 if let Some(tr) = tr {
                     self.announce(slf, tr, now, Voice::Silent);
-                } else if self.core.is_shared()
-                    // Ordering: Relaxed, see `seen`; one compare on the
-                    // closed path of shared breakers only.
-                    && (ticket.generation & 0x00FF_FFFF) as u64
-                        != self.seen.load(Ordering::Relaxed) >> 8
-                {
+                } else if self.moved_elsewhere(ticket) {
                     self.catch_up(slf);
                 }
                 Admission::Admitted(ticket)
             }
             Err(r) => {
-                if self.core.is_shared() {
-                    self.catch_up(slf);
-                }
+                self.catch_up(slf);
                 Admission::Rejected(r, now)
             }
         }
     }
 
+    /// Whether a call admitted as `ticket` found a generation this process
+    /// has not announced: one compare, for `shared=` breakers only.
+    #[inline(always)]
+    fn moved_elsewhere(&self, ticket: Ticket) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Some(w) = &self.watch {
+            return ticket.generation & tripbit::MAX_CLOSED_TICKET_GENERATION
+                != w.seen_generation();
+        }
+        let _ = ticket;
+        false
+    }
+
     /// A `shared=` breaker that another process moved: announces, once in
-    /// this process (the first caller that notices wins the CAS), the
+    /// this process (the watch hands each change to one caller), the
     /// change from the state this process last saw to the state now: to
     /// the listeners and the `tripbit` logger, never on stdout (the lines
     /// are the other process's). Several moves between two calls here
     /// read as one; a new probe round (same state) announces nothing.
     fn catch_up(&self, slf: &Bound<'_, Self>) {
-        let now = time::now();
-        let s = self.core.snapshot(now);
-        let next = seen_word(s.generation, s.stored_state);
-        // Ordering: Relaxed, see `seen`.
-        let mut old = self.seen.load(Ordering::Relaxed);
-        loop {
-            if old >> 8 == u64::from(s.generation) {
-                return;
-            }
-            // Ordering: Relaxed both ways, see `seen`.
-            match self
-                .seen
-                .compare_exchange_weak(old, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => break,
-                Err(actual) => old = actual,
+        #[cfg(target_os = "linux")]
+        if let Some((from, to)) = self.watch.as_ref().and_then(tripbit_shm::Watch::poll) {
+            if from != to {
+                let now = time::now();
+                let s = self.core.snapshot(now);
+                let tr = Transition {
+                    from,
+                    to,
+                    generation: s.generation,
+                    level: s.backoff_level,
+                };
+                self.announce(slf, tr, now, Voice::Silent);
             }
         }
-        #[allow(clippy::cast_possible_truncation)]
-        let from = State::from_tag(old as u8).unwrap_or(State::Closed);
-        if from != s.stored_state {
-            let tr = Transition {
-                from,
-                to: s.stored_state,
-                generation: s.generation,
-                level: s.backoff_level,
-            };
-            self.announce(slf, tr, now, Voice::Silent);
-        }
+        let _ = slf;
     }
 
     /// Records the outcome of `result`, announces any transition, and
@@ -1260,9 +1242,11 @@ impl CoreBreaker {
     /// `last_failure_time`, as the original's did.
     pub(crate) fn announce(&self, slf: &Bound<'_, Self>, tr: Transition, now: u64, voice: Voice) {
         self.times.changed(now);
-        // Ordering: Relaxed, see `seen`: this process announced this one.
-        self.seen
-            .store(seen_word(tr.generation, tr.to), Ordering::Relaxed);
+        #[cfg(target_os = "linux")]
+        if let Some(w) = &self.watch {
+            // This process announces this one: no later poll repeats it.
+            w.saw(tr.generation, tr.to);
+        }
         if tr.from == State::HalfOpen && tr.to == State::Closed {
             self.times.clear_failure();
         }

@@ -164,17 +164,14 @@ impl Core {
         matches!(self, Core::Window(_))
     }
 
-    /// Whether other processes drive this breaker too (`shared=`).
+    /// A watcher of the transitions other processes make, for a
+    /// `shared=` breaker (`None` for a private one).
     #[cfg(target_os = "linux")]
-    #[inline(always)]
-    pub(crate) fn is_shared(&self) -> bool {
-        matches!(self, Core::Shared(_))
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    #[inline(always)]
-    pub(crate) fn is_shared(&self) -> bool {
-        false
+    pub(crate) fn watch(&self) -> Option<tripbit_shm::Watch> {
+        match self {
+            Core::Shared(b) => Some(b.watch()),
+            _ => None,
+        }
     }
 }
 

@@ -604,10 +604,6 @@ def test_the_limits_come_from_the_core() -> None:
             CircuitBreaker("acme.lim", **{arg: limits[arg] + 1})
 
 
-@pytest.mark.skipif(
-    tripbit.LIMITS["failure_threshold"] < 100_000,
-    reason="the core's consecutive threshold is still 16 bits (the lead is widening it to u32)",
-)
 def test_a_server_configured_with_100000_starts() -> None:
     cb = CircuitBreaker(failure_threshold=100_000, name="A->B", stdout=False)
     assert cb.failure_threshold == 100_000

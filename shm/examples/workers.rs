@@ -27,7 +27,7 @@ fn config() -> Config {
 fn worker(id: u32, path: &str, start: u64) {
     let region = Region::attach(path).expect("attach the region");
     let b = region.breaker("acme.search.hotels", config()).unwrap();
-    let mut watch = b.watch();
+    let watch = b.watch();
     while now() < start {
         std::thread::sleep(Duration::from_micros(200));
     }

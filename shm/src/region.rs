@@ -7,7 +7,7 @@ use std::ops::Deref;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tripbit::{Breaker, CallError, Config, Outcome, Snapshot};
@@ -1228,7 +1228,7 @@ impl SharedBreaker {
     /// # let path = std::env::temp_dir().join(format!("tripbit-doc-watch-{}", std::process::id()));
     /// # let r = tripbit_shm::Region::open(&path, 2).unwrap();
     /// let b = r.breaker("svc", tripbit::Config::new(10)).unwrap();
-    /// let mut w = b.watch();
+    /// let w = b.watch();
     /// assert_eq!(w.poll(), None);
     /// b.force_open();
     /// assert_eq!(w.poll(), Some((tripbit::State::Closed, tripbit::State::ForcedOpen)));
@@ -1239,23 +1239,31 @@ impl SharedBreaker {
         let (generation, state) = self.generation();
         Watch {
             breaker: self.clone(),
-            generation,
-            state,
+            seen: AtomicU64::new(seen_word(generation, state)),
         }
     }
 }
 
+/// `generation << 8 | state tag`: what a [`Watch`] last saw.
+fn seen_word(generation: u32, state: tripbit::State) -> u64 {
+    u64::from(generation) << 8 | state as u64
+}
+
 /// Observes another process's transitions of a shared breaker: each
 /// [`poll`](Watch::poll) compares the breaker's generation with the last one
-/// seen (two atomic loads). Call it from your own calls or a timer: a
-/// transition is seen at most one poll interval late, once per watcher.
-/// Several transitions between two polls are reported as one change from
-/// the state seen last to the state now.
+/// seen. Call it from your own calls or a timer: a transition is seen at
+/// most one poll interval late, once per watcher, however many threads poll
+/// it (the change goes to the one whose CAS wins). Several transitions
+/// between two polls are reported as one change from the state seen last to
+/// the state now. A process that makes a transition itself tells the watch
+/// with [`saw`](Watch::saw), so a poll does not report it again.
 #[derive(Debug)]
 pub struct Watch {
     breaker: SharedBreaker,
-    generation: u32,
-    state: tripbit::State,
+    /// `generation << 8 | state tag` of what this watcher reported last.
+    /// Every access is `Relaxed`: a marker read and CASed only here; it
+    /// orders no other memory.
+    seen: AtomicU64,
 }
 
 impl Watch {
@@ -1265,19 +1273,70 @@ impl Watch {
     /// # let path = std::env::temp_dir().join(format!("tripbit-doc-poll-{}", std::process::id()));
     /// # let r = tripbit_shm::Region::open(&path, 2).unwrap();
     /// let b = r.breaker("svc", tripbit::Config::new(10)).unwrap();
-    /// let mut w = b.watch();
+    /// let w = b.watch();
     /// b.force_open();
     /// b.reset();
     /// assert_eq!(w.poll(), Some((tripbit::State::Closed, tripbit::State::Closed)));
     /// # tripbit_shm::Region::remove(&path).unwrap();
     /// ```
-    pub fn poll(&mut self) -> Option<(tripbit::State, tripbit::State)> {
+    pub fn poll(&self) -> Option<(tripbit::State, tripbit::State)> {
         let (generation, state) = self.breaker.generation();
-        if generation == self.generation {
-            return None;
+        let next = seen_word(generation, state);
+        // Ordering: Relaxed, see `seen`.
+        let mut old = self.seen.load(Ordering::Relaxed);
+        loop {
+            if old >> 8 == u64::from(generation) {
+                return None;
+            }
+            // Ordering: Relaxed both ways, see `seen`.
+            match self
+                .seen
+                .compare_exchange_weak(old, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(actual) => old = actual,
+            }
         }
-        let before = core::mem::replace(&mut self.state, state);
-        self.generation = generation;
+        #[allow(clippy::cast_possible_truncation)]
+        let before = tripbit::State::from_tag(old as u8).unwrap_or(tripbit::State::Closed);
         Some((before, state))
+    }
+
+    /// The 24-bit generation this watcher saw last: a caller holding the
+    /// generation of its own admission (`Ticket::generation`) compares it
+    /// with this before paying for a [`poll`](Self::poll).
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("tripbit-doc-seen-{}", std::process::id()));
+    /// # let r = tripbit_shm::Region::open(&path, 2).unwrap();
+    /// let b = r.breaker("svc", tripbit::Config::new(10)).unwrap();
+    /// let w = b.watch();
+    /// assert_eq!(w.seen_generation(), b.snapshot(0).generation);
+    /// # tripbit_shm::Region::remove(&path).unwrap();
+    /// ```
+    pub fn seen_generation(&self) -> u32 {
+        // Ordering: Relaxed, see `seen`.
+        #[allow(clippy::cast_possible_truncation)]
+        let g = (self.seen.load(Ordering::Relaxed) >> 8) as u32;
+        g
+    }
+
+    /// Records a transition this process made (and reports itself), so a
+    /// later poll does not report it again.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("tripbit-doc-saw-{}", std::process::id()));
+    /// # let r = tripbit_shm::Region::open(&path, 2).unwrap();
+    /// let b = r.breaker("svc", tripbit::Config::new(10)).unwrap();
+    /// let w = b.watch();
+    /// let t = b.force_open().unwrap();
+    /// w.saw(t.generation, t.to);
+    /// assert_eq!(w.poll(), None);
+    /// # tripbit_shm::Region::remove(&path).unwrap();
+    /// ```
+    pub fn saw(&self, generation: u32, state: tripbit::State) {
+        // Ordering: Relaxed, see `seen`.
+        self.seen
+            .store(seen_word(generation, state), Ordering::Relaxed);
     }
 }

@@ -635,7 +635,7 @@ fn listeners_see_other_processes_transitions() {
     let p = TempPath::new("watch");
     let region = Region::open(&p.0, 16).unwrap();
     let b = region.breaker("watch.me", config("kill")).unwrap();
-    let mut w = b.watch();
+    let w = b.watch();
     assert_eq!(w.poll(), None);
     for (action, expected) in [
         ("trip", (State::Closed, State::Open)),
