@@ -61,12 +61,12 @@
 //! ticket from an earlier period is told apart from the current one after
 //! any number of transitions below 2³².
 
-use crate::config::{Config, ConfigError, Stored, check_stored};
-use crate::machine::{Core, stamp_generation, stamp_tick, transition};
+use crate::config::{Config, ConfigError, Stored, check_stored, close_bar_exceeded};
+use crate::machine::{Core, When, stamp_generation, stamp_tick, transition};
 use crate::policy::{Consecutive, Policy};
 use crate::state::{GEN_MASK, MAX_HALF_OPEN_COUNT, Probes, REOPENED, State, Word};
 use crate::sync::{Ordering, const_fn};
-use crate::types::{OpenedBy, Outcome, Rejected, Snapshot, Stale, Ticket, Transition};
+use crate::types::{OpenedBy, Outcome, Rejected, Snapshot, Stale, TickBounds, Ticket, Transition};
 
 /// An admitted call. Report its outcome with [`Permit::record`]; dropping it
 /// unrecorded releases its half-open slot (if any) and counts nothing.
@@ -116,9 +116,8 @@ impl<'a, P: Policy> Permit<'a, P> {
     /// ```
     #[inline]
     pub fn record(self, outcome: Outcome, now: u64) -> Option<Transition> {
-        self.finish(outcome, |acquired_at| {
-            (now.saturating_sub(acquired_at), now)
-        })
+        let elapsed = now.saturating_sub(self.acquired_at);
+        self.finish(outcome, When::at(elapsed, now))
     }
 
     /// Reports the outcome with an explicitly measured duration in ticks.
@@ -132,7 +131,7 @@ impl<'a, P: Policy> Permit<'a, P> {
     /// ```
     #[inline]
     pub fn record_elapsed(self, outcome: Outcome, elapsed: u64, now: u64) -> Option<Transition> {
-        self.finish(outcome, |_| (elapsed, now))
+        self.finish(outcome, When::at(elapsed, now))
     }
 
     /// [`record`](Self::record) with the tick read from `clock` only when
@@ -147,16 +146,16 @@ impl<'a, P: Policy> Permit<'a, P> {
     /// ```
     #[inline]
     pub fn record_with(self, outcome: Outcome, clock: impl FnOnce() -> u64) -> Option<Transition> {
-        self.finish(outcome, |acquired_at| {
-            let now = clock();
-            (now.saturating_sub(acquired_at), now)
-        })
+        let mut clock = Some(clock);
+        let mut read = || clock.take().map_or(0, |c| c());
+        let acquired_at = self.acquired_at;
+        self.finish(outcome, When::clock(acquired_at, &mut read))
     }
 
-    /// Records `outcome`; `time(acquired_at)` gives `(elapsed, now)` and is
-    /// called only off the fast path.
+    /// Records `outcome`; `when` gives the tick, read only where the record
+    /// needs one (never on the fast path).
     #[inline]
-    fn finish(self, outcome: Outcome, time: impl FnOnce(u64) -> (u64, u64)) -> Option<Transition> {
+    fn finish(self, outcome: Outcome, mut when: When<'_>) -> Option<Transition> {
         let this = core::mem::ManuallyDrop::new(self);
         let b = this.breaker;
         // Ordering: Relaxed: the word publishes no other memory to a record
@@ -174,8 +173,7 @@ impl<'a, P: Policy> Permit<'a, P> {
         {
             return None;
         }
-        let (elapsed, now) = time(this.acquired_at);
-        b.record_slow(cur, this.ticket(), outcome, elapsed, now)
+        b.record_slow(cur, this.ticket(), outcome, &mut when)
             .unwrap_or(None)
     }
 
@@ -416,11 +414,108 @@ impl<P: Policy> Breaker<P> {
         }
     }
 
+    /// [`try_acquire_with`](Self::try_acquire_with) for a clock that also
+    /// has a cheap coarse reading (such as
+    /// [`clock::coarse`](crate::clock::coarse) next to
+    /// [`clock::now`](crate::clock::now)). A call that the breaker rejects
+    /// is rejected on the coarse reading alone while it proves the open
+    /// period is not over (`lo` at or after the period's start, `hi` before
+    /// its end), and a forced-open breaker rejects with no reading at all;
+    /// everything else (the end of the period, half-open, a clock that went
+    /// back) reads `clock`, so the decision is the same as with the precise
+    /// tick. The closed path is `try_acquire_with`'s.
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, State, TickBounds};
+    /// let b = Breaker::new(Config::new(100).consecutive_failures(1));
+    /// b.try_acquire(0).unwrap().record(tripbit::Outcome::Failure, 0);
+    /// // Coarsely at 40..=44: certainly inside the open period 0..100.
+    /// let r = b.try_acquire_coarse(|| TickBounds { lo: 40, hi: 44 }, || unreachable!());
+    /// assert_eq!(r.unwrap_err().retry_at, Some(100));
+    /// // Coarsely at 98..=102: maybe over, so the precise clock decides.
+    /// let p = b.try_acquire_coarse(|| TickBounds { lo: 98, hi: 102 }, || 101);
+    /// assert!(p.unwrap().is_probe());
+    /// ```
+    #[inline]
+    pub fn try_acquire_coarse(
+        &self,
+        coarse: impl FnOnce() -> TickBounds,
+        clock: impl FnOnce() -> u64,
+    ) -> Result<Permit<'_, P>, Rejected> {
+        match self.closed_untimed() {
+            Some(cur) => Ok(Permit {
+                breaker: self,
+                admitted: cur,
+                probe_gen: 0,
+                acquired_at: 0,
+                transition: None,
+            }),
+            None => match self.reject_coarse(coarse) {
+                Some(r) => Err(r),
+                None => self.try_acquire(clock()),
+            },
+        }
+    }
+
+    /// [`acquire_ticket_with`](Self::acquire_ticket_with) with a coarse
+    /// reading, as [`try_acquire_coarse`](Self::try_acquire_coarse).
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, TickBounds};
+    /// let b = Breaker::new(Config::new(100));
+    /// b.force_open();
+    /// let r = b.acquire_ticket_coarse(|| unreachable!(), || unreachable!());
+    /// assert_eq!(r.unwrap_err().state, tripbit::State::ForcedOpen);
+    /// ```
+    #[inline]
+    pub fn acquire_ticket_coarse(
+        &self,
+        coarse: impl FnOnce() -> TickBounds,
+        clock: impl FnOnce() -> u64,
+    ) -> Result<(Ticket, Option<Transition>), Rejected> {
+        match self.closed_untimed() {
+            Some(cur) => Ok((Ticket::admitted_on(cur, 0, 0), None)),
+            None => match self.reject_coarse(coarse) {
+                Some(r) => Err(r),
+                None => self.acquire_ticket(clock()),
+            },
+        }
+    }
+
+    /// The rejections that need no precise tick: forced open (none at all),
+    /// and open while `coarse` proves the period is running. `None`: ask
+    /// the precise clock (`acquire_slow` decides as usual).
+    #[inline]
+    fn reject_coarse(&self, coarse: impl FnOnce() -> TickBounds) -> Option<Rejected> {
+        // Ordering: Relaxed, as in `admit`; the stamp is read with Acquire
+        // in `stamp_of`.
+        let w = Word::unpack(self.core.word.load(Ordering::Relaxed));
+        match w.state {
+            State::ForcedOpen => Some(Rejected {
+                state: State::ForcedOpen,
+                retry_at: None,
+            }),
+            State::Open => {
+                let since = self.core.stamp_of(w).0?;
+                let until = since.saturating_add(self.core.params.open_ticks_at(w.level));
+                let t = coarse();
+                // lo ≤ now ≤ hi, so since ≤ now < until: `acquire_slow`
+                // would reject with this `until` (no restamp, no probe).
+                (t.lo >= since && t.hi < until).then_some(Rejected {
+                    state: State::Open,
+                    retry_at: Some(until),
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// The closed word, when this policy admits a closed call without a
-    /// tick (the consecutive policy: its closed path times nothing).
+    /// tick: the consecutive policy, and a window without a slow-call rule
+    /// (neither times a closed call).
     #[inline(always)]
     fn closed_untimed(&self) -> Option<u64> {
-        if !P::COUNTS_IN_WORD {
+        if !P::COUNTS_IN_WORD && !self.policy.untimed_admission() {
             return None;
         }
         // Ordering: Relaxed, as in `admit`.
@@ -633,9 +728,8 @@ impl<P: Policy> Breaker<P> {
         outcome: Outcome,
         now: u64,
     ) -> Result<Option<Transition>, Stale> {
-        self.record_inner(ticket, outcome, |acquired_at| {
-            (now.saturating_sub(acquired_at), now)
-        })
+        let elapsed = now.saturating_sub(ticket.acquired_at);
+        self.record_inner(ticket, outcome, When::at(elapsed, now))
     }
 
     /// [`record_ticket`](Self::record_ticket) with the tick read from
@@ -655,10 +749,9 @@ impl<P: Policy> Breaker<P> {
         outcome: Outcome,
         clock: impl FnOnce() -> u64,
     ) -> Result<Option<Transition>, Stale> {
-        self.record_inner(ticket, outcome, |acquired_at| {
-            let now = clock();
-            (now.saturating_sub(acquired_at), now)
-        })
+        let mut clock = Some(clock);
+        let mut read = || clock.take().map_or(0, |c| c());
+        self.record_inner(ticket, outcome, When::clock(ticket.acquired_at, &mut read))
     }
 
     /// Releases an admitted call without counting it: frees its half-open
@@ -674,7 +767,7 @@ impl<P: Policy> Breaker<P> {
     /// assert_eq!(b.release(probe, 10), Err(tripbit::Stale)); // only once
     /// ```
     pub fn release(&self, ticket: Ticket, now: u64) -> Result<(), Stale> {
-        self.record_inner(ticket, Outcome::Ignored, |_| (0, now))
+        self.record_inner(ticket, Outcome::Ignored, When::at(0, now))
             .map(|_| ())
     }
 
@@ -685,7 +778,7 @@ impl<P: Policy> Breaker<P> {
         &self,
         ticket: Ticket,
         outcome: Outcome,
-        time: impl FnOnce(u64) -> (u64, u64),
+        mut when: When<'_>,
     ) -> Result<Option<Transition>, Stale> {
         // Ordering: Relaxed: the word publishes no other memory to a record.
         let cur = self.core.word.load(Ordering::Relaxed);
@@ -700,8 +793,7 @@ impl<P: Policy> Breaker<P> {
         {
             return Ok(None);
         }
-        let (elapsed, now) = time(ticket.acquired_at);
-        self.record_slow(cur, ticket, outcome, elapsed, now)
+        self.record_slow(cur, ticket, outcome, &mut when)
     }
 
     /// Everything but the clean closed success: out of line, see
@@ -712,12 +804,12 @@ impl<P: Policy> Breaker<P> {
         mut cur: u64,
         ticket: Ticket,
         outcome: Outcome,
-        elapsed: u64,
-        now: u64,
+        when: &mut When<'_>,
     ) -> Result<Option<Transition>, Stale> {
         loop {
             let w = Word::unpack(cur);
             let (next, tr, counted) = if ticket.probe {
+                let now = when.now();
                 match self.probe_next(w, ticket, outcome, now) {
                     Some(n) => n,
                     None => return Err(Stale),
@@ -730,7 +822,7 @@ impl<P: Policy> Breaker<P> {
                     State::Closed | State::Disabled => {
                         return self
                             .policy
-                            .record_closed(&self.core, cur, ticket, outcome, elapsed, now);
+                            .record_closed(&self.core, cur, ticket, outcome, when);
                     }
                     State::ForcedClosed => return Ok(None),
                     // A closed ticket of this generation cannot come from
@@ -749,6 +841,7 @@ impl<P: Policy> Breaker<P> {
             ) {
                 Ok(_) => {
                     if next.generation != w.generation {
+                        let now = when.now();
                         let tick = if next.state == State::Open {
                             // A failed trial reopens from its own tick, but
                             // never from before the round began (a
@@ -807,7 +900,15 @@ impl<P: Policy> Breaker<P> {
             }
             Outcome::Failure => {
                 p.failures = (p.failures + 1).min(MAX_HALF_OPEN_COUNT);
-                if p.failures > self.core.params.allowed_failures() {
+                // Division-free: failures·(100 − p) > close_after·p.
+                let params = &self.core.params;
+                let over = close_bar_exceeded(
+                    p.failures,
+                    u32::from(params.close_after),
+                    params.close_max_failure_percent,
+                );
+                debug_assert_eq!(over, p.failures > params.allowed_failures());
+                if over {
                     let level = if w.level < self.core.params.backoff_max_level {
                         w.level + 1
                     } else {

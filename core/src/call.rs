@@ -1,30 +1,132 @@
 //! `std` conveniences: a monotonic clock and `call` helpers that read it.
 
 use core::future::Future;
+#[cfg(not(target_os = "linux"))]
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(not(target_os = "linux"))]
+use std::time::Instant;
 
 use crate::breaker::Breaker;
 use crate::policy::Policy;
 use crate::types::{Outcome, Rejected};
 
-/// A process-wide monotonic clock in nanosecond ticks.
+/// A monotonic clock in nanosecond ticks, and a coarse reading of it.
+///
+/// On Linux the ticks are `CLOCK_MONOTONIC` (time since boot, the clock
+/// every process of the host shares, so a tick written to a region file by
+/// one process means the same to all) and [`coarse`](clock::coarse) reads
+/// `CLOCK_MONOTONIC_COARSE`, the same clock as of the kernel's last timer
+/// tick: about 5 ns against 26 ns for the precise one on the benchmark
+/// machine, with a resolution of a few milliseconds. Elsewhere the ticks
+/// are nanoseconds since the first call in this process (`Instant`), and
+/// the coarse reading is the precise one.
 pub mod clock {
-    use super::{Duration, Instant, OnceLock};
+    use super::Duration;
+    #[cfg(not(target_os = "linux"))]
+    use super::{Instant, OnceLock};
+    pub use crate::types::TickBounds;
 
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    fn read(id: libc::clockid_t) -> u64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; both clock ids exist
+        // on every Linux since 2.6.32 (the call is checked anyway).
+        if unsafe { libc::clock_gettime(id, &mut ts) } != 0 {
+            return 0;
+        }
+        // Both fields are non-negative for the monotonic clocks.
+        (ts.tv_sec as u64)
+            .wrapping_mul(1_000_000_000)
+            .wrapping_add(ts.tv_nsec as u64)
+    }
+
+    /// Twice the coarse clock's resolution: the coarse clock is updated on
+    /// every timer tick of a running CPU, so it lags the precise one by at
+    /// most one resolution; the factor 2 covers a tick that is late.
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    fn coarse_margin() -> u64 {
+        use core::sync::atomic::{AtomicU64, Ordering};
+        static MARGIN: AtomicU64 = AtomicU64::new(0);
+        // Ordering: Relaxed: a value computed the same way by every thread
+        // that finds it unset; no other memory is published with it.
+        let m = MARGIN.load(Ordering::Relaxed);
+        if m != 0 {
+            return m;
+        }
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: as in `read`.
+        let rc = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+        let res = if rc == 0 {
+            (ts.tv_sec as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(ts.tv_nsec as u64)
+        } else {
+            10_000_000
+        };
+        let m = res.clamp(1, 1_000_000_000) * 2;
+        // Ordering: Relaxed, as above.
+        MARGIN.store(m, Ordering::Relaxed);
+        m
+    }
+
+    #[cfg(not(target_os = "linux"))]
     static EPOCH: OnceLock<Instant> = OnceLock::new();
 
-    /// Nanoseconds since the first call in this process (monotonic,
-    /// saturating after 584 years).
+    /// The precise monotonic tick, in nanoseconds (never 0, never going
+    /// back).
     ///
     /// ```
     /// let a = tripbit::clock::now();
     /// let b = tripbit::clock::now();
-    /// assert!(b >= a);
+    /// assert!(b >= a && a > 0);
     /// ```
+    #[inline]
     pub fn now() -> u64 {
-        let epoch = *EPOCH.get_or_init(Instant::now);
-        ticks(epoch.elapsed())
+        #[cfg(target_os = "linux")]
+        {
+            read(libc::CLOCK_MONOTONIC).max(1)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let epoch = *EPOCH.get_or_init(Instant::now);
+            ticks(epoch.elapsed()).saturating_add(1)
+        }
+    }
+
+    /// A coarse reading of [`now`]: where the precise clock is, within a
+    /// few milliseconds, at a fifth of its cost on Linux. Used where a
+    /// decision only needs to know that a time is *certainly* not reached
+    /// (a rejection before the end of the open period); anything that
+    /// needs the tick itself reads [`now`].
+    ///
+    /// ```
+    /// let c = tripbit::clock::coarse();
+    /// assert!(tripbit::clock::now() >= c.lo);
+    /// ```
+    #[inline]
+    pub fn coarse() -> TickBounds {
+        #[cfg(target_os = "linux")]
+        {
+            let lo = read(libc::CLOCK_MONOTONIC_COARSE);
+            TickBounds {
+                lo,
+                hi: lo.saturating_add(coarse_margin()),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let t = now();
+            TickBounds { lo: t, hi: t }
+        }
     }
 
     /// A duration in this clock's ticks (nanoseconds), saturating.
@@ -112,9 +214,10 @@ impl<P: Policy> Breaker<P> {
         classify: impl FnOnce(&Result<T, E>) -> Outcome,
     ) -> Result<T, CallError<E>> {
         // The clock is read only when the breaker needs a tick: never for a
-        // success of the consecutive policy on a clean closed breaker.
+        // success of the consecutive policy on a clean closed breaker, and
+        // only coarsely for a rejection while the open period runs.
         let permit = self
-            .try_acquire_with(clock::now)
+            .try_acquire_coarse(clock::coarse, clock::now)
             .map_err(CallError::Rejected)?;
         let result = f();
         permit.record_with(classify(&result), clock::now);
@@ -145,7 +248,7 @@ impl<P: Policy> Breaker<P> {
         F: Future<Output = Result<T, E>>,
     {
         let permit = self
-            .try_acquire_with(clock::now)
+            .try_acquire_coarse(clock::coarse, clock::now)
             .map_err(CallError::Rejected)?;
         let result = fut.await;
         permit.record_with(Outcome::from_success(result.is_ok()), clock::now);

@@ -369,6 +369,13 @@ impl Config {
     /// the failure-rate trip percent: the close bar is stricter than the trip
     /// bar, so a breaker hovering at the trip ratio does not flap.
     ///
+    /// Range: 0..=99, and the bar may allow at most 1022 failures
+    /// (`close_after × percent / (100 − percent)`, rounded down; the
+    /// trial's failure counter has 10 bits and the failure past the bar
+    /// must fit it), that is `close_after × percent < 1023 × (100 − percent)`:
+    /// 99 % works up to `close_after(10)`, 96 % up to 42, any percent up to
+    /// 49 with every `close_after`. Beyond it, [`ConfigError::CloseBar`].
+    ///
     /// ```
     /// // close after 8 successes while allowing 2 failures (20 %).
     /// let c = tripbit::Config::new(100).close_after(8).close_max_failure_percent(20);
@@ -603,27 +610,54 @@ pub(crate) const fn check_stored(c: &Stored) -> Result<(), ConfigError> {
         return Err(ConfigError::CloseMaxFailurePercent);
     }
     let s = c.close_after as u32;
-    let f = allowed_failures(s, c.close_max_failure_percent);
-    // The failure that exceeds the bar (f + 1) must fit the counter.
-    if f >= MAX_HALF_OPEN_COUNT {
+    let p = c.close_max_failure_percent;
+    // The failure that exceeds the bar (allowed + 1) must fit the counter:
+    // allowed < MAX, that is, MAX failures exceed the bar. Cross-multiplied
+    // (no division; see `close_bar_exceeded`).
+    if !close_bar_exceeded(MAX_HALF_OPEN_COUNT, s, p) {
         return Err(ConfigError::CloseBar);
     }
     if c.probe_ticks == 0 {
         return Err(ConfigError::ProbeTimeout);
     }
-    if c.probes == 0 || c.probes as u32 > MAX_PROBES || c.probes as u32 > s + f {
+    // probes ≤ s + allowed  ⇔  probes ≤ s, or probes − s failures are
+    // within the bar.
+    let probes = c.probes as u32;
+    if probes == 0 || probes > MAX_PROBES || (probes > s && close_bar_exceeded(probes - s, s, p)) {
         return Err(ConfigError::Probes);
     }
     Ok(())
 }
 
-/// Failures a half-open trial of `successes` may hold at `percent`% failures.
+/// Failures a half-open trial of `successes` may hold at `percent`% failures
+/// (what [`Config::close_bar`] reports; the breaker itself decides with
+/// [`close_bar_exceeded`], which needs no division).
 pub(crate) const fn allowed_failures(successes: u32, percent: u8) -> u32 {
     if percent >= 100 {
         return MAX_HALF_OPEN_COUNT + 1;
     }
     // f / (s + f) ≤ p / 100  ⇔  f ≤ s·p / (100 − p)
     successes * percent as u32 / (100 - percent as u32)
+}
+
+/// Whether `failures` half-open failures exceed the close bar of
+/// `successes` successes at `percent`% failures, that is
+/// `failures > allowed_failures(successes, percent)`, without a division:
+/// `f > ⌊s·p / (100 − p)⌋  ⇔  f·(100 − p) > s·p` for integers. Exactly the
+/// same answer for every input (tested exhaustively over the ranges the
+/// breaker uses: `failures`, `successes` ≤ 1024, any percent).
+///
+/// Bounds: `u32` products, exact while `failures`, `successes` ≤ 2²⁴ (the
+/// breaker passes values ≤ 1024: its 10-bit counters and `close_after`);
+/// larger inputs saturate, which only makes the bar harder to exceed.
+/// A percent of 100 or more is never exceeded, as `allowed_failures` says.
+#[inline]
+pub(crate) const fn close_bar_exceeded(failures: u32, successes: u32, percent: u8) -> bool {
+    if percent >= 100 {
+        return false;
+    }
+    let p = percent as u32;
+    failures.saturating_mul(100 - p) > successes.saturating_mul(p)
 }
 
 const fn checked_open_ticks(open: u64, factor: u8, level: u8) -> Option<u64> {
@@ -639,8 +673,13 @@ const fn checked_open_ticks(open: u64, factor: u8, level: u8) -> Option<u64> {
     Some(t)
 }
 
-/// The open period at `level` (capped at `max_level`), saturating.
+/// The open period at `level` (capped at `max_level`), saturating. No
+/// multiplication at all when the factor is 1 (no backoff, the default) or
+/// the level is 0.
 pub(crate) const fn open_ticks_at(open: u64, factor: u8, max_level: u8, level: u8) -> u64 {
+    if factor <= 1 || level == 0 {
+        return open;
+    }
     let level = if level > max_level { max_level } else { level };
     match checked_open_ticks(open, factor, level) {
         Some(t) => t,
@@ -725,6 +764,72 @@ mod tests {
         assert_eq!(allowed_failures(8, 20), 2);
         assert_eq!(allowed_failures(9, 50), 9);
         assert_eq!(allowed_failures(3, 99), 297);
+    }
+
+    /// The division-free close bar gives the same answer as the division
+    /// for every input the breaker can pass: `failures` and `successes` up
+    /// to 1024 (the 10-bit counters, `close_after` ≤ 1023, and the probe
+    /// check's `probes − s`), every percent the settings allow and the
+    /// first ones past it (about 108 M cases).
+    #[test]
+    #[cfg_attr(miri, ignore = "exhaustive, 108 M cases")]
+    fn cross_multiplied_close_bar_equals_the_division_everywhere() {
+        for percent in (0..=101).chain([u8::MAX]) {
+            for s in 0..=MAX_HALF_OPEN_COUNT + 1 {
+                let allowed = allowed_failures(s, percent);
+                for f in 0..=MAX_HALF_OPEN_COUNT + 1 {
+                    assert_eq!(
+                        close_bar_exceeded(f, s, percent),
+                        f > allowed,
+                        "f={f} s={s} p={percent}"
+                    );
+                }
+            }
+        }
+        // Saturation never claims the bar exceeded when it is not.
+        assert!(!close_bar_exceeded(u32::MAX, u32::MAX, 50));
+        assert!(close_bar_exceeded(u32::MAX, 1, 1));
+    }
+
+    /// The validation's cross-multiplied checks refuse exactly what the
+    /// division-based rules refused, over every `close_after`, percent and
+    /// probe count.
+    #[test]
+    #[cfg_attr(miri, ignore = "exhaustive, 0.8 M configs")]
+    fn close_bar_and_probe_checks_match_the_division_rules() {
+        for close_after in 1..=MAX_CLOSE_AFTER {
+            for percent in 0..=99u8 {
+                let s = u32::from(close_after);
+                let f = allowed_failures(s, percent);
+                for probes in 1..=MAX_PROBES_LIMIT {
+                    let c = Config::new(10)
+                        .close_after(close_after)
+                        .close_max_failure_percent(percent)
+                        .probes(probes);
+                    let expected = if f >= MAX_HALF_OPEN_COUNT {
+                        Err(ConfigError::CloseBar)
+                    } else if u32::from(probes) > s + f {
+                        Err(ConfigError::Probes)
+                    } else {
+                        Ok(())
+                    };
+                    assert_eq!(c.validate(), expected, "{c:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn factor_one_and_level_zero_never_multiply() {
+        assert_eq!(open_ticks_at(u64::MAX, 1, 31, 31), u64::MAX);
+        assert_eq!(open_ticks_at(7, 255, 31, 0), 7);
+        assert_eq!(open_ticks_at(7, 2, 31, 3), 56);
+        for level in 0..=31 {
+            assert_eq!(
+                open_ticks_at(12_345, 1, 31, level),
+                checked_open_ticks(12_345, 1, level).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
-#![forbid(unsafe_code)]
+// `deny`, not `forbid`: the one exception is `clock`'s `clock_gettime`
+// call (std feature, Linux), allowed there and nowhere else.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -38,7 +40,9 @@ pub use owned::OwnedPermit;
 pub use policy::{Consecutive, Policy};
 pub use registry::{MAX_KEY_LEN, Registry, RegistryError, validate_key};
 pub use state::State;
-pub use types::{OpenedBy, Outcome, Rejected, Snapshot, Stale, Ticket, Transition, WindowCounts};
+pub use types::{
+    OpenedBy, Outcome, Rejected, Snapshot, Stale, TickBounds, Ticket, Transition, WindowCounts,
+};
 pub use window::Window;
 
 /// The repository README's examples, run as doctests.

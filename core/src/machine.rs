@@ -85,6 +85,61 @@ pub(crate) const fn full_generation(s: u128, g24: u32) -> u64 {
     }
 }
 
+/// The time of a record: given by the caller, or read from its clock the
+/// first time the record needs it (a closed success of a count window, or a
+/// failure that does not trip, needs no tick at all). `pub` only because the
+/// sealed `Policy` trait's hidden methods name it.
+#[doc(hidden)]
+#[allow(unreachable_pub, missing_debug_implementations)]
+pub struct When<'a> {
+    acquired_at: u64,
+    now: Option<u64>,
+    elapsed: Option<u64>,
+    clock: Option<&'a mut dyn FnMut() -> u64>,
+}
+
+impl<'a> When<'a> {
+    /// A record at `now`, `elapsed` after its call started.
+    pub(crate) fn at(elapsed: u64, now: u64) -> When<'a> {
+        When {
+            acquired_at: 0,
+            now: Some(now),
+            elapsed: Some(elapsed),
+            clock: None,
+        }
+    }
+
+    /// A record whose tick `clock` gives, for a call admitted at `acquired_at`.
+    pub(crate) fn clock(acquired_at: u64, clock: &'a mut dyn FnMut() -> u64) -> When<'a> {
+        When {
+            acquired_at,
+            now: None,
+            elapsed: None,
+            clock: Some(clock),
+        }
+    }
+
+    /// The tick of the record (the clock is read at most once).
+    pub(crate) fn now(&mut self) -> u64 {
+        if let Some(n) = self.now {
+            return n;
+        }
+        let n = self.clock.take().map_or(0, |c| c());
+        self.now = Some(n);
+        n
+    }
+
+    /// How long the call took.
+    pub(crate) fn elapsed(&mut self) -> u64 {
+        if let Some(e) = self.elapsed {
+            return e;
+        }
+        let e = self.now().saturating_sub(self.acquired_at);
+        self.elapsed = Some(e);
+        e
+    }
+}
+
 /// The part of a breaker every policy shares: `#[repr(C)]`, so a
 /// `Breaker` has the same layout whatever its policy (the policy's fields
 /// follow). `pub` only because the sealed `Policy` trait's hidden methods

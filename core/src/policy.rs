@@ -3,7 +3,7 @@
 //! policy, `Window<N>`, is in `window.rs`.
 
 use crate::config::{Config, ConfigError, Trip};
-use crate::machine::Core;
+use crate::machine::{Core, When};
 use crate::state::{GEN_MASK, State, Word};
 use crate::sync::Ordering;
 use crate::types::{Outcome, Stale, Ticket, Transition, WindowCounts};
@@ -44,6 +44,10 @@ pub trait Policy: sealed::Sealed + Sized {
     /// on a clean closed word changes nothing and can return after a load).
     #[doc(hidden)]
     const COUNTS_IN_WORD: bool;
+    /// Whether a closed breaker admits a call without its start tick (the
+    /// policy never measures how long a closed call took).
+    #[doc(hidden)]
+    fn untimed_admission(&self) -> bool;
     #[doc(hidden)]
     fn record_closed(
         &self,
@@ -51,8 +55,7 @@ pub trait Policy: sealed::Sealed + Sized {
         cur: u64,
         ticket: Ticket,
         outcome: Outcome,
-        elapsed: u64,
-        now: u64,
+        when: &mut When<'_>,
     ) -> Result<Option<Transition>, Stale>;
     #[doc(hidden)]
     fn counts(&self, now: u64, generation: u32) -> WindowCounts;
@@ -66,16 +69,19 @@ impl sealed::Sealed for Consecutive {}
 impl Policy for Consecutive {
     const COUNTS_IN_WORD: bool = true;
 
+    fn untimed_admission(&self) -> bool {
+        true
+    }
+
     fn record_closed(
         &self,
         core: &Core,
         cur: u64,
         ticket: Ticket,
         outcome: Outcome,
-        _elapsed: u64,
-        now: u64,
+        when: &mut When<'_>,
     ) -> Result<Option<Transition>, Stale> {
-        record_consecutive(core, cur, ticket, outcome, now)
+        record_consecutive(core, cur, ticket, outcome, when)
     }
 
     fn counts(&self, _now: u64, _generation: u32) -> WindowCounts {
@@ -96,7 +102,7 @@ pub(crate) fn record_consecutive(
     mut cur: u64,
     ticket: Ticket,
     outcome: Outcome,
-    now: u64,
+    when: &mut When<'_>,
 ) -> Result<Option<Transition>, Stale> {
     let threshold = core.params.threshold;
     loop {
@@ -115,7 +121,8 @@ pub(crate) fn record_consecutive(
             Outcome::Failure => {
                 let failures = w.counters.saturating_add(1);
                 if w.state == State::Closed && failures >= threshold {
-                    return match core.trip_from(cur, now) {
+                    // The only tick a closed record needs: the trip's.
+                    return match core.trip_from(cur, when.now()) {
                         Some(t) => Ok(Some(t)),
                         None => {
                             // Lost the race: re-read and decide again.

@@ -93,6 +93,25 @@ impl core::fmt::Display for Rejected {
 #[cfg(feature = "std")]
 impl std::error::Error for Rejected {}
 
+/// Where a clock is, known only within bounds: at the moment of the reading,
+/// `lo ≤ now ≤ hi`. A coarse clock gives them cheaply (its tick, and its
+/// tick plus its resolution); [`Breaker::try_acquire_coarse`](crate::Breaker::try_acquire_coarse)
+/// rejects with them alone while they prove the open period is not over.
+///
+/// ```
+/// let t = tripbit::TickBounds { lo: 10, hi: 14 };
+/// assert!(t.lo <= t.hi);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TickBounds {
+    /// Not later than the clock: a coarse clock's tick.
+    pub lo: u64,
+    /// Not earlier than the clock: the coarse tick plus the most the coarse
+    /// clock lags (twice its resolution for `tripbit::clock::coarse`).
+    pub hi: u64,
+}
+
 /// A result that was not counted because the breaker changed state (or was
 /// reset) since the call was admitted: the result belongs to an older
 /// generation.

@@ -46,7 +46,7 @@
 
 use crate::breaker::Breaker;
 use crate::config::{BUCKET_MAX, Config, ConfigError, Trip, WindowKind};
-use crate::machine::Core;
+use crate::machine::{Core, When};
 use crate::policy::{Policy, sealed};
 use crate::state::{GEN_MASK, State, Word};
 use crate::sync::{AtomicU64, AtomicU128, Ordering, const_fn};
@@ -57,6 +57,8 @@ const SLOW_SHIFT: u32 = 26;
 const GEN_SHIFT: u32 = 40;
 /// Most buckets a window may have.
 pub(crate) const MAX_BUCKETS: usize = 1024;
+/// Most stripes a window may have.
+pub(crate) const MAX_STRIPES: usize = 64;
 
 /// A decoded bucket word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,18 +91,36 @@ impl Counts {
     }
 }
 
-/// The sliding-window policy with `N` buckets: trips on a failure ratio (and
-/// optionally a slow-call ratio) once the window holds `min_calls` calls,
-/// checked on every failure and every slow call.
-/// Use it as `Breaker<Window<N>>`; the size is `96 + 16 × N` bytes on every
-/// target (the 64-byte core, 32 bytes of settings and the call counter, and
-/// one 128-bit word per bucket). See the module docs (`window.rs`) for why
-/// the window never goes blind.
+/// The sliding-window policy with `N` buckets in each of `S` stripes:
+/// trips on a failure ratio (and optionally a slow-call ratio) once the
+/// window holds `min_calls` calls, checked on every failure and every slow
+/// call.
+///
+/// **Stripes**, and the trade-off they make: a record goes to the stripe of
+/// the recording thread (threads are spread round-robin over the stripes
+/// with `std`; by stack address without), so threads that share a breaker
+/// write to different cache lines and scale, while a failure sums the
+/// buckets of every stripe (`S × N` loads, on failures and slow calls only).
+/// Nothing is sampled or lost: every call is counted once, in one bucket of
+/// one stripe, and the ratio is over exactly the calls counted.
+/// - A *time* window is the same window whatever `S`: every stripe's buckets
+///   are keyed by the same epoch (`now / bucket_ticks`).
+/// - A *count* window keeps the last `N × bucket_calls` calls **of each
+///   stripe** (each stripe numbers its own calls): one thread sees exactly
+///   the configured window; `k` threads on different stripes see up to `k`
+///   times as many calls, the most recent of each thread.
+/// - Memory: each stripe is its own 64-byte-aligned block of
+///   `16 + 16 × N` bytes rounded up to 64; `Breaker<Window<N, S>>` is
+///   `128 + S × that` bytes, aligned to 64. The default `S = 4` is for
+///   servers; use `Window<N, 1>` where one thread (or one core) records, as
+///   on a microcontroller, from C or from Python (under the GIL).
+///
+/// See the module docs (`window.rs`) for why the window never goes blind.
 ///
 /// ```
 /// use tripbit::{Breaker, Config, Outcome, State, Window};
 /// // Last 4 × 5 = 20 calls; trip at ≥ 50 % failures once 10 calls are in.
-/// let b: Breaker<Window<4>> =
+/// let b: Breaker<Window<4, 1>> =
 ///     Breaker::new_window(Config::new(100).failure_rate(50, 10).count_window(5));
 /// for i in 0..10 {
 ///     let outcome = if i % 2 == 1 { Outcome::Failure } else { Outcome::Success };
@@ -109,10 +129,11 @@ impl Counts {
 /// // The 10th call, a failure, finds 5/10 failed: open. (Ratios are checked
 /// // on failures and slow calls; a fast success never trips it.)
 /// assert_eq!(b.state(10), State::Open);
-/// assert_eq!(core::mem::size_of_val(&b), 96 + 16 * 4);
+/// assert_eq!(core::mem::size_of_val(&b), 128 + 128);
+/// assert_eq!(core::mem::size_of::<Breaker<Window<10>>>(), 128 + 4 * 192);
 /// ```
 #[repr(C)]
-pub struct Window<const N: usize> {
+pub struct Window<const N: usize, const S: usize = 4> {
     /// Calls (count window) or ticks (time window) per bucket.
     bucket: u64,
     /// A call at least this long is slow; 0 = no slow-call policy.
@@ -122,14 +143,83 @@ pub struct Window<const N: usize> {
     slow_percent: u8,
     by_time: bool,
     _pad: u8,
-    /// Count window: calls seen so far (the call number of the next call).
+    stripes: [Stripe<N>; S],
+}
+
+/// One stripe: the buckets one group of threads records into, on cache
+/// lines of its own.
+#[repr(C, align(64))]
+struct Stripe<const N: usize> {
+    /// Count window: calls this stripe has seen (the call number of its
+    /// next call).
     calls: AtomicU64,
     buckets: [AtomicU128; N],
 }
 
-impl<const N: usize> sealed::Sealed for Window<N> {}
+impl<const N: usize> Stripe<N> {
+    const_fn! {
+        fn new() -> Stripe<N> {
+            Stripe {
+                calls: AtomicU64::new(0),
+                buckets: new_buckets(),
+            }
+        }
+    }
+}
 
-impl<const N: usize> Breaker<Window<N>> {
+/// The stripe the current thread records into.
+#[inline(always)]
+fn stripe_of<const S: usize>() -> usize {
+    if S == 1 { 0 } else { thread_hint() % S }
+}
+
+/// A number per thread: consecutive for threads in order of their first
+/// record (so `S` threads get `S` different stripes).
+#[cfg(all(feature = "std", not(loom)))]
+#[inline]
+fn thread_hint() -> usize {
+    use core::cell::Cell;
+    static NEXT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+    std::thread_local! {
+        static HINT: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    HINT.with(|h| {
+        let v = h.get();
+        if v != usize::MAX {
+            return v;
+        }
+        // Ordering: Relaxed: a ticket counter, nothing is published with it.
+        let v = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        h.set(v);
+        v
+    })
+}
+
+/// Without `std`: the stack's address (threads' stacks are at least 64 KiB
+/// apart on the systems that have threads).
+#[cfg(all(not(feature = "std"), not(loom)))]
+#[inline]
+fn thread_hint() -> usize {
+    let probe = 0u8;
+    (core::ptr::from_ref(&probe) as usize) >> 16
+}
+
+/// Under loom: consecutive per model thread, reset for every execution.
+#[cfg(loom)]
+fn thread_hint() -> usize {
+    loom::lazy_static! {
+        static ref NEXT: loom::sync::atomic::AtomicUsize = loom::sync::atomic::AtomicUsize::new(0);
+    }
+    loom::thread_local! {
+        // Ordering: Relaxed, a ticket counter.
+        static HINT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    HINT.with(|h| *h)
+}
+
+impl<const N: usize, const S: usize> sealed::Sealed for Window<N, S> {}
+
+impl<const N: usize, const S: usize> Breaker<Window<N, S>> {
     const_fn! {
         /// A sliding-window breaker. In a `const` or `static`, an invalid
         /// config is a compile error; at run time it panics, so use
@@ -141,7 +231,7 @@ impl<const N: usize> Breaker<Window<N>> {
         ///     Breaker::new_window(Config::new(1_000).failure_rate(50, 20).time_window(250));
         /// assert!(B.try_acquire(0).is_ok());
         /// ```
-        pub fn new_window(config: Config) -> Breaker<Window<N>> {
+        pub fn new_window(config: Config) -> Breaker<Window<N, S>> {
             match Self::try_new_window(config) {
                 Ok(b) => b,
                 Err(e) => panic!("{}", e.message()),
@@ -159,7 +249,7 @@ impl<const N: usize> Breaker<Window<N>> {
         /// let err = Breaker::<Window<0>>::try_new_window(Config::new(10).failure_rate(50, 1)).unwrap_err();
         /// assert_eq!(err, ConfigError::WindowLen);
         /// ```
-        pub fn try_new_window(config: Config) -> Result<Breaker<Window<N>>, ConfigError> {
+        pub fn try_new_window(config: Config) -> Result<Breaker<Window<N, S>>, ConfigError> {
             if let Err(e) = config.validate() {
                 return Err(e);
             }
@@ -171,11 +261,11 @@ impl<const N: usize> Breaker<Window<N>> {
     }
 }
 
-impl<const N: usize> Window<N> {
+impl<const N: usize, const S: usize> Window<N, S> {
     const_fn! {
         /// The window for `config` (already validated), or why it does not fit.
-        pub(crate) fn for_config(config: &Config) -> Result<Window<N>, ConfigError> {
-            if N == 0 || N > MAX_BUCKETS {
+        pub(crate) fn for_config(config: &Config) -> Result<Window<N, S>, ConfigError> {
+            if N == 0 || N > MAX_BUCKETS || S == 0 || S > MAX_STRIPES {
                     return Err(ConfigError::WindowLen);
                 }
                 let (failure_percent, min_calls) = match config.trip {
@@ -204,8 +294,7 @@ impl<const N: usize> Window<N> {
                     slow_percent,
                     by_time,
                     _pad: 0,
-                    calls: AtomicU64::new(0),
-                    buckets: new_buckets(),
+                    stripes: new_stripes(),
                 };
                 Ok(window)
             }
@@ -222,32 +311,48 @@ fn new_buckets<const N: usize>() -> [AtomicU128; N] {
     core::array::from_fn(|_| AtomicU128::new(0))
 }
 
-impl<const N: usize> Window<N> {
-    /// The epoch a call recorded at `now` falls in.
-    fn epoch(&self, now: u64) -> u64 {
+#[cfg(not(loom))]
+const fn new_stripes<const N: usize, const S: usize>() -> [Stripe<N>; S] {
+    [const { Stripe::new() }; S]
+}
+
+#[cfg(loom)]
+fn new_stripes<const N: usize, const S: usize>() -> [Stripe<N>; S] {
+    core::array::from_fn(|_| Stripe::new())
+}
+
+impl<const N: usize, const S: usize> Window<N, S> {
+    /// The epoch a call of stripe `st` recorded at `now` falls in.
+    fn epoch(&self, st: &Stripe<N>, when: &mut When<'_>) -> u64 {
         if self.by_time {
-            now / self.bucket
+            when.now() / self.bucket
         } else {
             // Ordering: Relaxed, a ticket counter; nothing else is published.
-            self.calls.fetch_add(1, Ordering::Relaxed) / self.bucket
+            st.calls.fetch_add(1, Ordering::Relaxed) / self.bucket
         }
     }
 
-    /// The epoch a snapshot at `now` reads, without counting a call.
-    fn current_epoch(&self, now: u64) -> u64 {
+    /// The epoch stripe `st`'s window ends at, at `now`, without counting
+    /// a call.
+    fn current_epoch(&self, st: &Stripe<N>, now: u64) -> u64 {
         if self.by_time {
             now / self.bucket
         } else {
             // Ordering: Relaxed, as in `epoch`.
-            self.calls.load(Ordering::Relaxed).saturating_sub(1) / self.bucket
+            st.calls.load(Ordering::Relaxed).saturating_sub(1) / self.bucket
         }
     }
 
-    /// Counts one call of `generation` in the bucket of `epoch`.
-    fn add(&self, epoch: u64, generation: u32, failure: bool, slow: bool) {
-        let bucket = &self.buckets[(epoch % N as u64) as usize];
-        // Ordering: Relaxed throughout: bucket counts publish no other
-        // memory; the CAS itself orders rotations and counts of one bucket.
+    /// Counts one call of `generation` in stripe `st`'s bucket of `epoch`.
+    fn add(st: &Stripe<N>, epoch: u64, generation: u32, failure: bool, slow: bool) {
+        let bucket = &st.buckets[(epoch % N as u64) as usize];
+        // Ordering: Relaxed load (the CAS re-checks it). The CAS is SeqCst,
+        // pairing with the SeqCst loads in `totals` of a record on another
+        // stripe: two failures recorded at once into different stripes form
+        // a store-buffer pattern, and SeqCst makes at least one of them see
+        // both (so a window that reached its bar trips on the record that
+        // reached it). Bucket counts publish no other memory. On x86 a
+        // SeqCst CAS and load cost what Relaxed ones do.
         let mut cur = bucket.load(Ordering::Relaxed);
         loop {
             let c = Counts::unpack(cur);
@@ -280,7 +385,7 @@ impl<const N: usize> Window<N> {
             match bucket.compare_exchange_weak(
                 cur,
                 next.pack(),
-                Ordering::Relaxed,
+                Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => return,
@@ -289,17 +394,26 @@ impl<const N: usize> Window<N> {
         }
     }
 
-    /// Totals of the window ending at `epoch`, for `generation`.
-    fn totals(&self, epoch: u64, generation: u32) -> WindowCounts {
+    /// Totals of every stripe's window for `generation`: stripe `own`'s
+    /// ending at `own_epoch` (the epoch its record just used), the others'
+    /// at their current epoch for `now`.
+    fn totals(&self, own: Option<(usize, u64)>, now: u64, generation: u32) -> WindowCounts {
         let mut t = WindowCounts::ZERO;
-        for b in &self.buckets {
-            // Ordering: Relaxed; counts publish no other memory.
-            let c = Counts::unpack(b.load(Ordering::Relaxed));
-            if c.generation == generation && c.epoch <= epoch && epoch - c.epoch < N as u64 {
-                // At most 1024 × 8191 < 2³² calls: no overflow.
-                t.calls += c.calls as u32;
-                t.failures += c.failures as u32;
-                t.slow += c.slow as u32;
+        for (i, st) in self.stripes.iter().enumerate() {
+            let epoch = match own {
+                Some((j, e)) if j == i => e,
+                _ => self.current_epoch(st, now),
+            };
+            for b in &st.buckets {
+                // Ordering: SeqCst, pairs with the SeqCst CAS in `add` (see
+                // there); counts publish no other memory.
+                let c = Counts::unpack(b.load(Ordering::SeqCst));
+                if c.generation == generation && c.epoch <= epoch && epoch - c.epoch < N as u64 {
+                    // At most 64 × 1024 × 8191 < 2³² calls: no overflow.
+                    t.calls += c.calls as u32;
+                    t.failures += c.failures as u32;
+                    t.slow += c.slow as u32;
+                }
             }
         }
         t
@@ -335,8 +449,13 @@ const fn newer_generation(a: u32, b: u32) -> bool {
     d != 0 && d < (1 << 23)
 }
 
-impl<const N: usize> Policy for Window<N> {
+impl<const N: usize, const S: usize> Policy for Window<N, S> {
     const COUNTS_IN_WORD: bool = false;
+
+    fn untimed_admission(&self) -> bool {
+        // Only a slow-call rule measures a call from its start.
+        self.slow_ticks == 0
+    }
 
     fn record_closed(
         &self,
@@ -344,8 +463,7 @@ impl<const N: usize> Policy for Window<N> {
         _cur: u64,
         ticket: Ticket,
         outcome: Outcome,
-        elapsed: u64,
-        now: u64,
+        when: &mut When<'_>,
     ) -> Result<Option<Transition>, Stale> {
         // Ordering: Relaxed (a fresh load, so a trip below CASes from the
         // newest word): the bucket is tagged with the generation checked
@@ -363,27 +481,31 @@ impl<const N: usize> Policy for Window<N> {
             Outcome::Failure => true,
         };
         let win = self;
-        let slow = win.slow_ticks != 0 && elapsed >= win.slow_ticks;
-        let epoch = win.epoch(now);
-        win.add(epoch, w.generation, failure, slow);
+        // The clock is read only for a time window, a slow-call rule, or a
+        // trip: a count window's success with no slow-call rule reads none.
+        let slow = win.slow_ticks != 0 && when.elapsed() >= win.slow_ticks;
+        let i = stripe_of::<S>();
+        let st = &win.stripes[i];
+        let epoch = win.epoch(st, when);
+        Self::add(st, epoch, w.generation, failure, slow);
         // Only a failure or a slow call can trip it: a fast success never
-        // raises a ratio, so it skips the O(N) sum over the buckets (the
+        // raises a ratio, so it skips the O(S·N) sum over the buckets (the
         // closed-state success path stays one bucket CAS). A success that
         // merely brings the window up to `min_calls` trips it at the next
         // failure or slow call, not by itself.
-        if w.state == State::Closed
-            && (failure || slow)
-            && win.trips(win.totals(epoch, w.generation))
-        {
-            // Closed words of a window breaker carry no counters, so the word
-            // only changes on a transition: exactly one caller trips it.
-            return Ok(core.trip_from(cur, now));
+        if w.state == State::Closed && (failure || slow) {
+            let now = if win.by_time { when.now() } else { 0 };
+            if win.trips(win.totals(Some((i, epoch)), now, w.generation)) {
+                // Closed words of a window breaker carry no counters, so the
+                // word only changes on a transition: exactly one caller trips it.
+                return Ok(core.trip_from(cur, when.now()));
+            }
         }
         Ok(None)
     }
 
     fn counts(&self, now: u64, generation: u32) -> WindowCounts {
-        self.totals(self.current_epoch(now), generation)
+        self.totals(None, now, generation)
     }
 
     fn make(config: &Config) -> Result<Self, ConfigError> {
@@ -423,36 +545,71 @@ mod tests {
 
     #[test]
     fn add_rotates_older_and_skips_newer() {
-        let w: Window<4> = match Breaker::<Window<4>>::try_new_window(
+        let b = match Breaker::<Window<4, 1>>::try_new_window(
             Config::new(10).failure_rate(50, 1).time_window(1),
         ) {
-            Ok(b) => b.policy,
+            Ok(b) => b,
             Err(e) => panic!("{e}"),
         };
-        w.add(5, 0, true, false);
-        w.add(5, 0, false, false);
-        assert_eq!(w.totals(5, 0).calls, 2);
-        w.add(9, 0, false, false); // same bucket, newer epoch: rotates
+        let w = &b.policy;
+        let st = &w.stripes[0];
+        // A time window with 1-tick buckets: the epoch is the tick.
+        let add = |e, g, failure| Window::<4, 1>::add(st, e, g, failure, false);
+        let totals = |e, g| w.totals(None, e, g);
+        add(5, 0, true);
+        add(5, 0, false);
+        assert_eq!(totals(5, 0).calls, 2);
+        add(9, 0, false); // same bucket, newer epoch: rotates
         assert_eq!(
-            w.totals(9, 0),
+            totals(9, 0),
             WindowCounts {
                 calls: 1,
                 failures: 0,
                 slow: 0
             }
         );
-        w.add(5, 0, true, false); // one window older than the bucket: dropped
-        assert_eq!(w.totals(9, 0).calls, 1);
-        w.add(9, 1, true, false); // a newer generation replaces the bucket
-        assert_eq!(w.totals(9, 0).calls, 0);
-        assert_eq!(w.totals(9, 1).failures, 1);
-        w.add(9, 0, true, false); // the old generation's late result: dropped
-        assert_eq!(w.totals(9, 1).calls, 1);
+        add(5, 0, true); // one window older than the bucket: dropped
+        assert_eq!(totals(9, 0).calls, 1);
+        add(9, 1, true); // a newer generation replaces the bucket
+        assert_eq!(totals(9, 0).calls, 0);
+        assert_eq!(totals(9, 1).failures, 1);
+        add(9, 0, true); // the old generation's late result: dropped
+        assert_eq!(totals(9, 1).calls, 1);
+    }
+
+    #[test]
+    fn stripes_sum_into_one_ratio() {
+        // Two stripes of a time window: counts recorded into either are one
+        // window (the same epochs), summed on every failure.
+        let b = match Breaker::<Window<4, 2>>::try_new_window(
+            Config::new(10).failure_rate(50, 4).time_window(1),
+        ) {
+            Ok(b) => b,
+            Err(e) => panic!("{e}"),
+        };
+        let w = &b.policy;
+        Window::<4, 2>::add(&w.stripes[0], 7, 0, false, false);
+        Window::<4, 2>::add(&w.stripes[1], 7, 0, true, false);
+        Window::<4, 2>::add(&w.stripes[1], 6, 0, true, false);
+        Window::<4, 2>::add(&w.stripes[0], 2, 0, true, false); // outside 4..=7
+        assert_eq!(
+            w.totals(None, 7, 0),
+            WindowCounts {
+                calls: 3,
+                failures: 2,
+                slow: 0
+            }
+        );
+        assert!(!w.trips(w.totals(None, 7, 0))); // 3 < min_calls 4
+        Window::<4, 2>::add(&w.stripes[0], 7, 0, false, false);
+        assert!(w.trips(w.totals(None, 7, 0))); // 2 of 4 = 50 %
     }
 
     #[test]
     fn sizes_are_as_documented() {
-        assert_eq!(core::mem::size_of::<Breaker<Window<1>>>(), 96 + 16);
-        assert_eq!(core::mem::size_of::<Breaker<Window<10>>>(), 96 + 160);
+        assert_eq!(core::mem::size_of::<Breaker<Window<1, 1>>>(), 128 + 64);
+        assert_eq!(core::mem::size_of::<Breaker<Window<10, 1>>>(), 128 + 192);
+        assert_eq!(core::mem::size_of::<Breaker<Window<10>>>(), 128 + 4 * 192);
+        assert_eq!(core::mem::align_of::<Breaker<Window<10>>>(), 64);
     }
 }

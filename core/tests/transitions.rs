@@ -17,7 +17,8 @@ fn consecutive_breaker_is_one_cache_line_and_ticket_16() {
     assert_eq!(core::mem::size_of::<Breaker>(), 64);
     assert_eq!(core::mem::align_of::<Breaker>(), 16);
     assert_eq!(core::mem::size_of::<tripbit::Ticket>(), 16);
-    assert_eq!(core::mem::size_of::<Breaker<Window<8>>>(), 96 + 16 * 8);
+    assert_eq!(core::mem::size_of::<Breaker<Window<8, 1>>>(), 128 + 192);
+    assert_eq!(core::mem::size_of::<Breaker<Window<8>>>(), 128 + 4 * 192);
 }
 
 #[test]
@@ -392,4 +393,105 @@ fn registry_reports_every_misuse_as_an_error() {
     assert_eq!(r.len(), 2);
     let keys: Vec<_> = r.iter().map(|(k, _)| k).collect();
     assert_eq!(keys, ["acme.a", "acme.b"]);
+}
+
+/// A breaker in one of the states a rejection can come from, built the same
+/// way every time (so two copies decide from the same state).
+fn rejecting(scenario: u8) -> Breaker {
+    let b = Breaker::new(
+        Config::new(100)
+            .consecutive_failures(1)
+            .backoff(2, 3)
+            .probe_timeout(50),
+    );
+    match scenario {
+        // Open at level 0 from tick 1000: period 1000..1100.
+        0 => {
+            fail(&b, 1000);
+        }
+        // Reopened by a failed probe at 1100: level 1, period 1100..1300.
+        1 => {
+            fail(&b, 1000);
+            fail(&b, 1100);
+        }
+        // Forced open.
+        2 => {
+            b.force_open();
+        }
+        // Half-open with its probe out since 1100 (deadline 1150).
+        3 => {
+            fail(&b, 1000);
+            let p = b.try_acquire(1100).unwrap();
+            core::mem::forget(p);
+        }
+        // Closed again after an operator reset: admits, coarse or not.
+        _ => {
+            b.force_open();
+            b.reset();
+        }
+    }
+    b
+}
+
+#[test]
+fn coarse_rejection_decides_exactly_as_the_precise_tick() {
+    for scenario in 0..5 {
+        for now in (900..1400).step_by(3) {
+            for (below, above) in [(0, 0), (0, 4), (3, 0), (2, 9), (20, 20)] {
+                let precise = rejecting(scenario).try_acquire(now).map(|p| p.is_probe());
+                let b = rejecting(scenario);
+                let mut read = false;
+                let coarse = b
+                    .try_acquire_coarse(
+                        || tripbit::TickBounds {
+                            lo: now - below,
+                            hi: now + above,
+                        },
+                        || {
+                            read = true;
+                            now
+                        },
+                    )
+                    .map(|p| p.is_probe());
+                assert_eq!(
+                    coarse, precise,
+                    "scenario {scenario}, now {now}, -{below}/+{above}"
+                );
+                // The precise clock is skipped only where the bounds prove a
+                // running period (or the breaker is forced open).
+                if scenario == 2 {
+                    assert!(!read);
+                }
+                if scenario == 0 && now >= 1000 + below && now + above < 1100 {
+                    assert!(!read, "now {now}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn striped_window_counts_every_call_of_every_thread_once() {
+    // 4 threads on a 4-stripe time window (one epoch): every call of every
+    // thread is in the window, and nothing else.
+    let b: Breaker<Window<4, 4>> =
+        Breaker::new_window(Config::new(100).failure_rate(90, 30_000).time_window(1_000));
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let b = &b;
+            s.spawn(move || {
+                for i in 0..2_000u64 {
+                    let outcome = if (i + t) % 4 == 0 {
+                        Outcome::Failure
+                    } else {
+                        Outcome::Success
+                    };
+                    b.try_acquire(10).unwrap().record(outcome, 10);
+                }
+            });
+        }
+    });
+    let w = b.snapshot(10).window;
+    assert_eq!((w.calls, w.failures), (8_000, 2_000));
+    assert_eq!(b.state(10), State::Closed);
 }

@@ -25,7 +25,7 @@ use crate::store::{ApplyOutcome, ProcessorInfo, RawEntry, Store, StoreError, Wri
 pub const WINDOW_BUCKETS: usize = 10;
 
 /// The per-key breaker: the core's sliding-window state machine.
-type KeyBreaker = Breaker<Window<WINDOW_BUCKETS>>;
+type KeyBreaker = Breaker<Window<WINDOW_BUCKETS, 1>>;
 
 /// Batches applied at once (pipelined scripts).
 const APPLY_CONCURRENCY: usize = 64;

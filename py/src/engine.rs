@@ -67,6 +67,11 @@ pub(crate) enum Core {
     /// shared memory.
     #[cfg(target_os = "linux")]
     Shared(tripbit_shm::SharedBreaker),
+    /// `failure_threshold` consecutive failures, as the local breaker of a
+    /// key in a fleet monitor (`tripbit.fleet`): every call counted for the
+    /// fleet, the fleet's verdict mirrored into it by the monitor's thread.
+    #[cfg(target_os = "linux")]
+    Fleet(crate::fleet::FleetCore),
 }
 
 macro_rules! dispatch {
@@ -76,6 +81,8 @@ macro_rules! dispatch {
             Core::Window($b) => $e,
             #[cfg(target_os = "linux")]
             Core::Shared($b) => $e,
+            #[cfg(target_os = "linux")]
+            Core::Fleet($b) => $e,
         }
     };
 }
@@ -91,7 +98,7 @@ impl Core {
         macro_rules! build {
             ($($n:literal)*) => {
                 match buckets {
-                    $($n => Box::new(Breaker::<Window<$n>>::try_new_window(config)?) as Box<dyn Engine>,)*
+                    $($n => Box::new(Breaker::<Window<$n, 1>>::try_new_window(config)?) as Box<dyn Engine>,)*
                     _ => return Err(ConfigError::WindowLen),
                 }
             };
@@ -111,6 +118,8 @@ impl Core {
             Core::Window(w) => w.acquire(clock()),
             #[cfg(target_os = "linux")]
             Core::Shared(b) => b.acquire_ticket_with(clock),
+            #[cfg(target_os = "linux")]
+            Core::Fleet(b) => b.acquire_ticket_with(clock),
         }
     }
 
@@ -126,6 +135,8 @@ impl Core {
             Core::Window(w) => w.record(t, o, now),
             #[cfg(target_os = "linux")]
             Core::Shared(b) => b.record_ticket(t, o, now),
+            #[cfg(target_os = "linux")]
+            Core::Fleet(b) => b.record_ticket(t, o, now),
         }
     }
 
@@ -162,6 +173,15 @@ impl Core {
 
     pub(crate) fn is_window(&self) -> bool {
         matches!(self, Core::Window(_))
+    }
+
+    /// The fleet part of a fleet breaker (`None` for any other).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn fleet(&self) -> Option<&crate::fleet::FleetCore> {
+        match self {
+            Core::Fleet(f) => Some(f),
+            _ => None,
+        }
     }
 
     /// A watcher of the transitions other processes make, for a
