@@ -47,8 +47,38 @@ step "header is up to date (cbindgen)" ./check-header.sh
 
 WARN="-Wall -Wextra -pedantic -Werror"
 for std in c99 c11 c17; do
-    step "header compiles as $std" "$CC" -std=$std $WARN -Iinclude -c tests/header.c -o "$OUT/header-$std.o"
+    step "header compiles as $std (-Wc++-compat)" "$CC" -std=$std $WARN -Wc++-compat -Iinclude -c tests/header.c -o "$OUT/header-$std.o"
 done
+# Out-of-range compile-time initializers must fail the build, in C and C++.
+static_init_refused() {
+    local lang=$1 std=$2 args=$3 src
+    src="$OUT/bad-init-$std.$lang"
+    printf '#include "tripbit.h"\nstatic tripbit_breaker_t b = TRIPBIT_BREAKER_INIT_FULL(%s);\nint main(void) { return (int)b._probes; }\n' "$args" >"$src"
+    local cc=$CC
+    [ "$lang" = cpp ] && cc=$CXX
+    if "$cc" -std="$std" -Iinclude -c "$src" -o "$OUT/bad-init.o" 2>"$OUT/bad-init.log"; then
+        echo "TRIPBIT_BREAKER_INIT_FULL($args) compiled as $std" >&2
+        return 1
+    fi
+    grep -q "TRIPBIT_BREAKER_INIT\|size of array\|static assertion\|static_assert" "$OUT/bad-init.log" ||
+        { cat "$OUT/bad-init.log" >&2; return 1; }
+}
+bad_inits() {
+    local std lang args
+    for std in c99 c11 c++11 c++17; do
+        lang=c
+        case $std in c++*) lang=cpp ;; esac
+        # one bad argument at a time: open, failures, probes (2: over the
+        # bar), close_after, percent, the bar (42 @ 99 %), factor, level,
+        # the backoff product
+        for args in "0u,1u,1u,1u,0u,1u,0u,0u" "1u,0u,1u,1u,0u,1u,0u,0u" "1u,1u,2u,1u,0u,1u,0u,0u" \
+                    "1u,1u,1u,1024u,0u,1u,0u,0u" "1u,1u,1u,1u,100u,1u,0u,0u" "1u,1u,1u,42u,99u,1u,0u,0u" \
+                    "1u,1u,1u,1u,0u,256u,0u,0u" "1u,1u,1u,1u,0u,2u,32u,0u" "9223372036854775809u,1u,1u,1u,0u,2u,1u,0u"; do
+            static_init_refused "$lang" "$std" "$args" || return 1
+        done
+    done
+}
+step "TRIPBIT_BREAKER_INIT_FULL refuses each out-of-range argument at compile time (C99, C11, C++11, C++17)" bad_inits
 for std in c++11 c++17 c++20; do
     step "header compiles as $std" "$CXX" -std=$std $WARN -Iinclude -c tests/header.cpp -o "$OUT/header-$std.o"
 done
@@ -66,20 +96,21 @@ for t in api threads region; do
 done
 
 # Installed like a C library (ffi-c/install.sh): a program built through
-# pkg-config alone, against the shared library (its SONAME recorded) and
+# pkg-config alone, against the shared library (its SONAME, libtripbit.so.0.2
+# while the ABI is 0.2, recorded) and
 # against the static one.
 install_and_link() {
     local prefix="$OUT/prefix"
     rm -rf "$prefix"
     ./install.sh "$prefix" >/dev/null || return 1
-    [ -L "$prefix/lib/libtripbit.so.0" ] || { echo "no libtripbit.so.0 link" >&2; return 1; }
+    [ -L "$prefix/lib/libtripbit.so.0.2" ] || { echo "no libtripbit.so.0.2 link" >&2; return 1; }
     local soname
     soname=$(readelf -d "$prefix/lib/libtripbit.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
-    [ "$soname" = "libtripbit.so.0" ] || { echo "SONAME is '$soname'" >&2; return 1; }
+    [ "$soname" = "libtripbit.so.0.2" ] || { echo "SONAME is '$soname'" >&2; return 1; }
     export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
     # shellcheck disable=SC2046
     "$CC" -std=c11 $WARN tests/installed.c $(pkg-config --cflags --libs tripbit) -o "$OUT/installed-shared" || return 1
-    readelf -d "$OUT/installed-shared" | grep -q 'NEEDED.*libtripbit.so.0' || { echo "not linked to libtripbit.so.0" >&2; return 1; }
+    readelf -d "$OUT/installed-shared" | grep -q 'NEEDED.*libtripbit.so.0.2\]' || { echo "not linked to libtripbit.so.0.2" >&2; return 1; }
     LD_LIBRARY_PATH="$prefix/lib" "$OUT/installed-shared" || return 1
     # shellcheck disable=SC2046
     "$CC" -std=c11 $WARN tests/installed.c -Wl,--gc-sections $(pkg-config --static --cflags tripbit) \

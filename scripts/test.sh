@@ -66,6 +66,9 @@ step "demo: simulated outage" cargo run -q -p tripbit --example outage
 step "demo: fleet on Redis (outage, processor kill, Redis outage)" cargo run -q -p tripbit-fleet -- demo
 step "C FFI: header drift, C99/C11/C++ header, ASan+UBSan and valgrind C tests" bash ffi-c/test.sh
 step "C firmware on Cortex-M3 and Cortex-M0 under QEMU" bash examples/firmware-c/run-qemu.sh
+# A report (flash/RAM tripbit adds on M0, M3, M4F): fails only if a build or
+# a QEMU run of the measured program fails, never on a figure.
+step "C firmware size report (M0, M3, M4F)" bash examples/firmware-c/run-qemu.sh --size-report
 step "hal-sensor: no_std Rust firmware (embedded-hal + defmt) under QEMU" bash examples/hal-sensor/run-qemu.sh
 step "Python wheel: build, pytest, mypy --strict, stubtest" bash py/test.sh
 step "gRPC tree with tripbit swapped in: the five scenarios" \

@@ -104,7 +104,7 @@ __attribute__((noinline)) uint32_t count_guarded(tripbit_breaker_t *b, uint64_t 
         tripbit_ticket_t t;
         if (tripbit_breaker_acquire(b, now, &t, NULL) == TRIPBIT_OK) {
             count_op();
-            if (tripbit_breaker_record(b, t, TRIPBIT_OUTCOME_SUCCESS, now, NULL) != TRIPBIT_OK) {
+            if (tripbit_breaker_record(b, &t, TRIPBIT_OUTCOME_SUCCESS, now, NULL) != TRIPBIT_OK) {
                 record_errors++;
             }
         } else {
@@ -192,7 +192,7 @@ static int setup(void)
     for (unsigned i = 0; i < 3u; i++) {
         tripbit_ticket_t t;
         if (tripbit_breaker_acquire(&open_breaker, NOW, &t, NULL) != TRIPBIT_OK ||
-            tripbit_breaker_record(&open_breaker, t, TRIPBIT_OUTCOME_FAILURE, NOW, NULL) != TRIPBIT_OK) {
+            tripbit_breaker_record(&open_breaker, &t, TRIPBIT_OUTCOME_FAILURE, NOW, NULL) != TRIPBIT_OK) {
             return 0;
         }
     }

@@ -50,7 +50,7 @@ void SysTick_Handler(void)
     tripbit_ticket_t t;
     tripbit_result_t r = tripbit_breaker_acquire(&shared, ticks, &t, NULL);
     if (r == TRIPBIT_OK) {
-        r = tripbit_breaker_release(&shared, t);
+        r = tripbit_breaker_release(&shared, &t);
     }
     if (r != TRIPBIT_OK) {
         handler_errors++;
@@ -77,7 +77,7 @@ int main(void)
         if (tripbit_breaker_acquire(&shared, ticks, &t, NULL) == TRIPBIT_OK) {
             uint32_t outcome = (i & 7u) != 0u ? TRIPBIT_OUTCOME_FAILURE : TRIPBIT_OUTCOME_SUCCESS;
             /* Stale is expected: the handler or a reset may change the generation. */
-            tripbit_result_t r = tripbit_breaker_record(&shared, t, outcome, ticks, NULL);
+            tripbit_result_t r = tripbit_breaker_record(&shared, &t, outcome, ticks, NULL);
             if (r != TRIPBIT_OK && r != TRIPBIT_E_STALE) {
                 main_errors++;
             }

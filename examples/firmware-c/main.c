@@ -183,7 +183,7 @@ static read_status_t guarded_read(tripbit_breaker_t *b, fake_i2c_sensor_t *s, ui
         return READ_API_ERROR;
     }
     bool ok = sensor_read(s, now, value);
-    r = tripbit_breaker_record(b, ticket, ok ? TRIPBIT_OUTCOME_SUCCESS : TRIPBIT_OUTCOME_FAILURE,
+    r = tripbit_breaker_record(b, &ticket, ok ? TRIPBIT_OUTCOME_SUCCESS : TRIPBIT_OUTCOME_FAILURE,
                                now, &tr[1]);
     if (r != TRIPBIT_OK) {
         return READ_API_ERROR;
@@ -353,7 +353,7 @@ static void test_main_scenario(void)
         for (unsigned i = 0; i < 5; i++) {
             tripbit_ticket_t t;
             CHECK_RC(tripbit_breaker_acquire(&temp_breaker, now + i, &t, NULL), TRIPBIT_OK);
-            CHECK_RC(tripbit_breaker_record(&temp_breaker, t,
+            CHECK_RC(tripbit_breaker_record(&temp_breaker, &t,
                                             pattern[i] ? TRIPBIT_OUTCOME_SUCCESS
                                                        : TRIPBIT_OUTCOME_FAILURE,
                                             now + i, NULL),
@@ -382,7 +382,7 @@ static void test_half_open_admission(void)
     tripbit_ticket_t t, p[4];
     tripbit_transition_t tr;
     CHECK_RC(tripbit_breaker_acquire(&probe_breaker, 0, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&probe_breaker, t, TRIPBIT_OUTCOME_FAILURE, 0, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&probe_breaker, &t, TRIPBIT_OUTCOME_FAILURE, 0, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
     CHECK_RC(tripbit_breaker_acquire(&probe_breaker, 49, &t, NULL), TRIPBIT_E_REJECTED);
 
@@ -402,23 +402,23 @@ static void test_half_open_admission(void)
 
     /* Give one up: it counts nothing, and its slot is not reused in this
      * round (so a replayed ticket can never count twice); twice is harmless. */
-    CHECK_RC(tripbit_breaker_release(&probe_breaker, p[2]), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_release(&probe_breaker, p[2]), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_release(&probe_breaker, &p[2]), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_release(&probe_breaker, &p[2]), TRIPBIT_OK);
     CHECK(snap_at(&probe_breaker, 53).probes_in_flight == 2u);
     CHECK_RC(tripbit_breaker_acquire(&probe_breaker, 53, &p[3], NULL), TRIPBIT_E_REJECTED);
 
     /* Two successes change nothing; once the round is over the next
      * acquire starts a new one, and a third success closes it. */
-    CHECK_RC(tripbit_breaker_record(&probe_breaker, p[0], TRIPBIT_OUTCOME_SUCCESS, 54, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&probe_breaker, &p[0], TRIPBIT_OUTCOME_SUCCESS, 54, &tr), TRIPBIT_OK);
     CHECK(!tr.occurred);
-    CHECK_RC(tripbit_breaker_record(&probe_breaker, p[1], TRIPBIT_OUTCOME_SUCCESS, 55, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&probe_breaker, &p[1], TRIPBIT_OUTCOME_SUCCESS, 55, &tr), TRIPBIT_OK);
     CHECK(!tr.occurred);
-    CHECK_RC(tripbit_breaker_record(&probe_breaker, p[1], TRIPBIT_OUTCOME_SUCCESS, 55, &tr), TRIPBIT_E_STALE);
+    CHECK_RC(tripbit_breaker_record(&probe_breaker, &p[1], TRIPBIT_OUTCOME_SUCCESS, 55, &tr), TRIPBIT_E_STALE);
     s = snap_at(&probe_breaker, 55);
     CHECK(s.probe_successes == 2u && s.probes_in_flight == 0u);
     CHECK_RC(tripbit_breaker_acquire(&probe_breaker, 55, &p[2], NULL), TRIPBIT_OK);
     CHECK(p[2].probe == 1u);
-    CHECK_RC(tripbit_breaker_record(&probe_breaker, p[2], TRIPBIT_OUTCOME_SUCCESS, 56, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&probe_breaker, &p[2], TRIPBIT_OUTCOME_SUCCESS, 56, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.from == TRIPBIT_STATE_HALF_OPEN && tr.to == TRIPBIT_STATE_CLOSED);
     CHECK(state_at(&probe_breaker, 57) == TRIPBIT_STATE_CLOSED);
     CHECK_CS_BALANCED();
@@ -431,17 +431,17 @@ static void test_half_open_admission(void)
     cfg.backoff_max_level = 1; /* 50, then 150, capped there */
     CHECK_RC(tripbit_breaker_init(&probe_breaker, &cfg), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&probe_breaker, 1000, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&probe_breaker, t, TRIPBIT_OUTCOME_FAILURE, 1000, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&probe_breaker, &t, TRIPBIT_OUTCOME_FAILURE, 1000, NULL), TRIPBIT_OK);
     CHECK_U64(snap_at(&probe_breaker, 1000).open_until, 1050);
     uint64_t now = 1050;
     for (unsigned round = 0; round < 3; round++) {
         CHECK_RC(tripbit_breaker_acquire(&probe_breaker, now, &p[0], NULL), TRIPBIT_OK);
         CHECK_RC(tripbit_breaker_acquire(&probe_breaker, now, &p[1], NULL), TRIPBIT_OK);
-        CHECK_RC(tripbit_breaker_record(&probe_breaker, p[0], TRIPBIT_OUTCOME_FAILURE, now + 1, &tr), TRIPBIT_OK);
+        CHECK_RC(tripbit_breaker_record(&probe_breaker, &p[0], TRIPBIT_OUTCOME_FAILURE, now + 1, &tr), TRIPBIT_OK);
         CHECK(tr.occurred && tr.from == TRIPBIT_STATE_HALF_OPEN && tr.to == TRIPBIT_STATE_OPEN);
         CHECK(tr.level == 1u); /* capped at backoff_max_level */
-        CHECK_RC(tripbit_breaker_record(&probe_breaker, p[1], TRIPBIT_OUTCOME_SUCCESS, now + 1, NULL), TRIPBIT_E_STALE);
-        CHECK_RC(tripbit_breaker_release(&probe_breaker, p[1]), TRIPBIT_OK); /* stale is fine here */
+        CHECK_RC(tripbit_breaker_record(&probe_breaker, &p[1], TRIPBIT_OUTCOME_SUCCESS, now + 1, NULL), TRIPBIT_E_STALE);
+        CHECK_RC(tripbit_breaker_release(&probe_breaker, &p[1]), TRIPBIT_OK); /* stale is fine here */
         s = snap_at(&probe_breaker, now + 1);
         CHECK_U64(s.open_until, now + 1 + 150);
         CHECK_RC(tripbit_breaker_acquire(&probe_breaker, now + 150, &t, NULL), TRIPBIT_E_REJECTED);
@@ -507,7 +507,7 @@ static void test_operator(void)
     sn = snap_at(&op_breaker, 37);
     CHECK(sn.state == TRIPBIT_STATE_CLOSED && sn.consecutive_failures == 0u);
     CHECK(sn.generation != gen_before);
-    CHECK_RC(tripbit_breaker_record(&op_breaker, t, TRIPBIT_OUTCOME_FAILURE, 37, NULL), TRIPBIT_E_STALE);
+    CHECK_RC(tripbit_breaker_record(&op_breaker, &t, TRIPBIT_OUTCOME_FAILURE, 37, NULL), TRIPBIT_E_STALE);
     CHECK_RC(tripbit_breaker_reset(&op_breaker, &tr), TRIPBIT_OK);
     CHECK(!tr.occurred); /* already closed */
 
@@ -537,7 +537,7 @@ static void test_bad_input(void)
     CHECK_RC(tripbit_config_check(NULL), TRIPBIT_E_NULL);
     CHECK_RC(tripbit_breaker_acquire(NULL, 0, &t, NULL), TRIPBIT_E_NULL);
     CHECK_RC(tripbit_breaker_acquire(&op_breaker, 0, NULL, NULL), TRIPBIT_E_NULL);
-    CHECK_RC(tripbit_breaker_record(NULL, t, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_record(NULL, &t, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_E_NULL);
     CHECK_RC(tripbit_breaker_state(NULL, 0, &st), TRIPBIT_E_NULL);
     CHECK_RC(tripbit_breaker_state(&op_breaker, 0, NULL), TRIPBIT_E_NULL);
     CHECK_RC(tripbit_breaker_snapshot(&op_breaker, 0, NULL), TRIPBIT_E_NULL);
@@ -607,15 +607,15 @@ static void test_bad_input(void)
     /* bad outcome and forged tickets */
     CHECK_RC(tripbit_breaker_init(&op_breaker, &cfg), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&op_breaker, 0, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&op_breaker, t, 3u, 0, NULL), TRIPBIT_E_OUTCOME);
+    CHECK_RC(tripbit_breaker_record(&op_breaker, &t, 3u, 0, NULL), TRIPBIT_E_OUTCOME);
     tripbit_ticket_t forged = t;
     forged.probe = 2;
-    CHECK_RC(tripbit_breaker_record(&op_breaker, forged, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_E_TICKET);
-    CHECK_RC(tripbit_breaker_release(&op_breaker, forged), TRIPBIT_E_TICKET);
+    CHECK_RC(tripbit_breaker_record(&op_breaker, &forged, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_E_TICKET);
+    CHECK_RC(tripbit_breaker_release(&op_breaker, &forged), TRIPBIT_E_TICKET);
     forged = t;
     forged.generation = 0x01000000u;
-    CHECK_RC(tripbit_breaker_record(&op_breaker, forged, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_E_TICKET);
-    CHECK_RC(tripbit_breaker_record(&op_breaker, t, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&op_breaker, &forged, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_E_TICKET);
+    CHECK_RC(tripbit_breaker_record(&op_breaker, &t, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_OK);
 
     /* the text tables */
     CHECK(strcmp(tripbit_strerror(TRIPBIT_OK), "success") == 0);
@@ -623,7 +623,8 @@ static void test_bad_input(void)
     CHECK(tripbit_config_field(TRIPBIT_E_NULL) == NULL);
     CHECK(strcmp(tripbit_state_name(TRIPBIT_STATE_HALF_OPEN), "half_open") == 0);
     CHECK(strcmp(tripbit_state_name(99u), "unknown") == 0);
-    CHECK(strcmp(tripbit_version(), "0.1.0") == 0);
+    CHECK(strcmp(tripbit_version(), "0.2.0") == 0);
+    CHECK(tripbit_version_check(TRIPBIT_VERSION_MAJOR, TRIPBIT_VERSION_MINOR));
     CHECK_CS_BALANCED();
     section_end();
 }
@@ -645,12 +646,12 @@ static void test_ticks_backwards(void)
 
     /* record earlier than acquire: accepted, no time elapsed */
     CHECK_RC(tripbit_breaker_acquire(&op_breaker, 5000, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&op_breaker, t, TRIPBIT_OUTCOME_SUCCESS, 4000, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&op_breaker, &t, TRIPBIT_OUTCOME_SUCCESS, 4000, &tr), TRIPBIT_OK);
     CHECK(!tr.occurred);
 
     /* trip at 5000, then the clock jumps back to 10 */
     CHECK_RC(tripbit_breaker_acquire(&op_breaker, 5000, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&op_breaker, t, TRIPBIT_OUTCOME_FAILURE, 5000, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&op_breaker, &t, TRIPBIT_OUTCOME_FAILURE, 5000, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
     /* back by less than the open period: no time passed */
     CHECK_RC(tripbit_breaker_acquire(&op_breaker, 4950, &t, NULL), TRIPBIT_E_REJECTED);
@@ -666,7 +667,7 @@ static void test_ticks_backwards(void)
 
     /* a probe recorded "before" its round began still reopens, from the
      * round's start: it never makes the breaker half-open again at once */
-    CHECK_RC(tripbit_breaker_record(&op_breaker, t, TRIPBIT_OUTCOME_FAILURE, 3, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&op_breaker, &t, TRIPBIT_OUTCOME_FAILURE, 3, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
     tripbit_snapshot_t s = snap_at(&op_breaker, 20);
     CHECK(s.opened_at == 110u);
@@ -675,7 +676,7 @@ static void test_ticks_backwards(void)
     /* 64-bit ticks near the top: open_until saturates instead of wrapping */
     CHECK_RC(tripbit_breaker_init(&op_breaker, &cfg), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&op_breaker, UINT64_MAX - 10, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&op_breaker, t, TRIPBIT_OUTCOME_FAILURE, UINT64_MAX - 10, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&op_breaker, &t, TRIPBIT_OUTCOME_FAILURE, UINT64_MAX - 10, NULL), TRIPBIT_OK);
     CHECK_U64(snap_at(&op_breaker, UINT64_MAX - 10).open_until, UINT64_MAX);
     CHECK(state_at(&op_breaker, UINT64_MAX - 1) == TRIPBIT_STATE_OPEN);
     CHECK(state_at(&op_breaker, 0) == TRIPBIT_STATE_OPEN); /* no wrap to "expired" */
@@ -702,7 +703,7 @@ static void test_hal_ticks(void)
     /* raw: trip 16 ms before the wrap, read the tick again 80 ms after it */
     CHECK_RC(tripbit_breaker_init(&hal_breaker, &cfg), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&hal_breaker, 0xFFFFFFF0u, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&hal_breaker, t, TRIPBIT_OUTCOME_FAILURE, 0xFFFFFFF0u, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&hal_breaker, &t, TRIPBIT_OUTCOME_FAILURE, 0xFFFFFFF0u, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
     CHECK_RC(tripbit_breaker_acquire(&hal_breaker, 0x50u, &t, NULL), TRIPBIT_E_REJECTED);
     CHECK_U64(snap_at(&hal_breaker, 0x50u).open_until, 0x50u + 100u);
@@ -714,7 +715,7 @@ static void test_hal_ticks(void)
     CHECK_RC(tripbit_breaker_init(&hal_breaker, &cfg), TRIPBIT_OK);
     uint64_t now = tripbit_tick_extend32(&hal_clock, 0xFFFFFFF0u);
     CHECK_RC(tripbit_breaker_acquire(&hal_breaker, now, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&hal_breaker, t, TRIPBIT_OUTCOME_FAILURE, now, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&hal_breaker, &t, TRIPBIT_OUTCOME_FAILURE, now, &tr), TRIPBIT_OK);
     now = tripbit_tick_extend32(&hal_clock, 0x53u);
     CHECK_U64(now, 0x100000053ull);
     CHECK_RC(tripbit_breaker_acquire(&hal_breaker, now, &t, NULL), TRIPBIT_E_REJECTED);
@@ -782,7 +783,7 @@ void PendSV_Handler(void)
     isr_runs++;
     isr_acq_rc = tripbit_breaker_acquire(&isr_breaker, isr_now, &t, NULL);
     if (isr_acq_rc == TRIPBIT_OK) {
-        isr_rec_rc = tripbit_breaker_record(&isr_breaker, t, TRIPBIT_OUTCOME_FAILURE, isr_now, &tr);
+        isr_rec_rc = tripbit_breaker_record(&isr_breaker, &t, TRIPBIT_OUTCOME_FAILURE, isr_now, &tr);
         if (isr_rec_rc == TRIPBIT_OK && tr.occurred && tr.to == TRIPBIT_STATE_OPEN) {
             isr_tripped = true;
         }
@@ -828,7 +829,7 @@ static void test_interrupts(void)
     pend_sv();
     tripbit_ticket_t t;
     tripbit_result_t r1 = tripbit_breaker_acquire(&isr_breaker, 40, &t, NULL);
-    tripbit_result_t r2 = tripbit_breaker_record(&isr_breaker, t, TRIPBIT_OUTCOME_FAILURE, 40, NULL);
+    tripbit_result_t r2 = tripbit_breaker_record(&isr_breaker, &t, TRIPBIT_OUTCOME_FAILURE, 40, NULL);
     tripbit_state_t st;
     tripbit_result_t r3 = tripbit_breaker_state(&isr_breaker, 40, &st);
     uint32_t pm_masked = primask_get();

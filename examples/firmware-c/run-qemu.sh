@@ -16,6 +16,13 @@
 # breaker while thread code is inside a tripbit call (must not deadlock).
 # `run-qemu.sh --isr-race` runs only that.
 #
+# `run-qemu.sh --size-report` builds size.c, a minimal bare-metal program
+# (no libc), with and without tripbit for Cortex-M0 (thumbv6m), M3
+# (thumbv7m) and M4F (thumbv7em-eabihf), runs each image under QEMU (exit 0
+# proves the measured program works), and prints the flash (text + data)
+# and RAM (data + bss) tripbit adds per core, with where the flash goes. A
+# report: it fails only if a build or a run fails, never on a figure.
+#
 # Needs: cargo + rustup targets thumbv6m-none-eabi thumbv7m-none-eabi,
 #        arm-none-eabi-gcc + newlib (gcc-arm-none-eabi libnewlib-arm-none-eabi),
 #        qemu-system-arm.
@@ -28,8 +35,9 @@ MODE=test
 case "${1:-}" in
     "") ;;
     --isr-race) MODE=isr-race ;;
+    --size-report) MODE=size-report ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "usage: $0 [--isr-race]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--isr-race | --size-report]" >&2; exit 2 ;;
 esac
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,7 +47,7 @@ OUT="$CARGO_TARGET_DIR/fw"
 
 need_tools firmware-c cargo arm-none-eabi-gcc arm-none-eabi-size qemu-system-arm timeout
 if command -v rustup >/dev/null 2>&1; then
-    for t in thumbv7m-none-eabi thumbv6m-none-eabi; do
+    for t in thumbv7m-none-eabi thumbv6m-none-eabi thumbv7em-none-eabihf; do
         if ! rustup target list --installed 2>/dev/null | grep -qx "$t"; then
             echo "run-qemu.sh: rust target $t not installed: rustup target add $t" >&2
             echo "firmware-c: FAIL (missing rust target $t)"
@@ -254,6 +262,138 @@ run_race() {
         *) echo "   exit status $rc" ;;
     esac
 }
+
+# ---- size report (--size-report) ----
+
+# size_sum ELF: "flash ram" = text + data, data + bss (arm-none-eabi-size).
+size_sum() {
+    arm-none-eabi-size "$1" | awk 'NR == 2 { print $1 + $2, $2 + $3 }'
+}
+
+# size_parts BASE_ELF TRIPBIT_ELF: where the added flash goes, by symbol
+# (nm -S, demangled). Prints "core_sm core_cfg ffi_api ffi_int intrinsics app".
+#   core_sm    tripbit's state machine (crate tripbit: breaker, machine, policy, state, window)
+#   core_cfg   the core's config checks (tripbit::config::*)
+#   ffi_api    the exported tripbit_* C functions (ffi-c's extern "C" wrappers)
+#   ffi_int    ffi-c's internal helpers (pointer checks, config conversion)
+#   intrinsics compiler_builtins inside libtripbit.a (memcpy, memclr, division, 64-bit multiply)
+#   app        the firmware's own growth: the critical-section hooks and main's calls
+# The rest of the difference (rodata, literal pools, alignment) is total minus these.
+size_parts() {
+    { arm-none-eabi-nm -S -C "$1" | sed 's/^/base /'; arm-none-eabi-nm -S -C "$2" | sed 's/^/tb /'; } |
+    awk '
+    function hex(s,   i, v) { v = 0; s = tolower(s)
+        for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+        return v }
+    NF >= 5 && $4 ~ /^[tTwW]$/ {
+        name = $5; for (i = 6; i <= NF; i++) name = name " " $i
+        if ($1 == "base") { base[name] = hex($3); next }
+        sz = hex($3)
+        if (name ~ /^tripbit_/) api += sz
+        else if (name ~ /^tripbit::(types|error|panic|ticks|ratio)::/ || name ~ /^tripbit::breaker::(breaker_ref|operator|write_transition)/ || name ~ /tripbit_[a-z0-9_]*_t/) ffi += sz
+        else if (name ~ /^tripbit::config::/) cfg += sz
+        else if (name ~ /^tripbit::/ || name ~ /^<tripbit::/) sm += sz
+        else if (name ~ /^(__aeabi|__udiv|__div|__mul|__ashl|__lshr|mem|compiler_builtins::)/) intr += sz
+        else app += sz - ((name in base) ? base[name] : 0)
+    }
+    END { printf "%d %d %d %d %d %d\n", sm, cfg, api, ffi, intr, app }'
+}
+
+# size_core NAME RUST_TARGET LDSCRIPT QEMU_MACHINE GCC_FLAGS...: builds size.c
+# three ways (without tripbit; with tripbit_breaker_init(); with the
+# compile-time TRIPBIT_BREAKER_INIT() and no init call), runs each under QEMU
+# and sets SZ_<NAME>_<variant> = "flash ram" and SZP_<NAME>_<variant> = parts.
+size_core() {
+    local name=$1 triple=$2 ldscript=$3 machine=$4
+    shift 4
+    local dir="$OUT/size/$name" lib="$CARGO_TARGET_DIR/$triple/firmware/libtripbit.a"
+    mkdir -p "$dir"
+    echo "== size $name ($triple): cargo build -p tripbit-ffi --no-default-features --target $triple --profile firmware"
+    cargo_firmware "$dir/cargo.log" "$triple" || return 1
+    # -nostdlib: nothing but size.c and libtripbit.a (its compiler_builtins
+    # supply memcpy & co.); no loop-to-memcpy rewriting in the startup code.
+    local cc=(arm-none-eabi-gcc -mthumb "$@" -std=c11 -Os -Wall -Wextra -Werror
+              -ffunction-sections -fdata-sections -fno-tree-loop-distribute-patterns
+              -I "$ROOT/ffi-c/include" -nostdlib -nostartfiles -L "$HERE"
+              -Wl,--gc-sections -Wl,--no-warn-execstack -T "$ldscript")
+    local v defs
+    for v in base init static; do
+        case $v in
+            base) defs=() ;;
+            init) defs=(-DSIZE_WITH_TRIPBIT) ;;
+            static) defs=(-DSIZE_WITH_TRIPBIT -DSIZE_STATIC_INIT) ;;
+        esac
+        local extra=()
+        [ "$v" != base ] && extra=("$lib" -lgcc)
+        if ! "${cc[@]}" "${defs[@]}" -Wl,-Map="$dir/$v.map" "$HERE/size.c" "${extra[@]}" \
+                -o "$dir/$v.elf" 2>"$dir/$v.gcc.log"; then
+            cat "$dir/$v.gcc.log"; return 1
+        fi
+        if qemu-system-arm -M help | grep -q "^$machine "; then
+            timeout "$QEMU_TIMEOUT" qemu-system-arm -M "$machine" -nographic \
+                -semihosting-config enable=on,target=native -kernel "$dir/$v.elf" \
+                >"$dir/$v.log" 2>&1
+            local rc=$?
+            if [ "$rc" != 0 ]; then
+                echo "   size.c ($v) under QEMU -M $machine exited $rc (want 0)"; sed 's/^/   | /' "$dir/$v.log"
+                return 1
+            fi
+        fi
+        printf -v "SZ_${name}_$v" '%s' "$(size_sum "$dir/$v.elf")"
+        [ "$v" != base ] && printf -v "SZP_${name}_$v" '%s' "$(size_parts "$dir/base.elf" "$dir/$v.elf")"
+    done
+    echo "   built and ran: base, init, static (QEMU -M $machine, exit 0 each)"
+    echo "   largest tripbit symbols ($v):"
+    arm-none-eabi-nm -S --size-sort -C "$dir/init.elf" | awk '$3 ~ /^[tTwW]$/' | tail -n 10 |
+        while read -r _ sz _ sym; do printf '     %5d  %s\n' "$((16#$sz))" "$sym"; done
+}
+
+size_report() {
+    local ok=1
+    size_core m0 thumbv6m-none-eabi microbit.ld microbit -mcpu=cortex-m0 || ok=0
+    size_core m3 thumbv7m-none-eabi lm3s6965.ld lm3s6965evb -mcpu=cortex-m3 || ok=0
+    size_core m4f thumbv7em-none-eabihf lm3s6965.ld mps2-an386 \
+        -mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16 || ok=0
+    [ "$ok" = 1 ] || { echo "size-report: FAIL (a build or a QEMU run failed, see above)"; return 1; }
+    echo "== size report: what tripbit adds to size.c (one consecutive breaker: acquire + record + the 2 critical-section hooks; -Os -ffunction-sections -Wl,--gc-sections, no libc)"
+    printf '%-26s %10s %10s %10s %10s %12s\n' core "base flash" "+flash" "+RAM" "goal" "+flash, no init()"
+    local n label goal
+    for n in m0 m3 m4f; do
+        case $n in
+            m0) label="Cortex-M0 (thumbv6m)"; goal="<= 1536 B" ;;
+            m3) label="Cortex-M3 (thumbv7m)"; goal="-" ;;
+            m4f) label="Cortex-M4F (thumbv7em-hf)"; goal="-" ;;
+        esac
+        local b i s bf br if ir sf sr
+        b="SZ_${n}_base" i="SZ_${n}_init" s="SZ_${n}_static"
+        read -r bf br <<<"${!b}"; read -r if ir <<<"${!i}"; read -r sf sr <<<"${!s}"
+        printf '%-26s %8d B %8d B %8d B %10s %10d B\n' "$label" "$bf" $((if - bf)) $((ir - br)) "$goal" $((sf - bf))
+    done
+    echo "where the added flash goes (with tripbit_breaker_init(); by symbol, nm -S):"
+    printf '%-26s %8s %8s %8s %8s %8s %8s %8s\n' core "state m." "cfg chk" "C API" "ffi int" "intrins" "fw side" "other"
+    for n in m0 m3 m4f; do
+        local p="SZP_${n}_init" i="SZ_${n}_init" b="SZ_${n}_base"
+        local sm cfg api ffi intr app bf br if ir
+        read -r sm cfg api ffi intr app <<<"${!p}"
+        read -r bf br <<<"${!b}"; read -r if ir <<<"${!i}"
+        printf '%-26s %8d %8d %8d %8d %8d %8d %8d\n' "$n" "$sm" "$cfg" "$api" "$ffi" "$intr" "$app" \
+            $((if - bf - sm - cfg - api - ffi - intr - app))
+    done
+    echo "(state m. = crate tripbit's breaker/machine/policy/state code; cfg chk = tripbit::config; C API = the exported"
+    echo " tripbit_* functions; ffi int = ffi-c helpers; intrins = compiler_builtins; fw side = hooks + main's calls;"
+    echo " other = rodata, literal pools, alignment. Images and maps: $OUT/size/<core>/)"
+    local m0i m0b m0if m0bf
+    read -r m0if _ <<<"$SZ_m0_init"; read -r m0bf _ <<<"$SZ_m0_base"
+    local m0s m0sf; read -r m0sf _ <<<"$SZ_m0_static"
+    echo "size-report: m0 +$((m0if - m0bf)) B flash (+$((m0sf - m0bf)) B without init()), goal <= 1536 B:" \
+         "$([ $((m0sf - m0bf)) -le 1536 ] && echo met || echo not met) | m3 +$(( ${SZ_m3_init%% *} - ${SZ_m3_base%% *} )) B" \
+         "| m4f +$(( ${SZ_m4f_init%% *} - ${SZ_m4f_base%% *} )) B"
+}
+
+if [ "$MODE" = size-report ]; then
+    size_report
+    exit
+fi
 
 if [ "$MODE" = isr-race ]; then
     run_race v7m thumbv7m-none-eabi cortex-m3 lm3s6965.ld lm3s6965evb

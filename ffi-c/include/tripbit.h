@@ -7,17 +7,20 @@
  * - Out-parameters (*_out) are written only when TRIPBIT_OK is returned.
  *   Optional ones (transition_out) may be NULL.
  * - Every pointer is checked: NULL gives TRIPBIT_E_NULL, a misaligned one
- *   TRIPBIT_E_MISALIGNED, storage never initialized TRIPBIT_E_UNINIT.
+ *   (any pointer argument) TRIPBIT_E_MISALIGNED, storage never initialized
+ *   TRIPBIT_E_UNINIT. tripbit_result_t documents which error comes first.
  * - A const first argument means the call does not mutate the breaker.
  * - A Rust panic never crosses into C: it is returned as TRIPBIT_E_PANIC.
  * - No allocation: breakers are tripbit_breaker_t storage owned by the
  *   caller (static, stack, struct member, shared memory). No _free needed.
  * - Thread-safe: every tripbit_breaker_* call except _init may run on one
- *   breaker from many threads or interrupt handlers at once (lock-free).
+ *   breaker from many threads or interrupt handlers at once (lock-free
+ *   where the target has 64- and 128-bit atomics; see Bare metal below).
  * - Time is ticks: you pass `now` (uint64_t, your unit); tripbit never reads
  *   a clock.
- * - Bare metal without 64-bit atomics (Cortex-M0/M3/M4, RV32): the final
- *   image must define
+ * - Bare metal without 64-bit atomics (Cortex-M0/M3/M4, RV32): each atomic
+ *   access is a short critical section (interrupt-safe, not lock-free), and
+ *   the final image must define
  *     uint32_t _critical_section_1_0_acquire(void);
  *     void _critical_section_1_0_release(uint32_t restore);
  *   (e.g. save PRIMASK and `cpsid i`; restore it). See ffi-c/README.md.
@@ -53,18 +56,20 @@
 
 
 /**
- * Major version of the header (`TRIPBIT_VERSION_MAJOR`): an incompatible
- * ABI change bumps it.
+ * Major version of the header and library (`TRIPBIT_VERSION_MAJOR`). From
+ * 1.0 on, an incompatible ABI change bumps it.
  */
 #define TRIPBIT_VERSION_MAJOR 0
 
 /**
- * Minor version of the header: additions only.
+ * Minor version. While the major is 0 a minor may change the ABI (0.2
+ * passes tickets by pointer; see the CHANGELOG); from 1.0 on, additions
+ * only.
  */
-#define TRIPBIT_VERSION_MINOR 1
+#define TRIPBIT_VERSION_MINOR 2
 
 /**
- * Patch version of the header.
+ * Patch version: never changes the ABI.
  */
 #define TRIPBIT_VERSION_PATCH 0
 
@@ -89,10 +94,17 @@
  * reused; `tripbit_strerror()` gives the text. Config errors are
  * `TRIPBIT_E_CONFIG ..= 199`, one code per field, and
  * `tripbit_config_field()` names the field.
+ *
+ * When several things are wrong, a call reports the first in this order:
+ * the breaker pointer (`TRIPBIT_E_NULL`, `TRIPBIT_E_MISALIGNED`, then
+ * `TRIPBIT_E_UNINIT`), the other pointers in argument order (NULL, then
+ * misaligned), then the values (in `_record`: the outcome, then the
+ * ticket). A config reports its first field at fault in the order
+ * `tripbit_config_check()` documents.
  */
-enum tripbit_result_t
+enum
 #ifdef __cplusplus
-  : uint32_t
+  tripbit_result_t : uint32_t
 #endif // __cplusplus
  {
   /**
@@ -104,7 +116,9 @@ enum tripbit_result_t
    */
   TRIPBIT_E_NULL = 1,
   /**
-   * The breaker pointer is not aligned to `TRIPBIT_BREAKER_ALIGN`.
+   * A pointer argument is not aligned for its type: the breaker to
+   * `TRIPBIT_BREAKER_ALIGN`, every other pointer (config, ticket,
+   * out-parameters) to its type's `alignof`.
    */
   TRIPBIT_E_MISALIGNED = 2,
   /**
@@ -160,7 +174,9 @@ enum tripbit_result_t
   TRIPBIT_E_CONFIG_CLOSE_AFTER = 104,
   /**
    * `close_max_failure_percent` is above 99, or with `close_after` allows
-   * more than 1022 half-open failures (`close_after × p / (100 − p)`).
+   * more than 1022 half-open failures (`close_after × p / (100 − p)`,
+   * rounded down: the trial's failure counter has 10 bits), i.e.
+   * `close_after × p ≥ 1023 × (100 − p)`.
    */
   TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT = 105,
   /**
@@ -183,9 +199,9 @@ typedef uint32_t tripbit_result_t;
 /**
  * A breaker state. The numbers are stable.
  */
-enum tripbit_state_t
+enum
 #ifdef __cplusplus
-  : uint32_t
+  tripbit_state_t : uint32_t
 #endif // __cplusplus
  {
   /**
@@ -223,9 +239,9 @@ typedef uint32_t tripbit_state_t;
  * rejected config (`tripbit_config_check()` names the field); 200..=299
  * are region errors. `tripbit_region_strerror()` gives the text.
  */
-enum tripbit_region_result_t
+enum
 #ifdef __cplusplus
-  : uint32_t
+  tripbit_region_result_t : uint32_t
 #endif // __cplusplus
  {
   /**
@@ -324,9 +340,9 @@ typedef uint32_t tripbit_region_result_t;
  * The outcome of a guarded call, passed to `tripbit_breaker_record()` as a
  * `uint32_t` (any other number is `TRIPBIT_E_OUTCOME`). Stable numbers.
  */
-enum tripbit_outcome_t
+enum
 #ifdef __cplusplus
-  : uint32_t
+  tripbit_outcome_t : uint32_t
 #endif // __cplusplus
  {
   /**
@@ -355,19 +371,71 @@ typedef struct tripbit_region_t tripbit_region_t;
 
 /**
  * Storage for one circuit breaker, declared by C: `static tripbit_breaker_t b;`.
- * Opaque: never read or write its bytes; initialize it with
- * `tripbit_breaker_init()` before any other call (zeroed storage, as a
- * `static` starts, is reported as `TRIPBIT_E_UNINIT`, never used).
+ * Opaque: never read or write its fields (their names start with `_`);
+ * set it up either at compile time with `TRIPBIT_BREAKER_INIT(...)` /
+ * `TRIPBIT_BREAKER_INIT_FULL(...)` (no code runs, no `init()` in the
+ * image) or at run time with `tripbit_breaker_init()`, before any other
+ * call (zeroed storage, as a `static` starts, is reported as
+ * `TRIPBIT_E_UNINIT`, never used).
  *
  * Thread-safety: every `tripbit_breaker_*` function except `_init` is
- * lock-free and may be called on the same breaker from any number of
- * threads or interrupt handlers at once. `_init` must complete before any
+ * safe to call on the same breaker from any number of threads or
+ * interrupt handlers at once (lock-free where the target has 64- and
+ * 128-bit atomics; on Cortex-M and RV32 each atomic access is a short
+ * critical section, see ffi-c/README.md). `_init` must complete before any
  * other call on that storage starts (initialize before starting threads or
  * enabling interrupts). No `_free` exists: a breaker owns nothing, so the
  * storage can simply go out of scope.
+ *
+ * The fields mirror the breaker's layout so that `TRIPBIT_BREAKER_INIT`
+ * can fill them in; they are private, and may change in any release (the
+ * header's macros change with them).
  */
 typedef struct TRIPBIT_ALIGNED(16) {
-  uint64_t _opaque[8];
+  /**
+   * Private: the stamp and the state word (all zero in a new breaker).
+   */
+  uint64_t _state[3];
+  /**
+   * Private: the open period.
+   */
+  uint64_t _open_ticks;
+  /**
+   * Private: the probe deadline.
+   */
+  uint64_t _probe_ticks;
+  /**
+   * Private: the consecutive-failures threshold.
+   */
+  uint32_t _consecutive_failures;
+  /**
+   * Private: half-open successes needed to close.
+   */
+  uint16_t _close_after;
+  /**
+   * Private: concurrent half-open probes.
+   */
+  uint8_t _probes;
+  /**
+   * Private: the backoff factor.
+   */
+  uint8_t _backoff_factor;
+  /**
+   * Private: the backoff level cap.
+   */
+  uint8_t _backoff_max_level;
+  /**
+   * Private: the close bar's failure percent.
+   */
+  uint8_t _close_max_failure_percent;
+  /**
+   * Private: padding (zero).
+   */
+  uint8_t _pad[6];
+  /**
+   * Private: padding (zero).
+   */
+  uint64_t _pad_tail;
 } tripbit_breaker_t;
 
 /**
@@ -398,7 +466,13 @@ typedef struct {
   uint32_t close_after;
   /**
    * Failures the half-open trial may contain and still close, as a percent
-   * of its calls (0..=99, default 0: any half-open failure reopens).
+   * of its calls (default 0: any half-open failure reopens). Range: 0..=99
+   * and, with `close_after`, at most 1022 failures allowed
+   * (`close_after × p / (100 − p)` rounded down), that is
+   * `close_after × p < 1023 × (100 − p)` (the trial's failure counter
+   * has 10 bits, and the failure past the bar must fit it to reopen the
+   * breaker). So 99 % works up to `close_after` 10, 96 % up to 42, 50 %
+   * up to 1022; every percent up to 49 works with any `close_after`.
    */
   uint32_t close_max_failure_percent;
   /**
@@ -575,8 +649,9 @@ extern "C" {
 
 /**
  * Whether the library linked at run time can serve a caller compiled
- * against header version `major.minor`: same major, and a minor at least
- * the caller's. Call it once at start-up:
+ * against header version `major.minor`: the same major and, while the
+ * major is 0, the same minor (each 0.x is its own ABI); from 1.0 on, a
+ * minor at least the caller's. Call it once at start-up:
  * `tripbit_version_check(TRIPBIT_VERSION_MAJOR, TRIPBIT_VERSION_MINOR)`.
  * Cannot fail. Thread-safe.
  */
@@ -584,7 +659,7 @@ bool tripbit_version_check(uint32_t major,
                            uint32_t minor);
 
 /**
- * The library version ("0.1.0"), NUL-terminated, static. Thread-safe.
+ * The library version ("0.2.0"), NUL-terminated, static. Thread-safe.
  */
 const char *tripbit_version(void);
 
@@ -593,7 +668,11 @@ const char *tripbit_version(void);
  * counts, generation 0. On error the storage is left untouched.
  *
  * Returns `TRIPBIT_OK`, `TRIPBIT_E_NULL`, `TRIPBIT_E_MISALIGNED` (either
- * pointer), or the `TRIPBIT_E_CONFIG_*` code of the first field at fault.
+ * pointer), or the `TRIPBIT_E_CONFIG_*` code of the first field at fault
+ * (in the order `tripbit_config_check()` documents).
+ *
+ * Firmware that knows its settings at compile time can skip this (and
+ * its code) with `TRIPBIT_BREAKER_INIT(...)`.
  *
  * Not thread-safe: nothing else may use this storage while it runs.
  *
@@ -618,7 +697,8 @@ tripbit_result_t tripbit_breaker_init(tripbit_breaker_t *breaker,
  * `TRIPBIT_E_UNINIT`. `transition_out` may be NULL. Out-params are
  * written only on `TRIPBIT_OK`.
  *
- * Lock-free, thread-safe; while closed it is a single atomic load.
+ * Thread-safe. While closed, one atomic load of the state word (a short
+ * critical section on targets without 64-bit atomics: Cortex-M, RV32).
  *
  * # Safety
  * Each pointer is NULL or valid for its type (`breaker`: the storage).
@@ -631,16 +711,18 @@ tripbit_result_t tripbit_breaker_acquire(tripbit_breaker_t *breaker,
 
 /**
  * Reports the outcome (`TRIPBIT_OUTCOME_*`) of the call admitted as
- * `ticket`, at tick `now` (ticks that went backwards count as no time).
+ * `*ticket`, at tick `now` (ticks that went backwards count as no time).
+ * The ticket is passed by pointer (read, never written or kept): no
+ * 16-byte copy at every call site.
  * `*transition_out` tells whether this outcome tripped, reopened or
  * closed the breaker.
  *
  * Returns `TRIPBIT_OK`, `TRIPBIT_E_STALE` (the breaker changed state or
  * was reset since the ticket was acquired: the result was discarded,
  * never counted twice; not a misuse), `TRIPBIT_E_OUTCOME`,
- * `TRIPBIT_E_TICKET`, `TRIPBIT_E_NULL`, `TRIPBIT_E_MISALIGNED`,
- * `TRIPBIT_E_UNINIT`. `transition_out` may be NULL; it is written only
- * on `TRIPBIT_OK`.
+ * `TRIPBIT_E_TICKET`, `TRIPBIT_E_NULL` (`breaker` or `ticket`),
+ * `TRIPBIT_E_MISALIGNED`, `TRIPBIT_E_UNINIT`. `transition_out` may be
+ * NULL; it is written only on `TRIPBIT_OK`.
  *
  * Report each ticket once: a ticket reported twice in the same
  * generation is counted twice. Lock-free, thread-safe.
@@ -650,7 +732,7 @@ tripbit_result_t tripbit_breaker_acquire(tripbit_breaker_t *breaker,
  */
 TRIPBIT_NODISCARD
 tripbit_result_t tripbit_breaker_record(tripbit_breaker_t *breaker,
-                                        tripbit_ticket_t ticket,
+                                        const tripbit_ticket_t *ticket,
                                         uint32_t outcome,
                                         uint64_t now,
                                         tripbit_transition_t *transition_out);
@@ -661,15 +743,16 @@ tripbit_result_t tripbit_breaker_record(tripbit_breaker_t *breaker,
  * if it holds one. Same as recording `TRIPBIT_OUTCOME_IGNORED`, except
  * that a stale ticket is not an error here (the state change already
  * freed the slot): returns `TRIPBIT_OK`, `TRIPBIT_E_TICKET`,
- * `TRIPBIT_E_NULL`, `TRIPBIT_E_MISALIGNED` or `TRIPBIT_E_UNINIT`.
- * Lock-free, thread-safe.
+ * `TRIPBIT_E_NULL` (`breaker` or `ticket`), `TRIPBIT_E_MISALIGNED` or
+ * `TRIPBIT_E_UNINIT`. Thread-safe.
  *
  * # Safety
- * `breaker` is NULL or points to the storage.
+ * `breaker` is NULL or points to the storage; `ticket` is NULL or
+ * points to a readable `tripbit_ticket_t`.
  */
 TRIPBIT_NODISCARD
 tripbit_result_t tripbit_breaker_release(tripbit_breaker_t *breaker,
-                                         tripbit_ticket_t ticket);
+                                         const tripbit_ticket_t *ticket);
 
 /**
  * The state at tick `now`, into `*state_out`. Pure: an open breaker
@@ -867,6 +950,13 @@ tripbit_config_t tripbit_config_default(void);
  * `TRIPBIT_E_CONFIG_*` code of the first field at fault, `TRIPBIT_E_NULL`,
  * or `TRIPBIT_E_MISALIGNED`. Does not mutate. Thread-safe.
  *
+ * "First field at fault" is in this one order (the same for
+ * `tripbit_breaker_init()`): `consecutive_failures`, `open_ticks`,
+ * `backoff_factor`, `backoff_max_level`, the backoff product
+ * (`TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW`), `close_after`,
+ * `close_max_failure_percent` (its range, then the close bar), `probes`,
+ * and last `reserved` (`TRIPBIT_E_CONFIG`).
+ *
  * # Safety
  * `config` is NULL or points to a readable `tripbit_config_t`.
  */
@@ -903,3 +993,68 @@ typedef char tripbit_assert_breaker_size_[(sizeof(tripbit_breaker_t) == TRIPBIT_
 typedef char tripbit_assert_breaker_align_[(offsetof(tripbit_align_probe_t_, b) == TRIPBIT_BREAKER_ALIGN) ? 1 : -1];
 #endif
 #endif /* TRIPBIT_H_LAYOUT_CHECKED */
+
+/*
+ * Compile-time initializers: a breaker set up with no code at all (no
+ * tripbit_breaker_init() call, none of its code in the image).
+ *
+ *   static tripbit_breaker_t radio = TRIPBIT_BREAKER_INIT(30000u, 5u);
+ *   static tripbit_breaker_t flash = TRIPBIT_BREAKER_INIT_FULL(
+ *       1000u, 3u,          open_ticks, consecutive_failures
+ *       2u, 4u, 20u,        probes, close_after, close_max_failure_percent
+ *       2u, 4u, 0u);        backoff_factor, backoff_max_level, probe_ticks
+ *
+ * The arguments are those of tripbit_config_t, with the same ranges and
+ * defaults (TRIPBIT_BREAKER_INIT: probes 1, close_after 1, 0 %, factor 1,
+ * level 0, probe_ticks 0 = open_ticks), as integer constant expressions.
+ * Every rule tripbit_breaker_init() checks is checked at compile time, so
+ * an out-of-range value fails the build, never the run: in C++11 by a
+ * static_assert, in C by a negative-size array (C cannot put _Static_assert
+ * inside an expression without defining a type there, which C++ forbids).
+ * For each rule's own message in C11, add at file scope
+ *
+ *   TRIPBIT_BREAKER_ASSERT(1000u, 3u, 2u, 4u, 20u, 2u, 4u, 0u);
+ *
+ * with the same arguments: one _Static_assert (static_assert in C++) per
+ * rule. The result is the same breaker tripbit_breaker_init() makes from
+ * that config (tests/api.c compares them).
+ */
+
+/* open × factor^level fits 64 bits: (UINT64_MAX / open) divided by the
+ * factor once per level stays at least 1 (one division per level, so the
+ * expression grows linearly with the 31 levels). */
+#define TRIPBIT_BACKOFF_D_(f, l, k) / ((l) > (k) ? (unsigned long long)(f) : 1ull)
+#define TRIPBIT_BACKOFF_FITS_(o, f, l) ((f) <= 1 || (l) == 0 || (l) > 31 || ((18446744073709551615ull / ((o) ? (unsigned long long)(o) : 1ull)) TRIPBIT_BACKOFF_D_(f, l, 0) TRIPBIT_BACKOFF_D_(f, l, 1) TRIPBIT_BACKOFF_D_(f, l, 2) TRIPBIT_BACKOFF_D_(f, l, 3) TRIPBIT_BACKOFF_D_(f, l, 4) TRIPBIT_BACKOFF_D_(f, l, 5) TRIPBIT_BACKOFF_D_(f, l, 6) TRIPBIT_BACKOFF_D_(f, l, 7) TRIPBIT_BACKOFF_D_(f, l, 8) TRIPBIT_BACKOFF_D_(f, l, 9) TRIPBIT_BACKOFF_D_(f, l, 10) TRIPBIT_BACKOFF_D_(f, l, 11) TRIPBIT_BACKOFF_D_(f, l, 12) TRIPBIT_BACKOFF_D_(f, l, 13) TRIPBIT_BACKOFF_D_(f, l, 14) TRIPBIT_BACKOFF_D_(f, l, 15) TRIPBIT_BACKOFF_D_(f, l, 16) TRIPBIT_BACKOFF_D_(f, l, 17) TRIPBIT_BACKOFF_D_(f, l, 18) TRIPBIT_BACKOFF_D_(f, l, 19) TRIPBIT_BACKOFF_D_(f, l, 20) TRIPBIT_BACKOFF_D_(f, l, 21) TRIPBIT_BACKOFF_D_(f, l, 22) TRIPBIT_BACKOFF_D_(f, l, 23) TRIPBIT_BACKOFF_D_(f, l, 24) TRIPBIT_BACKOFF_D_(f, l, 25) TRIPBIT_BACKOFF_D_(f, l, 26) TRIPBIT_BACKOFF_D_(f, l, 27) TRIPBIT_BACKOFF_D_(f, l, 28) TRIPBIT_BACKOFF_D_(f, l, 29) TRIPBIT_BACKOFF_D_(f, l, 30)) >= 1ull)
+
+/* The close bar: failures·(100 − p) > s·p means "over the bar" (no
+ * division; the library's rule). */
+#define TRIPBIT_BAR_OVER_(f, s, p) ((unsigned long long)(f) * (100ull - (p)) > (unsigned long long)(s) * (p))
+
+/* Every rule of tripbit_config_check(), in its order: X(condition, text). */
+#define TRIPBIT_BREAKER_RULES_(X, o, n, pr, ca, pc, bf, bl) X((n) >= 1 && (unsigned long long)(n) <= 4294967295ull, "consecutive_failures must be 1..=4294967295") X((o) >= 1, "open_ticks must be at least 1") X((bf) >= 1 && (bf) <= 255, "backoff_factor must be 1..=255") X((bl) <= 31, "backoff_max_level must be at most 31") X(TRIPBIT_BACKOFF_FITS_(o, bf, bl), "open_ticks x backoff_factor^backoff_max_level must fit 64 bits") X((ca) >= 1 && (ca) <= 1023, "close_after must be 1..=1023") X((pc) <= 99, "close_max_failure_percent must be at most 99") X((pc) > 99 || TRIPBIT_BAR_OVER_(1023, ca, pc), "close_after x percent must be below 1023 x (100 - percent)") X((pr) >= 1 && (pr) <= 8, "probes must be 1..=8") X((pc) > 99 || (pr) <= (ca) || !TRIPBIT_BAR_OVER_((pr) - (ca), ca, pc), "probes must be at most close_after plus the failures the close bar allows")
+
+#if defined(__cplusplus) && __cplusplus >= 201103L
+template <bool tripbit_ok_> struct tripbit_static_check_ {
+    static_assert(tripbit_ok_, "TRIPBIT_BREAKER_INIT: an argument is out of range (see the tripbit_config_t field docs)");
+    static const unsigned value = 0;
+};
+#define TRIPBIT_CHECK_EXPR_(cond, msg) + tripbit_static_check_<(cond)>::value
+#define TRIPBIT_CHECK_DECL_(cond, msg) static_assert((cond), "TRIPBIT_BREAKER_INIT: " msg);
+#else
+#define TRIPBIT_CHECK_EXPR_(cond, msg) + 0u * (unsigned)sizeof(char[(cond) ? 1 : -1])
+#if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define TRIPBIT_CHECK_DECL_(cond, msg) _Static_assert((cond), "TRIPBIT_BREAKER_INIT: " msg);
+#else
+#define TRIPBIT_CHECK_DECL_(cond, msg) extern char tripbit_static_check_[(cond) ? 1 : -1];
+#endif
+#endif
+
+/* The initializer itself: the breaker's fields in layout order (the state
+ * words zero, as in every new breaker; probe_ticks 0 means open_ticks). */
+#define TRIPBIT_BREAKER_INIT_FULL(open_ticks, consecutive_failures, probes, close_after, close_max_failure_percent, backoff_factor, backoff_max_level, probe_ticks) { { 0u, 0u, 0u }, (uint64_t)(open_ticks) TRIPBIT_BREAKER_RULES_(TRIPBIT_CHECK_EXPR_, open_ticks, consecutive_failures, probes, close_after, close_max_failure_percent, backoff_factor, backoff_max_level), (uint64_t)((probe_ticks) ? (probe_ticks) : (open_ticks)), (uint32_t)(consecutive_failures), (uint16_t)(close_after), (uint8_t)(probes), (uint8_t)(backoff_factor), (uint8_t)(backoff_max_level), (uint8_t)(close_max_failure_percent), { 0u, 0u, 0u, 0u, 0u, 0u }, 0u }
+
+/* The defaults for everything but the open period and the trip threshold. */
+#define TRIPBIT_BREAKER_INIT(open_ticks, consecutive_failures) TRIPBIT_BREAKER_INIT_FULL(open_ticks, consecutive_failures, 1u, 1u, 0u, 1u, 0u, 0u)
+
+/* File scope: one _Static_assert / static_assert per rule, with its text. */
+#define TRIPBIT_BREAKER_ASSERT(open_ticks, consecutive_failures, probes, close_after, close_max_failure_percent, backoff_factor, backoff_max_level, probe_ticks) TRIPBIT_BREAKER_RULES_(TRIPBIT_CHECK_DECL_, open_ticks, consecutive_failures, probes, close_after, close_max_failure_percent, backoff_factor, backoff_max_level) extern char tripbit_static_check_probe_ticks_[sizeof((probe_ticks) + 0ull)]

@@ -8,7 +8,7 @@
 
 use tripbit::{Breaker, Outcome, Rejected, Stale};
 
-use crate::panic::{boundary, opt_out_ptr, out_ptr, try_ffi, write_out};
+use crate::panic::{boundary, opt_out_ptr, out_ptr, read_in, ref_in, try_ffi, write_out};
 use crate::tripbit_result_t::{self, *};
 use crate::types::{
     tripbit_config_t, tripbit_outcome_t, tripbit_snapshot_t, tripbit_state_t, tripbit_ticket_t,
@@ -22,29 +22,77 @@ pub const TRIPBIT_BREAKER_SIZE: usize = 64;
 pub const TRIPBIT_BREAKER_ALIGN: usize = 16;
 
 /// Storage for one circuit breaker, declared by C: `static tripbit_breaker_t b;`.
-/// Opaque: never read or write its bytes; initialize it with
-/// `tripbit_breaker_init()` before any other call (zeroed storage, as a
-/// `static` starts, is reported as `TRIPBIT_E_UNINIT`, never used).
+/// Opaque: never read or write its fields (their names start with `_`);
+/// set it up either at compile time with `TRIPBIT_BREAKER_INIT(...)` /
+/// `TRIPBIT_BREAKER_INIT_FULL(...)` (no code runs, no `init()` in the
+/// image) or at run time with `tripbit_breaker_init()`, before any other
+/// call (zeroed storage, as a `static` starts, is reported as
+/// `TRIPBIT_E_UNINIT`, never used).
 ///
 /// Thread-safety: every `tripbit_breaker_*` function except `_init` is
-/// lock-free and may be called on the same breaker from any number of
-/// threads or interrupt handlers at once. `_init` must complete before any
+/// safe to call on the same breaker from any number of threads or
+/// interrupt handlers at once (lock-free where the target has 64- and
+/// 128-bit atomics; on Cortex-M and RV32 each atomic access is a short
+/// critical section, see ffi-c/README.md). `_init` must complete before any
 /// other call on that storage starts (initialize before starting threads or
 /// enabling interrupts). No `_free` exists: a breaker owns nothing, so the
 /// storage can simply go out of scope.
+///
+/// The fields mirror the breaker's layout so that `TRIPBIT_BREAKER_INIT`
+/// can fill them in; they are private, and may change in any release (the
+/// header's macros change with them).
 #[repr(C, align(16))]
 pub struct tripbit_breaker_t {
-    _opaque: [u64; 8],
+    /// Private: the stamp and the state word (all zero in a new breaker).
+    pub _state: [u64; 3],
+    /// Private: the open period.
+    pub _open_ticks: u64,
+    /// Private: the probe deadline.
+    pub _probe_ticks: u64,
+    /// Private: the consecutive-failures threshold.
+    pub _consecutive_failures: u32,
+    /// Private: half-open successes needed to close.
+    pub _close_after: u16,
+    /// Private: concurrent half-open probes.
+    pub _probes: u8,
+    /// Private: the backoff factor.
+    pub _backoff_factor: u8,
+    /// Private: the backoff level cap.
+    pub _backoff_max_level: u8,
+    /// Private: the close bar's failure percent.
+    pub _close_max_failure_percent: u8,
+    /// Private: padding (zero).
+    pub _pad: [u8; 6],
+    /// Private: padding (zero).
+    pub _pad_tail: u64,
 }
 
 // The storage and the Rust type must agree exactly (checked again in the
-// header, on the C side).
+// header, on the C side; the field offsets in the tests below).
 const _: () = {
     assert!(size_of::<tripbit_breaker_t>() == size_of::<Breaker>());
     assert!(align_of::<tripbit_breaker_t>() == align_of::<Breaker>());
     assert!(TRIPBIT_BREAKER_SIZE == size_of::<Breaker>());
     assert!(TRIPBIT_BREAKER_ALIGN == align_of::<Breaker>());
 };
+
+impl tripbit_breaker_t {
+    /// All-zero storage (never initialized).
+    #[cfg(test)]
+    pub(crate) const ZEROED: tripbit_breaker_t = tripbit_breaker_t {
+        _state: [0; 3],
+        _open_ticks: 0,
+        _probe_ticks: 0,
+        _consecutive_failures: 0,
+        _close_after: 0,
+        _probes: 0,
+        _backoff_factor: 0,
+        _backoff_max_level: 0,
+        _close_max_failure_percent: 0,
+        _pad: [0; 6],
+        _pad_tail: 0,
+    };
+}
 
 /// Checks a breaker pointer, NULL and alignment first, then that the storage
 /// holds an initialized breaker.
@@ -92,7 +140,11 @@ impl tripbit_breaker_t {
     /// counts, generation 0. On error the storage is left untouched.
     ///
     /// Returns `TRIPBIT_OK`, `TRIPBIT_E_NULL`, `TRIPBIT_E_MISALIGNED` (either
-    /// pointer), or the `TRIPBIT_E_CONFIG_*` code of the first field at fault.
+    /// pointer), or the `TRIPBIT_E_CONFIG_*` code of the first field at fault
+    /// (in the order `tripbit_config_check()` documents).
+    ///
+    /// Firmware that knows its settings at compile time can skip this (and
+    /// its code) with `TRIPBIT_BREAKER_INIT(...)`.
     ///
     /// Not thread-safe: nothing else may use this storage while it runs.
     ///
@@ -107,12 +159,18 @@ impl tripbit_breaker_t {
     ) -> tripbit_result_t {
         boundary(TRIPBIT_E_PANIC, || {
             let out = try_ffi!(out_ptr(breaker));
-            // SAFETY: forwarded contract; `tripbit_config_t` is plain integers.
-            let c = try_ffi!(unsafe { crate::panic::read_in(config) });
-            let config = try_ffi!(c.to_config());
-            let b = try_ffi!(Breaker::try_new(config).map_err(tripbit_result_t::from_config_error));
+            // SAFETY: forwarded contract (the header: `config` is not
+            // written during the call); `tripbit_config_t` is plain integers.
+            let c = try_ffi!(unsafe { ref_in(config) });
+            // One validation: `try_new`'s (the C fields are only narrowed
+            // here), then the reserved words.
+            let b = try_ffi!(
+                Breaker::try_new(c.unchecked_core_config())
+                    .map_err(tripbit_result_t::from_config_error)
+            );
+            try_ffi!(c.check_reserved());
             // SAFETY: `out` is non-NULL and aligned for `Breaker` (checked;
-            // same alignment as the storage) and points to 32 writable bytes
+            // same alignment as the storage) and points to 64 writable bytes
             // (contract). `write` neither reads nor drops the old bytes, and
             // no other access runs concurrently (contract of `_init`).
             unsafe { out.cast::<Breaker>().write(b) };
@@ -132,7 +190,8 @@ impl tripbit_breaker_t {
     /// `TRIPBIT_E_UNINIT`. `transition_out` may be NULL. Out-params are
     /// written only on `TRIPBIT_OK`.
     ///
-    /// Lock-free, thread-safe; while closed it is a single atomic load.
+    /// Thread-safe. While closed, one atomic load of the state word (a short
+    /// critical section on targets without 64-bit atomics: Cortex-M, RV32).
     ///
     /// # Safety
     /// Each pointer is NULL or valid for its type (`breaker`: the storage).
@@ -163,16 +222,18 @@ impl tripbit_breaker_t {
     }
 
     /// Reports the outcome (`TRIPBIT_OUTCOME_*`) of the call admitted as
-    /// `ticket`, at tick `now` (ticks that went backwards count as no time).
+    /// `*ticket`, at tick `now` (ticks that went backwards count as no time).
+    /// The ticket is passed by pointer (read, never written or kept): no
+    /// 16-byte copy at every call site.
     /// `*transition_out` tells whether this outcome tripped, reopened or
     /// closed the breaker.
     ///
     /// Returns `TRIPBIT_OK`, `TRIPBIT_E_STALE` (the breaker changed state or
     /// was reset since the ticket was acquired: the result was discarded,
     /// never counted twice; not a misuse), `TRIPBIT_E_OUTCOME`,
-    /// `TRIPBIT_E_TICKET`, `TRIPBIT_E_NULL`, `TRIPBIT_E_MISALIGNED`,
-    /// `TRIPBIT_E_UNINIT`. `transition_out` may be NULL; it is written only
-    /// on `TRIPBIT_OK`.
+    /// `TRIPBIT_E_TICKET`, `TRIPBIT_E_NULL` (`breaker` or `ticket`),
+    /// `TRIPBIT_E_MISALIGNED`, `TRIPBIT_E_UNINIT`. `transition_out` may be
+    /// NULL; it is written only on `TRIPBIT_OK`.
     ///
     /// Report each ticket once: a ticket reported twice in the same
     /// generation is counted twice. Lock-free, thread-safe.
@@ -183,7 +244,7 @@ impl tripbit_breaker_t {
     #[must_use]
     pub unsafe extern "C" fn tripbit_breaker_record(
         breaker: *mut tripbit_breaker_t,
-        ticket: tripbit_ticket_t,
+        ticket: *const tripbit_ticket_t,
         outcome: u32,
         now: u64,
         transition_out: *mut tripbit_transition_t,
@@ -191,6 +252,8 @@ impl tripbit_breaker_t {
         boundary(TRIPBIT_E_PANIC, || {
             // SAFETY: forwarded contract.
             let b = try_ffi!(unsafe { breaker_ref(breaker) });
+            // SAFETY: forwarded contract; `tripbit_ticket_t` is plain integers.
+            let ticket = try_ffi!(unsafe { read_in(ticket) });
             let transition_out = try_ffi!(opt_out_ptr(transition_out));
             let outcome = match outcome {
                 o if o == tripbit_outcome_t::TRIPBIT_OUTCOME_SUCCESS as u32 => Outcome::Success,
@@ -214,20 +277,23 @@ impl tripbit_breaker_t {
     /// if it holds one. Same as recording `TRIPBIT_OUTCOME_IGNORED`, except
     /// that a stale ticket is not an error here (the state change already
     /// freed the slot): returns `TRIPBIT_OK`, `TRIPBIT_E_TICKET`,
-    /// `TRIPBIT_E_NULL`, `TRIPBIT_E_MISALIGNED` or `TRIPBIT_E_UNINIT`.
-    /// Lock-free, thread-safe.
+    /// `TRIPBIT_E_NULL` (`breaker` or `ticket`), `TRIPBIT_E_MISALIGNED` or
+    /// `TRIPBIT_E_UNINIT`. Thread-safe.
     ///
     /// # Safety
-    /// `breaker` is NULL or points to the storage.
+    /// `breaker` is NULL or points to the storage; `ticket` is NULL or
+    /// points to a readable `tripbit_ticket_t`.
     #[unsafe(no_mangle)]
     #[must_use]
     pub unsafe extern "C" fn tripbit_breaker_release(
         breaker: *mut tripbit_breaker_t,
-        ticket: tripbit_ticket_t,
+        ticket: *const tripbit_ticket_t,
     ) -> tripbit_result_t {
         boundary(TRIPBIT_E_PANIC, || {
             // SAFETY: forwarded contract.
             let b = try_ffi!(unsafe { breaker_ref(breaker) });
+            // SAFETY: forwarded contract; `tripbit_ticket_t` is plain integers.
+            let ticket = try_ffi!(unsafe { read_in(ticket) });
             let ticket = try_ffi!(ticket.to_core());
             // An ignored outcome changes no state, so there is no transition;
             // `Stale` means the slot is already gone.
@@ -376,7 +442,7 @@ mod tests {
     use core::ptr;
 
     fn init(config: &tripbit_config_t) -> (tripbit_breaker_t, tripbit_result_t) {
-        let mut b = tripbit_breaker_t { _opaque: [0; 8] };
+        let mut b = tripbit_breaker_t::ZEROED;
         // SAFETY: both pointers are valid references.
         let r = unsafe { tripbit_breaker_t::tripbit_breaker_init(&mut b, config) };
         (b, r)
@@ -384,7 +450,7 @@ mod tests {
 
     #[test]
     fn zeroed_storage_is_uninit_and_init_fixes_it() {
-        let mut b = tripbit_breaker_t { _opaque: [0; 8] };
+        let mut b = tripbit_breaker_t::ZEROED;
         let mut st = tripbit_state_t::TRIPBIT_STATE_OPEN;
         // SAFETY: valid pointers.
         let r = unsafe { tripbit_breaker_t::tripbit_breaker_state(&b, 0, &mut st) };
@@ -401,6 +467,75 @@ mod tests {
         // SAFETY: valid pointers.
         let r = unsafe { tripbit_breaker_t::tripbit_breaker_state(&b, 0, &mut st) };
         assert_eq!((r, st), (TRIPBIT_OK, tripbit_state_t::TRIPBIT_STATE_CLOSED));
+    }
+
+    /// The storage's named fields (what `TRIPBIT_BREAKER_INIT` fills in)
+    /// are where the breaker keeps those settings, and a new breaker's
+    /// state words are zero.
+    #[test]
+    fn storage_fields_mirror_the_breaker_layout() {
+        let c = tripbit_config_t {
+            open_ticks: 0x0102_0304_0506_0708,
+            consecutive_failures: 0x1122_3344,
+            probes: 3,
+            close_after: 700,
+            close_max_failure_percent: 30,
+            backoff_factor: 2,
+            backoff_max_level: 5,
+            probe_ticks: 0x0A0B_0C0D,
+            reserved: [0; 4],
+        };
+        let (b, r) = init(&c);
+        assert_eq!(r, TRIPBIT_OK);
+        assert_eq!(b._state, [0; 3]);
+        assert_eq!(b._open_ticks, c.open_ticks);
+        assert_eq!(b._probe_ticks, c.probe_ticks);
+        assert_eq!(b._consecutive_failures, c.consecutive_failures);
+        assert_eq!(u32::from(b._close_after), c.close_after);
+        assert_eq!(u32::from(b._probes), c.probes);
+        assert_eq!(u32::from(b._backoff_factor), c.backoff_factor);
+        assert_eq!(u32::from(b._backoff_max_level), c.backoff_max_level);
+        assert_eq!(
+            u32::from(b._close_max_failure_percent),
+            c.close_max_failure_percent
+        );
+        // probe_ticks 0 is stored as open_ticks (the macro does the same).
+        let (b, _) = init(&tripbit_config_t {
+            probe_ticks: 0,
+            ..tripbit_config_t::DEFAULT
+        });
+        assert_eq!(b._probe_ticks, tripbit_config_t::DEFAULT.open_ticks);
+        // Built from the fields alone, as the C macro does, it works.
+        let mut s = tripbit_breaker_t::ZEROED;
+        s._open_ticks = 10;
+        s._probe_ticks = 10;
+        s._consecutive_failures = 1;
+        s._close_after = 1;
+        s._probes = 1;
+        s._backoff_factor = 1;
+        let mut t = tripbit_ticket_t {
+            acquired_at: 0,
+            generation: 0,
+            probe: 0,
+            slot: 0,
+        };
+        // SAFETY: valid pointers.
+        unsafe {
+            assert_eq!(
+                tripbit_breaker_t::tripbit_breaker_acquire(&mut s, 0, &mut t, ptr::null_mut()),
+                TRIPBIT_OK
+            );
+            assert_eq!(
+                tripbit_breaker_t::tripbit_breaker_record(&mut s, &t, 1, 0, ptr::null_mut()),
+                TRIPBIT_OK
+            );
+            let mut st = tripbit_state_t::TRIPBIT_STATE_CLOSED;
+            assert_eq!(
+                tripbit_breaker_t::tripbit_breaker_state(&s, 5, &mut st),
+                TRIPBIT_OK
+            );
+            assert_eq!(st, tripbit_state_t::TRIPBIT_STATE_OPEN);
+        }
     }
 
     #[test]
@@ -527,7 +662,7 @@ mod tests {
                     TRIPBIT_OK
                 );
                 assert_eq!(
-                    tripbit_breaker_t::tripbit_breaker_record(&mut b, t, 1, now, &mut tr),
+                    tripbit_breaker_t::tripbit_breaker_record(&mut b, &t, 1, now, &mut tr),
                     TRIPBIT_OK
                 );
             }
@@ -546,7 +681,7 @@ mod tests {
                 (1, tripbit_state_t::TRIPBIT_STATE_HALF_OPEN)
             );
             assert_eq!(
-                tripbit_breaker_t::tripbit_breaker_record(&mut b, t, 0, 12, &mut tr),
+                tripbit_breaker_t::tripbit_breaker_record(&mut b, &t, 0, 12, &mut tr),
                 TRIPBIT_OK
             );
             assert_eq!(tr.to, tripbit_state_t::TRIPBIT_STATE_CLOSED);
@@ -559,16 +694,16 @@ mod tests {
                 TRIPBIT_OK
             );
             assert_eq!(
-                tripbit_breaker_t::tripbit_breaker_record(&mut b, t, 0, 14, ptr::null_mut()),
+                tripbit_breaker_t::tripbit_breaker_record(&mut b, &t, 0, 14, ptr::null_mut()),
                 TRIPBIT_E_STALE
             );
             assert_eq!(
-                tripbit_breaker_t::tripbit_breaker_record(&mut b, t, 3, 14, ptr::null_mut()),
+                tripbit_breaker_t::tripbit_breaker_record(&mut b, &t, 3, 14, ptr::null_mut()),
                 TRIPBIT_E_OUTCOME
             );
             let forged = tripbit_ticket_t { probe: 2, ..t };
             assert_eq!(
-                tripbit_breaker_t::tripbit_breaker_record(&mut b, forged, 0, 14, ptr::null_mut()),
+                tripbit_breaker_t::tripbit_breaker_record(&mut b, &forged, 0, 14, ptr::null_mut()),
                 TRIPBIT_E_TICKET
             );
         }

@@ -15,6 +15,13 @@ use crate::panic::boundary;
 /// reused; `tripbit_strerror()` gives the text. Config errors are
 /// `TRIPBIT_E_CONFIG ..= 199`, one code per field, and
 /// `tripbit_config_field()` names the field.
+///
+/// When several things are wrong, a call reports the first in this order:
+/// the breaker pointer (`TRIPBIT_E_NULL`, `TRIPBIT_E_MISALIGNED`, then
+/// `TRIPBIT_E_UNINIT`), the other pointers in argument order (NULL, then
+/// misaligned), then the values (in `_record`: the outcome, then the
+/// ticket). A config reports its first field at fault in the order
+/// `tripbit_config_check()` documents.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum tripbit_result_t {
@@ -22,7 +29,9 @@ pub enum tripbit_result_t {
     TRIPBIT_OK = 0,
     /// A required pointer argument was NULL.
     TRIPBIT_E_NULL = 1,
-    /// The breaker pointer is not aligned to `TRIPBIT_BREAKER_ALIGN`.
+    /// A pointer argument is not aligned for its type: the breaker to
+    /// `TRIPBIT_BREAKER_ALIGN`, every other pointer (config, ticket,
+    /// out-parameters) to its type's `alignof`.
     TRIPBIT_E_MISALIGNED = 2,
     /// The breaker storage was never initialized with
     /// `tripbit_breaker_init()` (zeroed storage is always detected; other
@@ -55,7 +64,9 @@ pub enum tripbit_result_t {
     /// `close_after` is 0 or above 1023.
     TRIPBIT_E_CONFIG_CLOSE_AFTER = 104,
     /// `close_max_failure_percent` is above 99, or with `close_after` allows
-    /// more than 1022 half-open failures (`close_after × p / (100 − p)`).
+    /// more than 1022 half-open failures (`close_after × p / (100 − p)`,
+    /// rounded down: the trial's failure counter has 10 bits), i.e.
+    /// `close_after × p ≥ 1023 × (100 − p)`.
     TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT = 105,
     /// `backoff_factor` is 0 or above 255.
     TRIPBIT_E_CONFIG_BACKOFF_FACTOR = 106,
@@ -128,7 +139,7 @@ impl tripbit_result_t {
             TRIPBIT_OK => c"success",
             TRIPBIT_E_NULL => c"a required pointer argument is NULL",
             TRIPBIT_E_MISALIGNED => {
-                c"the breaker pointer is not aligned to TRIPBIT_BREAKER_ALIGN"
+                c"a pointer argument is misaligned for its type (a breaker needs TRIPBIT_BREAKER_ALIGN)"
             }
             TRIPBIT_E_UNINIT => {
                 c"the breaker is not initialized: call tripbit_breaker_init() first"

@@ -37,27 +37,35 @@ pub use types::{
     tripbit_transition_t,
 };
 
-/// Major version of the header (`TRIPBIT_VERSION_MAJOR`): an incompatible
-/// ABI change bumps it.
+/// Major version of the header and library (`TRIPBIT_VERSION_MAJOR`). From
+/// 1.0 on, an incompatible ABI change bumps it.
 pub const TRIPBIT_VERSION_MAJOR: u32 = 0;
-/// Minor version of the header: additions only.
-pub const TRIPBIT_VERSION_MINOR: u32 = 1;
-/// Patch version of the header.
+/// Minor version. While the major is 0 a minor may change the ABI (0.2
+/// passes tickets by pointer; see the CHANGELOG); from 1.0 on, additions
+/// only.
+pub const TRIPBIT_VERSION_MINOR: u32 = 2;
+/// Patch version: never changes the ABI.
 pub const TRIPBIT_VERSION_PATCH: u32 = 0;
 
 /// Whether the library linked at run time can serve a caller compiled
-/// against header version `major.minor`: same major, and a minor at least
-/// the caller's. Call it once at start-up:
+/// against header version `major.minor`: the same major and, while the
+/// major is 0, the same minor (each 0.x is its own ABI); from 1.0 on, a
+/// minor at least the caller's. Call it once at start-up:
 /// `tripbit_version_check(TRIPBIT_VERSION_MAJOR, TRIPBIT_VERSION_MINOR)`.
 /// Cannot fail. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn tripbit_version_check(major: u32, minor: u32) -> bool {
     panic::boundary(false, || {
-        major == TRIPBIT_VERSION_MAJOR && minor <= TRIPBIT_VERSION_MINOR
+        major == TRIPBIT_VERSION_MAJOR
+            && if major == 0 {
+                minor == TRIPBIT_VERSION_MINOR
+            } else {
+                minor <= TRIPBIT_VERSION_MINOR
+            }
     })
 }
 
-/// The library version ("0.1.0"), NUL-terminated, static. Thread-safe.
+/// The library version ("0.2.0"), NUL-terminated, static. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn tripbit_version() -> *const core::ffi::c_char {
     const VERSION: &core::ffi::CStr = match core::ffi::CStr::from_bytes_with_nul(
@@ -105,7 +113,10 @@ mod version_tests {
     fn the_version_macros_are_the_crate_version() {
         let v = format!("{TRIPBIT_VERSION_MAJOR}.{TRIPBIT_VERSION_MINOR}.{TRIPBIT_VERSION_PATCH}");
         assert_eq!(v, env!("CARGO_PKG_VERSION"));
-        assert!(tripbit_version_check(0, 0) && tripbit_version_check(0, 1));
-        assert!(!tripbit_version_check(0, 2) && !tripbit_version_check(1, 0));
+        // 0.x: only the same minor (another 0.x is another ABI).
+        assert!(tripbit_version_check(0, TRIPBIT_VERSION_MINOR));
+        assert!(!tripbit_version_check(0, TRIPBIT_VERSION_MINOR - 1));
+        assert!(!tripbit_version_check(0, TRIPBIT_VERSION_MINOR + 1));
+        assert!(!tripbit_version_check(1, 0) && !tripbit_version_check(1, TRIPBIT_VERSION_MINOR));
     }
 }

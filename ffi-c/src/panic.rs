@@ -92,3 +92,23 @@ pub(crate) unsafe fn read_in<T: Copy>(p: *const T) -> Result<T, crate::tripbit_r
         Ok(unsafe { p.read() })
     }
 }
+
+/// Borrows a required input struct in place (no copy): NULL →
+/// `TRIPBIT_E_NULL`, misaligned → `TRIPBIT_E_MISALIGNED`.
+///
+/// # Safety
+/// A non-NULL `p` must point to a readable, initialized `T` that nothing
+/// writes during `'a`, and `T` must be valid for every bit pattern (plain
+/// integers only).
+pub(crate) unsafe fn ref_in<'a, T>(p: *const T) -> Result<&'a T, crate::tripbit_result_t> {
+    if p.is_null() {
+        Err(crate::tripbit_result_t::TRIPBIT_E_NULL)
+    } else if !p.is_aligned() {
+        Err(crate::tripbit_result_t::TRIPBIT_E_MISALIGNED)
+    } else {
+        // SAFETY: non-NULL and aligned (checked above); readable,
+        // initialized and not written during `'a` per this function's
+        // contract; `T` has no invalid bit patterns.
+        Ok(unsafe { &*p })
+    }
+}

@@ -27,7 +27,13 @@ pub struct tripbit_config_t {
     /// Half-open successes needed to close (1..=1023, default 1).
     pub close_after: u32,
     /// Failures the half-open trial may contain and still close, as a percent
-    /// of its calls (0..=99, default 0: any half-open failure reopens).
+    /// of its calls (default 0: any half-open failure reopens). Range: 0..=99
+    /// and, with `close_after`, at most 1022 failures allowed
+    /// (`close_after × p / (100 − p)` rounded down), that is
+    /// `close_after × p < 1023 × (100 − p)` (the trial's failure counter
+    /// has 10 bits, and the failure past the bar must fit it to reopen the
+    /// breaker). So 99 % works up to `close_after` 10, 96 % up to 42, 50 %
+    /// up to 1022; every percent up to 49 works with any `close_after`.
     pub close_max_failure_percent: u32,
     /// Exponential backoff: each failed probe in a row multiplies the open
     /// period by this factor (1..=255, default 1: no backoff).
@@ -60,39 +66,51 @@ impl tripbit_config_t {
         reserved: [0; 4],
     };
 
-    /// The core `Config`, or the code of the first field at fault (fields
-    /// wider in C than in the core are range-checked first, so a value is
-    /// never silently truncated).
-    pub fn to_config(&self) -> Result<Config, tripbit_result_t> {
-        let threshold = self.consecutive_failures;
-        let probes = u8::try_from(self.probes).map_err(|_| TRIPBIT_E_CONFIG_PROBES)?;
-        let close_after =
-            u16::try_from(self.close_after).map_err(|_| TRIPBIT_E_CONFIG_CLOSE_AFTER)?;
-        let close_pct = u8::try_from(self.close_max_failure_percent)
-            .map_err(|_| TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT)?;
-        let factor =
-            u8::try_from(self.backoff_factor).map_err(|_| TRIPBIT_E_CONFIG_BACKOFF_FACTOR)?;
-        let level =
-            u8::try_from(self.backoff_max_level).map_err(|_| TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL)?;
+    /// The core `Config` these fields describe, not yet validated. A C
+    /// field wider than the core's is never truncated: a value out of the
+    /// core's type becomes one the core refuses for that same field (0
+    /// probes, 0 `close_after`, 100 %, factor 0, level 32), so the core's
+    /// single validation reports every field in its one order (see
+    /// `tripbit_config_check`).
+    pub(crate) fn unchecked_core_config(&self) -> Config {
+        let probes = u8::try_from(self.probes).unwrap_or(0);
+        let close_after = u16::try_from(self.close_after).unwrap_or(0);
+        let close_pct = u8::try_from(self.close_max_failure_percent).unwrap_or(100);
+        let factor = u8::try_from(self.backoff_factor).unwrap_or(0);
+        let level = u8::try_from(self.backoff_max_level).unwrap_or(u8::MAX);
         let probe_ticks = if self.probe_ticks == 0 {
             self.open_ticks
         } else {
             self.probe_ticks
         };
-        let config = Config::new(self.open_ticks)
+        Config::new(self.open_ticks)
             .probe_timeout(probe_ticks)
-            .consecutive_failures(threshold)
+            .consecutive_failures(self.consecutive_failures)
             .probes(probes)
             .close_after(close_after)
             .close_max_failure_percent(close_pct)
-            .backoff(factor, level);
+            .backoff(factor, level)
+    }
+
+    /// After the core's checks: the reserved words must be zero.
+    pub(crate) fn check_reserved(&self) -> Result<(), tripbit_result_t> {
+        let [a, b, c, d] = self.reserved;
+        if a | b | c | d == 0 {
+            Ok(())
+        } else {
+            Err(TRIPBIT_E_CONFIG)
+        }
+    }
+
+    /// The validated core `Config`, or the code of the first field at
+    /// fault in the documented order (`tripbit_config_check`). Validates
+    /// once.
+    pub fn to_config(&self) -> Result<Config, tripbit_result_t> {
+        let config = self.unchecked_core_config();
         config
             .validate()
             .map_err(tripbit_result_t::from_config_error)?;
-        // Last, so the first field at fault keeps the documented order.
-        if self.reserved != [0; 4] {
-            return Err(TRIPBIT_E_CONFIG);
-        }
+        self.check_reserved()?;
         Ok(config)
     }
 }
@@ -109,6 +127,13 @@ pub extern "C" fn tripbit_config_default() -> tripbit_config_t {
 /// Checks `config` without initializing anything: `TRIPBIT_OK`, the
 /// `TRIPBIT_E_CONFIG_*` code of the first field at fault, `TRIPBIT_E_NULL`,
 /// or `TRIPBIT_E_MISALIGNED`. Does not mutate. Thread-safe.
+///
+/// "First field at fault" is in this one order (the same for
+/// `tripbit_breaker_init()`): `consecutive_failures`, `open_ticks`,
+/// `backoff_factor`, `backoff_max_level`, the backoff product
+/// (`TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW`), `close_after`,
+/// `close_max_failure_percent` (its range, then the close bar), `probes`,
+/// and last `reserved` (`TRIPBIT_E_CONFIG`).
 ///
 /// # Safety
 /// `config` is NULL or points to a readable `tripbit_config_t`.

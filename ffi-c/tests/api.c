@@ -44,7 +44,14 @@ static void test_strings(void) {
                                      104, 105, 106, 107, 108};
     size_t i;
     const char *v = tripbit_version();
-    CHECK(v != NULL && strcmp(v, "0.1.0") == 0);
+    CHECK(v != NULL && strcmp(v, "0.2.0") == 0);
+    CHECK(TRIPBIT_VERSION_MAJOR == 0 && TRIPBIT_VERSION_MINOR == 2);
+    /* 0.x: each minor is its own ABI. */
+    CHECK(tripbit_version_check(0, TRIPBIT_VERSION_MINOR));
+    CHECK(!tripbit_version_check(0, TRIPBIT_VERSION_MINOR - 1));
+    CHECK(!tripbit_version_check(0, TRIPBIT_VERSION_MINOR + 1));
+    /* E_MISALIGNED is about any pointer argument, not just the breaker. */
+    CHECK(strstr(tripbit_strerror(TRIPBIT_E_MISALIGNED), "pointer argument") != NULL);
 
     for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         const char *s = tripbit_strerror(codes[i]);
@@ -103,10 +110,11 @@ static void test_config(void) {
     /* A zeroed config: the first field at fault is named. */
     memset(&c, 0, sizeof c);
     CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES);
-    /* All ones: any u32 threshold is valid; probes is too wide for the
-     * core's u8, and refused rather than truncated. */
+    /* All ones: any u32 threshold and any open period are valid; the
+     * backoff factor is too wide for the core's u8, and refused (first in
+     * the documented order) rather than truncated. */
     memset(&c, 0xFF, sizeof c);
-    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_PROBES);
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_BACKOFF_FACTOR);
 
     c = d; c.open_ticks = 0;
     CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_OPEN_TICKS);
@@ -196,8 +204,8 @@ static void test_init_and_uninit(void) {
     memset(&snap, SENTINEL, sizeof snap);
     memset(&st, SENTINEL, sizeof st);
     CHECK_RC(tripbit_breaker_acquire(&zeroed, 0, &t, &tr), TRIPBIT_E_UNINIT);
-    CHECK_RC(tripbit_breaker_record(&zeroed, t, TRIPBIT_OUTCOME_SUCCESS, 0, &tr), TRIPBIT_E_UNINIT);
-    CHECK_RC(tripbit_breaker_release(&zeroed, t), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_breaker_record(&zeroed, &t, TRIPBIT_OUTCOME_SUCCESS, 0, &tr), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_breaker_release(&zeroed, &t), TRIPBIT_E_UNINIT);
     CHECK_RC(tripbit_breaker_state(&zeroed, 0, &st), TRIPBIT_E_UNINIT);
     CHECK_RC(tripbit_breaker_snapshot(&zeroed, 0, &snap), TRIPBIT_E_UNINIT);
     CHECK_RC(tripbit_breaker_force_open(&zeroed, &tr), TRIPBIT_E_UNINIT);
@@ -228,7 +236,7 @@ static void test_init_and_uninit(void) {
             if (rc == TRIPBIT_E_UNINIT) {
                 detected++;
             } else if (rc == TRIPBIT_OK) {
-                rc = tripbit_breaker_record(&garbage, t, TRIPBIT_OUTCOME_FAILURE, (uint64_t)i, &tr);
+                rc = tripbit_breaker_record(&garbage, &t, TRIPBIT_OUTCOME_FAILURE, (uint64_t)i, &tr);
                 CHECK(rc == TRIPBIT_OK || rc == TRIPBIT_E_STALE);
                 CHECK_RC(tripbit_breaker_snapshot(&garbage, (uint64_t)i, &snap), TRIPBIT_OK);
             } else {
@@ -242,8 +250,8 @@ static void test_init_and_uninit(void) {
     /* Misaligned storage: reported before anything is read. */
     memset(raw, 0, sizeof raw);
     CHECK_RC(tripbit_breaker_acquire(mis, 0, &t, NULL), TRIPBIT_E_MISALIGNED);
-    CHECK_RC(tripbit_breaker_record(mis, t, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_E_MISALIGNED);
-    CHECK_RC(tripbit_breaker_release(mis, t), TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_record(mis, &t, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_release(mis, &t), TRIPBIT_E_MISALIGNED);
     CHECK_RC(tripbit_breaker_state(mis, 0, &st), TRIPBIT_E_MISALIGNED);
     CHECK_RC(tripbit_breaker_snapshot(mis, 0, &snap), TRIPBIT_E_MISALIGNED);
     CHECK_RC(tripbit_breaker_force_open(mis, NULL), TRIPBIT_E_MISALIGNED);
@@ -253,8 +261,8 @@ static void test_init_and_uninit(void) {
 
     /* NULL breaker everywhere. */
     CHECK_RC(tripbit_breaker_acquire(NULL, 0, &t, NULL), TRIPBIT_E_NULL);
-    CHECK_RC(tripbit_breaker_record(NULL, t, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_E_NULL);
-    CHECK_RC(tripbit_breaker_release(NULL, t), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_record(NULL, &t, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_release(NULL, &t), TRIPBIT_E_NULL);
     CHECK_RC(tripbit_breaker_state(NULL, 0, &st), TRIPBIT_E_NULL);
     CHECK_RC(tripbit_breaker_snapshot(NULL, 0, &snap), TRIPBIT_E_NULL);
     CHECK_RC(tripbit_breaker_force_open(NULL, NULL), TRIPBIT_E_NULL);
@@ -297,23 +305,23 @@ static void test_trip_probe_close(void) {
     for (i = 0; i < 2; i++) {
         CHECK_RC(tripbit_breaker_acquire(&b, 1, &t, &tr), TRIPBIT_OK);
         CHECK(!tr.occurred && t.probe == 0 && t.acquired_at == 1);
-        CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 2, &tr), TRIPBIT_OK);
+        CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_FAILURE, 2, &tr), TRIPBIT_OK);
         CHECK(!tr.occurred);
     }
     CHECK_RC(tripbit_breaker_snapshot(&b, 2, &s), TRIPBIT_OK);
     CHECK(s.consecutive_failures == 2 && !s.open);
     CHECK_RC(tripbit_breaker_acquire(&b, 3, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_SUCCESS, 3, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_SUCCESS, 3, NULL), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_snapshot(&b, 3, &s), TRIPBIT_OK);
     CHECK(s.consecutive_failures == 0);
     /* Ignored counts nothing. */
     CHECK_RC(tripbit_breaker_acquire(&b, 3, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_IGNORED, 3, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_IGNORED, 3, NULL), TRIPBIT_OK);
 
     /* Three failures in a row trip it, at the third, at tick 12. */
     for (i = 0; i < 3; i++) {
         CHECK_RC(tripbit_breaker_acquire(&b, 10 + (uint64_t)i, &t, NULL), TRIPBIT_OK);
-        CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 10 + (uint64_t)i, &tr), TRIPBIT_OK);
+        CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_FAILURE, 10 + (uint64_t)i, &tr), TRIPBIT_OK);
         CHECK(tr.occurred == (i == 2));
     }
     CHECK(tr.from == TRIPBIT_STATE_CLOSED && tr.to == TRIPBIT_STATE_OPEN && tr.level == 0);
@@ -338,7 +346,7 @@ static void test_trip_probe_close(void) {
     CHECK(s.state == TRIPBIT_STATE_HALF_OPEN && s.probes_in_flight == 1);
 
     /* A failed probe reopens with backoff: 100 x 2^1 from tick 120. */
-    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 120, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_FAILURE, 120, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.from == TRIPBIT_STATE_HALF_OPEN && tr.to == TRIPBIT_STATE_OPEN && tr.level == 1);
     CHECK_RC(tripbit_breaker_snapshot(&b, 121, &s), TRIPBIT_OK);
     CHECK(s.open && s.opened_at == 120 && s.open_until == 320 && s.backoff_level == 1);
@@ -347,14 +355,14 @@ static void test_trip_probe_close(void) {
     /* Released probe: frees the slot, counts nothing. */
     CHECK_RC(tripbit_breaker_acquire(&b, 320, &t, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.to == TRIPBIT_STATE_HALF_OPEN && t.probe == 1);
-    CHECK_RC(tripbit_breaker_release(&b, t), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_release(&b, &t), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_snapshot(&b, 320, &s), TRIPBIT_OK);
     CHECK(s.probes_in_flight == 0 && s.probe_successes == 0 && s.probe_failures == 0);
 
     /* A successful probe closes it and clears the backoff level. */
     CHECK_RC(tripbit_breaker_acquire(&b, 321, &t, &tr), TRIPBIT_OK);
     CHECK(!tr.occurred && t.probe == 1);
-    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_SUCCESS, 322, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_SUCCESS, 322, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.from == TRIPBIT_STATE_HALF_OPEN && tr.to == TRIPBIT_STATE_CLOSED && tr.level == 0);
     CHECK(state_at(&b, 322) == TRIPBIT_STATE_CLOSED);
     CHECK_RC(tripbit_breaker_snapshot(&b, 322, &s), TRIPBIT_OK);
@@ -374,14 +382,14 @@ static void test_probes_and_close_after(void) {
     c.close_after = 3;
     CHECK_RC(tripbit_breaker_init(&b, &c), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&b, 0, &p[0], NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&b, p[0], TRIPBIT_OUTCOME_FAILURE, 0, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &p[0], TRIPBIT_OUTCOME_FAILURE, 0, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
     /* Exactly `probes` are admitted. */
     for (i = 0; i < 3; i++) CHECK_RC(tripbit_breaker_acquire(&b, 10, &p[i], NULL), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&b, 10, &extra, NULL), TRIPBIT_E_REJECTED);
     /* close_after = 3: the third success closes. */
     for (i = 0; i < 3; i++) {
-        CHECK_RC(tripbit_breaker_record(&b, p[i], TRIPBIT_OUTCOME_SUCCESS, 11, &tr), TRIPBIT_OK);
+        CHECK_RC(tripbit_breaker_record(&b, &p[i], TRIPBIT_OUTCOME_SUCCESS, 11, &tr), TRIPBIT_OK);
         CHECK(tr.occurred == (i == 2));
     }
     CHECK(tr.to == TRIPBIT_STATE_CLOSED);
@@ -400,25 +408,25 @@ static void test_stale_and_bad_tickets(void) {
     CHECK_RC(tripbit_breaker_reset(&b, &tr), TRIPBIT_OK);
     CHECK(!tr.occurred); /* already closed; the generation moved on anyway */
     memset(&tr, SENTINEL, sizeof tr);
-    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 1, &tr), TRIPBIT_E_STALE);
+    CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_FAILURE, 1, &tr), TRIPBIT_E_STALE);
     CHECK(all_bytes(&tr, sizeof tr, SENTINEL));
     CHECK_RC(tripbit_breaker_snapshot(&b, 1, &s), TRIPBIT_OK);
     CHECK(s.consecutive_failures == 0 && s.generation == 1);
     /* Releasing a stale ticket is fine: the slot is gone already. */
-    CHECK_RC(tripbit_breaker_release(&b, t), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_release(&b, &t), TRIPBIT_OK);
 
     /* Invalid outcomes and forged tickets. */
     CHECK_RC(tripbit_breaker_acquire(&b, 2, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&b, t, 3, 2, NULL), TRIPBIT_E_OUTCOME);
-    CHECK_RC(tripbit_breaker_record(&b, t, UINT32_MAX, 2, NULL), TRIPBIT_E_OUTCOME);
+    CHECK_RC(tripbit_breaker_record(&b, &t, 3, 2, NULL), TRIPBIT_E_OUTCOME);
+    CHECK_RC(tripbit_breaker_record(&b, &t, UINT32_MAX, 2, NULL), TRIPBIT_E_OUTCOME);
     forged = t; forged.probe = 2;
-    CHECK_RC(tripbit_breaker_record(&b, forged, TRIPBIT_OUTCOME_SUCCESS, 2, NULL), TRIPBIT_E_TICKET);
-    CHECK_RC(tripbit_breaker_release(&b, forged), TRIPBIT_E_TICKET);
+    CHECK_RC(tripbit_breaker_record(&b, &forged, TRIPBIT_OUTCOME_SUCCESS, 2, NULL), TRIPBIT_E_TICKET);
+    CHECK_RC(tripbit_breaker_release(&b, &forged), TRIPBIT_E_TICKET);
     forged = t; forged.generation = 0x1000000;
-    CHECK_RC(tripbit_breaker_record(&b, forged, TRIPBIT_OUTCOME_SUCCESS, 2, NULL), TRIPBIT_E_TICKET);
+    CHECK_RC(tripbit_breaker_record(&b, &forged, TRIPBIT_OUTCOME_SUCCESS, 2, NULL), TRIPBIT_E_TICKET);
     forged = t; forged.generation = t.generation + 7;
-    CHECK_RC(tripbit_breaker_record(&b, forged, TRIPBIT_OUTCOME_SUCCESS, 2, NULL), TRIPBIT_E_STALE);
-    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_SUCCESS, 2, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &forged, TRIPBIT_OUTCOME_SUCCESS, 2, NULL), TRIPBIT_E_STALE);
+    CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_SUCCESS, 2, NULL), TRIPBIT_OK);
 }
 
 static void test_ticks_backwards(void) {
@@ -431,7 +439,7 @@ static void test_ticks_backwards(void) {
     CHECK_RC(tripbit_breaker_init(&b, &c), TRIPBIT_OK);
     /* Recorded before it was acquired: no time passed, still counted. */
     CHECK_RC(tripbit_breaker_acquire(&b, 1000, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 500, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_FAILURE, 500, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
     CHECK_RC(tripbit_breaker_snapshot(&b, 0, &s), TRIPBIT_OK);
     CHECK(s.opened_at == 500 && s.open_until == 600);
@@ -448,11 +456,11 @@ static void test_ticks_backwards(void) {
     CHECK_RC(tripbit_breaker_acquire(&b, 110, &t, &tr), TRIPBIT_OK);
     CHECK(tr.to == TRIPBIT_STATE_HALF_OPEN);
     /* ...and a probe recorded "earlier" than it started still counts. */
-    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_SUCCESS, 3, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_SUCCESS, 3, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.to == TRIPBIT_STATE_CLOSED);
     /* Tick extremes. */
     CHECK_RC(tripbit_breaker_acquire(&b, UINT64_MAX, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, UINT64_MAX, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_FAILURE, UINT64_MAX, &tr), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_snapshot(&b, UINT64_MAX, &s), TRIPBIT_OK);
     CHECK(s.open && s.open_until == UINT64_MAX); /* saturates, never wraps */
 }
@@ -476,16 +484,16 @@ static void test_operator_actions(void) {
     CHECK_RC(tripbit_breaker_force_closed(&b, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.from == TRIPBIT_STATE_FORCED_OPEN && tr.to == TRIPBIT_STATE_FORCED_CLOSED);
     CHECK_RC(tripbit_breaker_acquire(&b, 1, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 1, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_FAILURE, 1, &tr), TRIPBIT_OK);
     CHECK(!tr.occurred && state_at(&b, 1) == TRIPBIT_STATE_FORCED_CLOSED);
 
     /* Disabled: admits everything, counts, never trips. */
     CHECK_RC(tripbit_breaker_disable(&b, NULL), TRIPBIT_OK);
     CHECK(state_at(&b, 2) == TRIPBIT_STATE_DISABLED);
     CHECK_RC(tripbit_breaker_acquire(&b, 2, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 2, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_FAILURE, 2, &tr), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&b, 3, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 3, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_FAILURE, 3, &tr), TRIPBIT_OK);
     CHECK(!tr.occurred);
     CHECK_RC(tripbit_breaker_snapshot(&b, 3, &s), TRIPBIT_OK);
     CHECK(s.state == TRIPBIT_STATE_DISABLED && s.consecutive_failures == 2);
@@ -517,7 +525,7 @@ static void test_ticket_replays(void) {
     c.probe_ticks = 1000;
     CHECK_RC(tripbit_breaker_init(&b, &c), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&b, 0, &x, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&b, x, TRIPBIT_OUTCOME_FAILURE, 0, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &x, TRIPBIT_OUTCOME_FAILURE, 0, &tr), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&b, 100, &p1, NULL), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&b, 100, &p2, NULL), TRIPBIT_OK);
     CHECK(p1.probe == 1 && p2.probe == 1 && p1.slot != p2.slot);
@@ -525,40 +533,40 @@ static void test_ticket_replays(void) {
     /* Released twice: the second release is stale and frees nothing (not
      * an error for a release), so a third probe is not admitted while p2
      * still runs. */
-    CHECK_RC(tripbit_breaker_release(&b, p1), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_release(&b, p1), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_release(&b, &p1), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_release(&b, &p1), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&b, 101, &p3, NULL), TRIPBIT_E_REJECTED);
     CHECK_RC(tripbit_breaker_snapshot(&b, 101, &s), TRIPBIT_OK);
     CHECK(s.probes_in_flight == 1);
 
     /* Recorded, then recorded again and released: counted once. */
-    CHECK_RC(tripbit_breaker_record(&b, p2, TRIPBIT_OUTCOME_SUCCESS, 102, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &p2, TRIPBIT_OUTCOME_SUCCESS, 102, &tr), TRIPBIT_OK);
     CHECK(!tr.occurred);
-    CHECK_RC(tripbit_breaker_record(&b, p2, TRIPBIT_OUTCOME_SUCCESS, 102, &tr), TRIPBIT_E_STALE);
-    CHECK_RC(tripbit_breaker_release(&b, p2), TRIPBIT_OK); /* frees nothing */
+    CHECK_RC(tripbit_breaker_record(&b, &p2, TRIPBIT_OUTCOME_SUCCESS, 102, &tr), TRIPBIT_E_STALE);
+    CHECK_RC(tripbit_breaker_release(&b, &p2), TRIPBIT_OK); /* frees nothing */
     CHECK_RC(tripbit_breaker_snapshot(&b, 102, &s), TRIPBIT_OK);
     CHECK(s.state == TRIPBIT_STATE_HALF_OPEN && s.probe_successes == 1 && s.probes_in_flight == 0);
 
     /* The next round: old tickets of the previous round stay stale. */
     CHECK_RC(tripbit_breaker_acquire(&b, 103, &p3, NULL), TRIPBIT_OK);
     CHECK(p3.probe == 1);
-    CHECK_RC(tripbit_breaker_record(&b, p1, TRIPBIT_OUTCOME_SUCCESS, 103, &tr), TRIPBIT_E_STALE);
-    CHECK_RC(tripbit_breaker_record(&b, p2, TRIPBIT_OUTCOME_SUCCESS, 103, &tr), TRIPBIT_E_STALE);
+    CHECK_RC(tripbit_breaker_record(&b, &p1, TRIPBIT_OUTCOME_SUCCESS, 103, &tr), TRIPBIT_E_STALE);
+    CHECK_RC(tripbit_breaker_record(&b, &p2, TRIPBIT_OUTCOME_SUCCESS, 103, &tr), TRIPBIT_E_STALE);
     CHECK_RC(tripbit_breaker_snapshot(&b, 103, &s), TRIPBIT_OK);
     CHECK(s.state == TRIPBIT_STATE_HALF_OPEN && s.probe_successes == 1);
-    CHECK_RC(tripbit_breaker_record(&b, p3, TRIPBIT_OUTCOME_SUCCESS, 104, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &p3, TRIPBIT_OUTCOME_SUCCESS, 104, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.to == TRIPBIT_STATE_CLOSED);
 
     /* A lost probe ticket never wedges the breaker: past probe_ticks the
      * next acquire starts a new round, and the lost ticket is stale. */
     CHECK_RC(tripbit_breaker_acquire(&b, 200, &x, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&b, x, TRIPBIT_OUTCOME_FAILURE, 200, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &x, TRIPBIT_OUTCOME_FAILURE, 200, &tr), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&b, 300, &p1, NULL), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&b, 300, &p2, NULL), TRIPBIT_OK); /* both lost */
     CHECK_RC(tripbit_breaker_acquire(&b, 1299, &p3, NULL), TRIPBIT_E_REJECTED);
     CHECK_RC(tripbit_breaker_acquire(&b, 1300, &p3, NULL), TRIPBIT_OK);
     CHECK(p3.probe == 1);
-    CHECK_RC(tripbit_breaker_record(&b, p1, TRIPBIT_OUTCOME_FAILURE, 1301, &tr), TRIPBIT_E_STALE);
+    CHECK_RC(tripbit_breaker_record(&b, &p1, TRIPBIT_OUTCOME_FAILURE, 1301, &tr), TRIPBIT_E_STALE);
 }
 
 /* Wrapping 32-bit HAL ticks: raw, a wrap restarts a running open period
@@ -575,7 +583,7 @@ static void test_tick32(void) {
     /* raw 32-bit ticks */
     CHECK_RC(tripbit_breaker_init(&b, &c), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&b, 0xFFFFFFF0u, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 0xFFFFFFF0u, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_FAILURE, 0xFFFFFFF0u, &tr), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&b, 0x50u, &t, NULL), TRIPBIT_E_REJECTED); /* wrapped */
     CHECK_RC(tripbit_breaker_snapshot(&b, 0x50u, &s), TRIPBIT_OK);
     CHECK(s.open_until == 0x50u + 100u); /* restarted, not 2^32 ticks away */
@@ -587,7 +595,7 @@ static void test_tick32(void) {
     now = tripbit_tick_extend32(&ext, 0xFFFFFFF0u);
     CHECK(now == 0xFFFFFFF0u);
     CHECK_RC(tripbit_breaker_acquire(&b, now, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, now, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_FAILURE, now, &tr), TRIPBIT_OK);
     now = tripbit_tick_extend32(&ext, 0x53u); /* 99 ticks later, across the wrap */
     CHECK(now == ((uint64_t)1 << 32) + 0x53u);
     CHECK_RC(tripbit_breaker_acquire(&b, now, &t, NULL), TRIPBIT_E_REJECTED);
@@ -597,10 +605,193 @@ static void test_tick32(void) {
     CHECK(tripbit_tick_extend32(NULL, 7) == 0);
 }
 
+/* A config inside the documented ranges is never refused: the close bar's
+ * range is close_after × p < 1023 × (100 − p) (at most 1022 failures
+ * allowed), checked for every close_after and percent. */
+static void test_close_bar_range(void) {
+    tripbit_config_t c = tripbit_config_default();
+    unsigned long wrong = 0, accepted = 0;
+    uint32_t ca, pc;
+
+    c.close_after = 42; c.close_max_failure_percent = 99; /* 4158 failures allowed */
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT);
+    CHECK(strcmp(tripbit_config_field(TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT),
+                 "close_max_failure_percent") == 0);
+    c.close_after = 10; /* 990 */
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_OK);
+    c.close_after = 11; /* 1089 */
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT);
+    c.close_after = 42; c.close_max_failure_percent = 96; /* 1008 */
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_OK);
+    c.close_after = 1022; c.close_max_failure_percent = 50; /* 1022 */
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_OK);
+    c.close_after = 1023; /* 1023: one too many */
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT);
+    c.close_max_failure_percent = 49; /* any close_after up to 49 % */
+    CHECK_RC(tripbit_config_check(&c), TRIPBIT_OK);
+
+    for (ca = 1; ca <= 1023; ca++) {
+        for (pc = 0; pc <= 99; pc++) {
+            tripbit_breaker_t b;
+            int in_range = (unsigned long)ca * pc < 1023ul * (100 - pc);
+            tripbit_result_t rc;
+            c.close_after = ca;
+            c.close_max_failure_percent = pc;
+            rc = tripbit_config_check(&c);
+            if (rc != (in_range ? TRIPBIT_OK : TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT)) wrong++;
+            if (rc == TRIPBIT_OK) accepted++;
+            /* init agrees with check */
+            if ((ca % 97 == 0 || pc % 33 == 0) && tripbit_breaker_init(&b, &c) != rc) wrong++;
+        }
+    }
+    CHECK(wrong == 0);
+    CHECK(accepted > 50ul * 1023ul); /* every close_after at 0..=49 %, and more */
+}
+
+/* "First field at fault" follows the one order tripbit_config_check()
+ * documents, for check and init alike, also for values too wide for the
+ * core's types: consecutive_failures, open_ticks, backoff_factor,
+ * backoff_max_level, the backoff product, close_after,
+ * close_max_failure_percent (range, then bar), probes, reserved. */
+static void test_config_fault_order(void) {
+    const tripbit_config_t d = tripbit_config_default();
+    tripbit_config_t c;
+    tripbit_breaker_t b;
+    struct { tripbit_config_t c; tripbit_result_t want; } cases[12];
+    size_t n = 0, i;
+
+    c = d; c.consecutive_failures = 0; c.open_ticks = 0; c.probes = 0;
+    cases[n].c = c; cases[n++].want = TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES;
+    c = d; c.open_ticks = 0; c.backoff_factor = 0;
+    cases[n].c = c; cases[n++].want = TRIPBIT_E_CONFIG_OPEN_TICKS;
+    c = d; c.backoff_factor = 300; c.backoff_max_level = 32;
+    cases[n].c = c; cases[n++].want = TRIPBIT_E_CONFIG_BACKOFF_FACTOR;
+    c = d; c.backoff_max_level = 1000; c.close_after = 0;
+    cases[n].c = c; cases[n++].want = TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL;
+    c = d; c.open_ticks = UINT64_MAX; c.backoff_factor = 2; c.backoff_max_level = 1; c.close_after = 0;
+    cases[n].c = c; cases[n++].want = TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW;
+    c = d; c.close_after = 70000; c.close_max_failure_percent = 100; c.probes = 300;
+    cases[n].c = c; cases[n++].want = TRIPBIT_E_CONFIG_CLOSE_AFTER;
+    c = d; c.close_max_failure_percent = 1000; c.probes = 0;
+    cases[n].c = c; cases[n++].want = TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT;
+    c = d; c.close_after = 42; c.close_max_failure_percent = 99; c.probes = 9;
+    cases[n].c = c; cases[n++].want = TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT;
+    c = d; c.probes = 300; c.reserved[0] = 1;
+    cases[n].c = c; cases[n++].want = TRIPBIT_E_CONFIG_PROBES;
+    c = d; c.probes = 3; c.close_after = 2; c.reserved[2] = 7; /* over the bar */
+    cases[n].c = c; cases[n++].want = TRIPBIT_E_CONFIG_PROBES;
+    c = d; c.reserved[1] = 1;
+    cases[n].c = c; cases[n++].want = TRIPBIT_E_CONFIG;
+    c = d; c.probes = 3; c.close_after = 2; c.close_max_failure_percent = 34; /* 2 + 1 probes */
+    cases[n].c = c; cases[n++].want = TRIPBIT_OK;
+
+    for (i = 0; i < n; i++) {
+        CHECK_RC(tripbit_config_check(&cases[i].c), cases[i].want);
+        CHECK_RC(tripbit_breaker_init(&b, &cases[i].c), cases[i].want);
+    }
+}
+
+/* Which error comes first when several are wrong (tripbit_result_t's doc):
+ * the breaker pointer (NULL, misaligned, uninit), then the other pointers
+ * in argument order, then the values (outcome, then ticket). */
+static void test_error_order(void) {
+    static tripbit_breaker_t zeroed;
+    tripbit_breaker_t b;
+    tripbit_config_t d = tripbit_config_default();
+    tripbit_ticket_t t, forged;
+    uint64_t raw[12];
+    tripbit_transition_t *mis_tr = (tripbit_transition_t *)misalign(raw);
+    tripbit_ticket_t *mis_t = (tripbit_ticket_t *)misalign(raw);
+
+    CHECK_RC(tripbit_breaker_init(&b, &d), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_acquire(&b, 0, &t, NULL), TRIPBIT_OK);
+    forged = t;
+    forged.probe = 7;
+    /* breaker first */
+    CHECK_RC(tripbit_breaker_record(NULL, NULL, 99, 0, mis_tr), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_record(&zeroed, NULL, 99, 0, mis_tr), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_breaker_acquire(&zeroed, 0, NULL, mis_tr), TRIPBIT_E_UNINIT);
+    /* then the other pointers, in argument order */
+    CHECK_RC(tripbit_breaker_record(&b, NULL, 99, 0, mis_tr), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_record(&b, mis_t, 99, 0, NULL), TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_record(&b, &forged, 99, 0, mis_tr), TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_acquire(&b, 0, NULL, mis_tr), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_acquire(&b, 0, mis_t, NULL), TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_release(&b, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_release(&b, mis_t), TRIPBIT_E_MISALIGNED);
+    /* then the values: the outcome before the ticket */
+    CHECK_RC(tripbit_breaker_record(&b, &forged, 99, 0, NULL), TRIPBIT_E_OUTCOME);
+    CHECK_RC(tripbit_breaker_record(&b, &forged, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_E_TICKET);
+    /* nothing counted by any of them */
+    CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_OK);
+}
+
+/* TRIPBIT_BREAKER_INIT / _INIT_FULL make the breaker tripbit_breaker_init()
+ * makes from the same config: the same fields, and the same behaviour. */
+static tripbit_breaker_t compiled_default = TRIPBIT_BREAKER_INIT(1000u, 3u);
+static tripbit_breaker_t compiled_full = TRIPBIT_BREAKER_INIT_FULL(1000u, 3u, 2u, 4u, 20u, 2u, 4u, 0u);
+static tripbit_breaker_t compiled_edges =
+    TRIPBIT_BREAKER_INIT_FULL(1u, 4294967295u, 8u, 10u, 99u, 2u, 31u, 5u);
+
+static int same_fields(const tripbit_breaker_t *a, const tripbit_breaker_t *b) {
+    return memcmp(a->_state, b->_state, sizeof a->_state) == 0 && a->_open_ticks == b->_open_ticks &&
+           a->_probe_ticks == b->_probe_ticks && a->_consecutive_failures == b->_consecutive_failures &&
+           a->_close_after == b->_close_after && a->_probes == b->_probes &&
+           a->_backoff_factor == b->_backoff_factor && a->_backoff_max_level == b->_backoff_max_level &&
+           a->_close_max_failure_percent == b->_close_max_failure_percent;
+}
+
+static void test_static_init_one(tripbit_breaker_t *compiled, const tripbit_config_t *c) {
+    tripbit_breaker_t run;
+    uint64_t now = 0;
+    int i;
+    CHECK_RC(tripbit_config_check(c), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_init(&run, c), TRIPBIT_OK);
+    CHECK(same_fields(compiled, &run));
+    /* The same sequence on both: trip, wait, probe, fail, backoff, probe,
+     * succeed; every result and snapshot equal. */
+    for (i = 0; i < 400; i++) {
+        tripbit_breaker_t *bs[2] = {compiled, &run};
+        tripbit_result_t rc[2];
+        tripbit_snapshot_t sn[2];
+        tripbit_ticket_t t[2];
+        int k;
+        uint32_t outcome = (i < 40 || (i / 50) % 2 == 1) ? TRIPBIT_OUTCOME_FAILURE : TRIPBIT_OUTCOME_SUCCESS;
+        for (k = 0; k < 2; k++) {
+            rc[k] = tripbit_breaker_acquire(bs[k], now, &t[k], NULL);
+            if (rc[k] == TRIPBIT_OK) rc[k] = tripbit_breaker_record(bs[k], &t[k], outcome, now, NULL);
+            CHECK_RC(tripbit_breaker_snapshot(bs[k], now, &sn[k]), TRIPBIT_OK);
+        }
+        CHECK(rc[0] == rc[1]);
+        CHECK(memcmp(&sn[0], &sn[1], sizeof sn[0]) == 0);
+        now += 7;
+    }
+}
+
+static void test_static_init(void) {
+    tripbit_config_t c = tripbit_config_default();
+    tripbit_snapshot_t s;
+    c.open_ticks = 1000; c.consecutive_failures = 3;
+    test_static_init_one(&compiled_default, &c);
+    c.probes = 2; c.close_after = 4; c.close_max_failure_percent = 20;
+    c.backoff_factor = 2; c.backoff_max_level = 4;
+    test_static_init_one(&compiled_full, &c);
+    c.open_ticks = 1; c.consecutive_failures = UINT32_MAX; c.probes = 8; c.close_after = 10;
+    c.close_max_failure_percent = 99; c.backoff_factor = 2; c.backoff_max_level = 31; c.probe_ticks = 5;
+    test_static_init_one(&compiled_edges, &c);
+    /* probe_ticks 0 is stored as open_ticks, as init does. */
+    CHECK(compiled_default._probe_ticks == 1000u && compiled_edges._probe_ticks == 5u);
+    CHECK_RC(tripbit_breaker_snapshot(&compiled_edges, 0, &s), TRIPBIT_OK);
+}
+
 int main(void) {
     test_strings();
     test_panic_boundary();
     test_config();
+    test_close_bar_range();
+    test_config_fault_order();
+    test_error_order();
+    test_static_init();
     test_init_and_uninit();
     test_trip_probe_close();
     test_probes_and_close_after();

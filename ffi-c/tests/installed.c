@@ -20,7 +20,7 @@ int main(void) {
     c.consecutive_failures = 1;
     CHECK_RC(tripbit_breaker_init(&b, &c), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_acquire(&b, 0, &t, NULL), TRIPBIT_OK);
-    CHECK_RC(tripbit_breaker_record(&b, t, TRIPBIT_OUTCOME_FAILURE, 0, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record(&b, &t, TRIPBIT_OUTCOME_FAILURE, 0, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
     return check_summary("installed");
 }

@@ -141,7 +141,7 @@ static int worker(int fd, uint64_t start) {
         if (rc != TRIPBIT_OK) {
             return 4;
         }
-        rc = tripbit_breaker_record(b, t, TRIPBIT_OUTCOME_FAILURE, tripbit_region_now(), &tr);
+        rc = tripbit_breaker_record(b, &t, TRIPBIT_OUTCOME_FAILURE, tripbit_region_now(), &tr);
         if (rc == TRIPBIT_OK) {
             counted++;
             trips += tr.occurred && tr.to == TRIPBIT_STATE_OPEN;

@@ -44,7 +44,7 @@ static void *trip_worker(void *arg) {
         acquire_rc[id] = tripbit_breaker_acquire(&breaker, 1, &tickets[id], &acquire_tr[id]);
         wait_all();
         record_tr[id].occurred = false;
-        record_rc[id] = tripbit_breaker_record(&breaker, tickets[id], TRIPBIT_OUTCOME_FAILURE,
+        record_rc[id] = tripbit_breaker_record(&breaker, &tickets[id], TRIPBIT_OUTCOME_FAILURE,
                                                2, &record_tr[id]);
         wait_all(); /* main checks */
     }
@@ -102,7 +102,7 @@ static void *probe_worker(void *arg) {
         record_tr[id].occurred = false;
         record_rc[id] = TRIPBIT_E_REJECTED;
         if (acquire_rc[id] == TRIPBIT_OK) {
-            record_rc[id] = tripbit_breaker_record(&breaker, tickets[id], TRIPBIT_OUTCOME_SUCCESS,
+            record_rc[id] = tripbit_breaker_record(&breaker, &tickets[id], TRIPBIT_OUTCOME_SUCCESS,
                                                    11, &record_tr[id]);
         }
         wait_all();
@@ -126,7 +126,7 @@ static void test_probe_race(uint32_t probes) {
         tripbit_state_t st;
         CHECK_RC(tripbit_breaker_init(&breaker, &c), TRIPBIT_OK);
         CHECK_RC(tripbit_breaker_acquire(&breaker, 0, &t, NULL), TRIPBIT_OK);
-        CHECK_RC(tripbit_breaker_record(&breaker, t, TRIPBIT_OUTCOME_FAILURE, 0, NULL), TRIPBIT_OK);
+        CHECK_RC(tripbit_breaker_record(&breaker, &t, TRIPBIT_OUTCOME_FAILURE, 0, NULL), TRIPBIT_OK);
         wait_all();
         wait_all();
         wait_all();
@@ -182,10 +182,10 @@ static void *hammer_worker(void *arg) {
             uint32_t outcome = r < 30 ? TRIPBIT_OUTCOME_FAILURE
                              : r < 95 ? TRIPBIT_OUTCOME_SUCCESS : TRIPBIT_OUTCOME_IGNORED;
             if (r == 99) {
-                rc = tripbit_breaker_release(&breaker, t);
+                rc = tripbit_breaker_release(&breaker, &t);
                 tr.occurred = false;
             } else {
-                rc = tripbit_breaker_record(&breaker, t, outcome,
+                rc = tripbit_breaker_record(&breaker, &t, outcome,
                                             atomic_load(&clock_ticks), &tr);
             }
         }
