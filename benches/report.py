@@ -122,6 +122,7 @@ class Report:
         self.threads_check = load(out / "threads.json") or {}
         self.lines: list[str] = []
         self.targets: list[tuple[str, str, str]] = []
+        self.goals: list[tuple[str, str, str]] = []
 
     # -- data -------------------------------------------------------------
 
@@ -574,6 +575,53 @@ class Report:
                 verdict(rj <= 1.5 * rz, "(more than 1.5× the raise)"),
             ))
 
+    def speed_goals(self) -> None:
+        """Issue 18's goals, each met or missed, from this run."""
+        G = self.goals
+        rj = self.added_ns("rejected", "tripbit_clock")
+        G.append((
+            "rejected `call()` costs ≤ 5 ns added",
+            f"{fmt_ns(rj)} ns",
+            verdict(None if rj is None else rj <= 5, f"by {fmt_ns((rj or 0) - 5)} ns"),
+        ))
+        for peer in PEERS:
+            theirs = self.added_ns("rejected", peer)
+            ok = None if rj is None or theirs is None else theirs >= 5 * max(rj, 0.1)
+            G.append((f"… ≥ 5× below {peer}'s rejection", ratio(theirs, rj, 0.1), verdict(ok, "(needs 5×)")))
+        for lib, label in [("tripbit_tick", "tick"), ("tripbit_clock", "`call()`")]:
+            f = self.scaling("success_window", lib)
+            raw = self.scaling("success_window", "raw")
+            G.append((
+                f"rate window, 2 threads ≥ 1.5× one thread ({label})",
+                "–" if f is None else f"{f:.2f}×" + (f" (unguarded: {raw:.2f}×)" if raw else ""),
+                verdict(None if f is None else f >= 1.5, f"by {1.5 - (f or 0):.2f}"),
+            ))
+        w = self.added_ns("success_window", "tripbit_clock")
+        G.append((
+            "rate window closed success through `call()` ≤ 3 ns added",
+            f"{fmt_ns(w)} ns",
+            verdict(None if w is None else w <= 3, f"by {fmt_ns((w or 0) - 3)} ns"),
+        ))
+        rc = self.added_ns("success_window", "recloser")
+        ok = None if w is None or rc is None else rc >= 4 * max(w, 0.1)
+        G.append(("… ≥ 4× below recloser", ratio(rc, w, 0.1), verdict(ok, "(needs 4×)")))
+        py = self.py
+        if py:
+            tb = py["libs"]["tripbit"]
+            rjp, rz = tb["rejected"]["median"], py["raise"]["median"]
+            G.append((
+                "Python rejected `cb.call(f)` ≤ 1.3× raising and catching",
+                f"{fmt_ns(rjp)} ns vs {fmt_ns(rz)} ns ({rjp / rz:.2f}×)",
+                verdict(rjp <= 1.3 * rz, "(more than 1.3×)"),
+            ))
+            t8 = tb["threads"]["ratio"]
+            dt = py.get("direct_threads", {}).get("ratio")
+            G.append((
+                "Python 8 threads ≥ 0.95× one thread (GIL baseline in brackets)",
+                f"{t8:.2f}×" + (f" ({dt:.2f}×)" if dt else ""),
+                verdict(t8 >= 0.95, f"by {0.95 - t8:.2f}"),
+            ))
+
     # -- headline -------------------------------------------------------------
 
     def headline(self) -> None:
@@ -581,13 +629,18 @@ class Report:
         self.w()
         self.w(
             "Rust: added cost per call over the unguarded call, as ns / instructions / atomic "
-            "RMWs (callgrind), and in brackets how many times tripbit's (cached tick) the peer's "
-            "added ns and instructions are. Threads: throughput with 2 threads on one breaker ÷ "
-            "with 1."
+            "RMWs (callgrind), on both paths users take: **tick** is `try_acquire(now)` / "
+            "`record(now)` with a tick the caller already has (embedded, or a cached clock); "
+            "**`call()`** is `breaker.call(|| ...)`, which reads `tripbit::clock` itself (the "
+            "coarse clock for a rejection, the precise one only where a tick is needed). "
+            "In brackets for each peer: how many times tripbit's added ns the peer's is, "
+            "against tripbit's tick path, then against its `call()` path. Threads: throughput "
+            "with 2 threads on one breaker ÷ with 1."
         )
         self.w()
-        libs = ["tripbit_tick", *PEERS]
-        self.w("| case | " + " | ".join(SHORT[lib] for lib in libs) + " |")
+        libs = ["tripbit_tick", "tripbit_clock", *PEERS]
+        heads = {"tripbit_tick": "tripbit (tick)", "tripbit_clock": "tripbit `call()`"}
+        self.w("| case | " + " | ".join(heads.get(lib, SHORT[lib]) for lib in libs) + " |")
         self.w("|---|" + "---:|" * len(libs))
         for sid, label in [
             ("success_consecutive", "closed success, consecutive"),
@@ -596,17 +649,22 @@ class Report:
             ("rejected", "rejected while open"),
             ("probe", "half-open probe"),
         ]:
-            t_ns, t_ir = self.added_ns(sid, "tripbit_tick"), self.added_ir(sid, "tripbit_tick")
+            t_ns = self.added_ns(sid, "tripbit_tick")
+            c_ns = self.added_ns(sid, "tripbit_clock")
             cells = []
             for lib in libs:
                 a_ns, a_ir = self.added_ns(sid, lib), self.added_ir(sid, lib)
                 rmw = self.rmw.get((sid, lib))
                 cell = f"{fmt_ns(a_ns)} / {fmt_ns(a_ir)} / {rmw['rmw']:.0f}" if rmw else f"{fmt_ns(a_ns)} / {fmt_ns(a_ir)}"
-                if lib != "tripbit_tick":
-                    cell += f" ({ratio(a_ns, t_ns, 0.1)}, {ratio(a_ir, t_ir, 1.0)})"
+                if lib in PEERS:
+                    cell += f" ({ratio(a_ns, t_ns, 0.1)}, {ratio(a_ns, c_ns, 0.1)})"
                 cells.append(cell)
             self.w(f"| {label} | " + " | ".join(cells) + " |")
-        for sid, label in [("success_consecutive", "2 threads ÷ 1, closed success"), ("rejected", "2 threads ÷ 1, rejected")]:
+        for sid, label in [
+            ("success_consecutive", "2 threads ÷ 1, closed success, consecutive"),
+            ("success_window", "2 threads ÷ 1, closed success, rate window"),
+            ("rejected", "2 threads ÷ 1, rejected"),
+        ]:
             cells = []
             for lib in libs:
                 f = self.scaling(sid, lib)
@@ -745,6 +803,16 @@ class Report:
         self.w(f"![ns per call per library]({chart})")
         self.w()
         self.headline()
+        self.speed_goals()
+        self.w("## Goals of issue 18 (speed where users call it)")
+        self.w()
+        self.w("| goal | measured | verdict |")
+        self.w("|---|---|---|")
+        for g in self.goals:
+            self.w(f"| {g[0]} | {g[1]} | {g[2]} |")
+        self.w()
+        goals = Path(self.out) / "goals.txt"
+        goals.write_text("".join(f"{g[2]:<10} {g[0]}: {g[1]}\n" for g in self.goals))
         self.w("## Targets of issue 8")
         self.w()
         self.w("| target | measured | verdict |")
@@ -759,14 +827,16 @@ class Report:
             "run through one library's documented call API: `tripbit::Breaker::try_acquire` / "
             "`Permit::record` with a cached tick (the embedded and hot-path use: the tick is "
             "read with one relaxed load from a clock something else keeps up to date) and "
-            "`Breaker::call` (reads `tripbit::clock::now()`, an `Instant`, twice), "
+            "`Breaker::call` (reads `tripbit::clock` only where it needs a tick: `CLOCK_MONOTONIC_COARSE` "
+            "for a rejection while the open period runs, `CLOCK_MONOTONIC` for a trip, a probe or a "
+            "time window; nothing for a closed success of either policy without a slow-call rule), "
             "`recloser::Recloser::call`, `failsafe::CircuitBreaker::call`, "
             "`circuitbreaker_rs::CircuitBreaker::call`. The guarded operation is the same "
             "`#[inline(never)]` function for all. The configurations (see `src/lib.rs`): "
             "consecutive = 3 failures in a row (recloser: `error_rate(1.0).closed_len(3)`, its "
             "closest equivalent; circuitbreaker-rs: `consecutive_failures(3)`); rate window = "
             "trip at ≥ 50 % failures over the last 100 calls once 20 are in (tripbit "
-            "`Window<10>` × `count_window(10)`, `failure_rate(50, 20)`; recloser "
+            "`Window<10>` (4 stripes) × `count_window(10)`, `failure_rate(50, 20)`; recloser "
             "`error_rate(0.5).closed_len(100)`, which needs its 100-call ring filled first; "
             "failsafe `success_rate_over_time_window(0.5, 20, 30 s)`, an EMA over 30 s; "
             "circuitbreaker-rs `failure_threshold(0.5).min_throughput(20)`, counts since the "

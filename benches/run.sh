@@ -126,4 +126,6 @@ json.dump({
 }, open(sys.argv[1], "w"), indent=1)
 PY
 "$VENV/bin/python" benches/report.py "$OUT" benches
+step "issue 18's goals, from this run"
+cat "$OUT/goals.txt" >&2
 step "done in $(($(date -u +%s) - STARTED)) s: benches/README.md, benches/chart.png (raw results in $OUT)"

@@ -238,8 +238,10 @@ impl<P: BuildTripbit + Sync, const ADVANCE: bool> Guard for TripbitTick<P, ADVAN
 }
 
 /// tripbit through its std helper `breaker.call(|| ...)`, which reads
-/// `tripbit::clock::now()` (nanoseconds, `Instant`) when the call is
-/// admitted and again when it returns.
+/// `tripbit::clock` only where the breaker needs a tick: the coarse clock
+/// for a rejection while the open period runs, the precise one for a trip,
+/// a probe or a time window, none for a closed success without a slow-call
+/// rule.
 #[derive(Debug)]
 pub struct TripbitClock<P: tripbit::Policy> {
     breaker: Breaker<P>,

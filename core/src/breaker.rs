@@ -442,18 +442,20 @@ impl<P: Policy> Breaker<P> {
         coarse: impl FnOnce() -> TickBounds,
         clock: impl FnOnce() -> u64,
     ) -> Result<Permit<'_, P>, Rejected> {
-        match self.closed_untimed() {
-            Some(cur) => Ok(Permit {
+        // Ordering: Relaxed, as in `admit`.
+        let cur = self.core.word.load(Ordering::Relaxed);
+        if self.untimed_closed(cur) {
+            return Ok(Permit {
                 breaker: self,
                 admitted: cur,
                 probe_gen: 0,
                 acquired_at: 0,
                 transition: None,
-            }),
-            None => match self.reject_coarse(coarse) {
-                Some(r) => Err(r),
-                None => self.try_acquire(clock()),
-            },
+            });
+        }
+        match self.reject_coarse(cur, coarse) {
+            Some(r) => Err(r),
+            None => self.try_acquire(clock()),
         }
     }
 
@@ -473,41 +475,60 @@ impl<P: Policy> Breaker<P> {
         coarse: impl FnOnce() -> TickBounds,
         clock: impl FnOnce() -> u64,
     ) -> Result<(Ticket, Option<Transition>), Rejected> {
-        match self.closed_untimed() {
-            Some(cur) => Ok((Ticket::admitted_on(cur, 0, 0), None)),
-            None => match self.reject_coarse(coarse) {
-                Some(r) => Err(r),
-                None => self.acquire_ticket(clock()),
-            },
+        // Ordering: Relaxed, as in `admit`.
+        let cur = self.core.word.load(Ordering::Relaxed);
+        if self.untimed_closed(cur) {
+            return Ok((Ticket::admitted_on(cur, 0, 0), None));
+        }
+        match self.reject_coarse(cur, coarse) {
+            Some(r) => Err(r),
+            None => self.acquire_ticket(clock()),
         }
     }
 
     /// The rejections that need no precise tick: forced open (none at all),
     /// and open while `coarse` proves the period is running. `None`: ask
     /// the precise clock (`acquire_slow` decides as usual).
-    #[inline]
-    fn reject_coarse(&self, coarse: impl FnOnce() -> TickBounds) -> Option<Rejected> {
-        // Ordering: Relaxed, as in `admit`; the stamp is read with Acquire
-        // in `stamp_of`.
-        let w = Word::unpack(self.core.word.load(Ordering::Relaxed));
-        match w.state {
-            State::ForcedOpen => Some(Rejected {
-                state: State::ForcedOpen,
-                retry_at: None,
-            }),
-            State::Open => {
-                let since = self.core.stamp_of(w).0?;
-                let until = since.saturating_add(self.core.params.open_ticks_at(w.level));
-                let t = coarse();
-                // lo ≤ now ≤ hi, so since ≤ now < until: `acquire_slow`
-                // would reject with this `until` (no restamp, no probe).
-                (t.lo >= since && t.hi < until).then_some(Rejected {
-                    state: State::Open,
-                    retry_at: Some(until),
-                })
+    #[inline(always)]
+    fn reject_coarse(&self, cur: u64, coarse: impl FnOnce() -> TickBounds) -> Option<Rejected> {
+        let (since, len) = if Word::raw_is_open_level0(cur) {
+            // The common case inline, as in `reject_fast`.
+            // Ordering: Acquire, pairs with the AcqRel CAS in `publish`.
+            let s = self.core.stamp.load(Ordering::Acquire);
+            if (stamp_generation(s) as u32) & GEN_MASK != Word::raw_generation(cur) {
+                return None; // not published yet: the precise path publishes
             }
-            _ => None,
-        }
+            (stamp_tick(s), self.core.params.open_ticks)
+        } else {
+            let w = Word::unpack(cur);
+            match w.state {
+                State::ForcedOpen => {
+                    return Some(Rejected {
+                        state: State::ForcedOpen,
+                        retry_at: None,
+                    });
+                }
+                State::Open => (
+                    self.core.stamp_of(w).0?,
+                    self.core.params.open_ticks_at(w.level),
+                ),
+                _ => return None,
+            }
+        };
+        let until = since.saturating_add(len);
+        let t = coarse();
+        // lo ≤ now ≤ hi, so since ≤ now < until: `acquire_slow` would
+        // reject with this `until` (no restamp, no probe).
+        (t.lo >= since && t.hi < until).then_some(Rejected {
+            state: State::Open,
+            retry_at: Some(until),
+        })
+    }
+
+    /// Whether `cur` is a closed word this policy admits on without a tick.
+    #[inline(always)]
+    fn untimed_closed(&self, cur: u64) -> bool {
+        (P::COUNTS_IN_WORD || self.policy.untimed_admission()) && Word::raw_is_closed(cur)
     }
 
     /// The closed word, when this policy admits a closed call without a

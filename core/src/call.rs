@@ -28,17 +28,9 @@ pub mod clock {
     pub use crate::types::TickBounds;
 
     #[cfg(target_os = "linux")]
-    #[allow(unsafe_code)]
-    fn read(id: libc::clockid_t) -> u64 {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid, writable timespec; both clock ids exist
-        // on every Linux since 2.6.32 (the call is checked anyway).
-        if unsafe { libc::clock_gettime(id, &mut ts) } != 0 {
-            return 0;
-        }
+    #[inline(always)]
+    fn read(id: rustix::time::ClockId) -> u64 {
+        let ts = rustix::time::clock_gettime(id);
         // Both fields are non-negative for the monotonic clocks.
         (ts.tv_sec as u64)
             .wrapping_mul(1_000_000_000)
@@ -49,7 +41,6 @@ pub mod clock {
     /// every timer tick of a running CPU, so it lags the precise one by at
     /// most one resolution; the factor 2 covers a tick that is late.
     #[cfg(target_os = "linux")]
-    #[allow(unsafe_code)]
     fn coarse_margin() -> u64 {
         use core::sync::atomic::{AtomicU64, Ordering};
         static MARGIN: AtomicU64 = AtomicU64::new(0);
@@ -59,19 +50,10 @@ pub mod clock {
         if m != 0 {
             return m;
         }
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: as in `read`.
-        let rc = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-        let res = if rc == 0 {
-            (ts.tv_sec as u64)
-                .saturating_mul(1_000_000_000)
-                .saturating_add(ts.tv_nsec as u64)
-        } else {
-            10_000_000
-        };
+        let res = rustix::time::clock_getres(rustix::time::ClockId::MonotonicCoarse);
+        let res = (res.tv_sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(res.tv_nsec as u64);
         let m = res.clamp(1, 1_000_000_000) * 2;
         // Ordering: Relaxed, as above.
         MARGIN.store(m, Ordering::Relaxed);
@@ -93,7 +75,7 @@ pub mod clock {
     pub fn now() -> u64 {
         #[cfg(target_os = "linux")]
         {
-            read(libc::CLOCK_MONOTONIC).max(1)
+            read(rustix::time::ClockId::Monotonic).max(1)
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -116,7 +98,7 @@ pub mod clock {
     pub fn coarse() -> TickBounds {
         #[cfg(target_os = "linux")]
         {
-            let lo = read(libc::CLOCK_MONOTONIC_COARSE);
+            let lo = read(rustix::time::ClockId::MonotonicCoarse);
             TickBounds {
                 lo,
                 hi: lo.saturating_add(coarse_margin()),

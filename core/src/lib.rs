@@ -1,8 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
-// `deny`, not `forbid`: the one exception is `clock`'s `clock_gettime`
-// call (std feature, Linux), allowed there and nowhere else.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
