@@ -85,6 +85,31 @@
 #define TRIPBIT_BREAKER_ALIGN 16
 
 /**
+ * `alignof` every `tripbit_window<N>_t` (64: one cache line).
+ */
+#define TRIPBIT_WINDOW_ALIGN 64
+
+/**
+ * `sizeof(tripbit_window4_t)`.
+ */
+#define TRIPBIT_WINDOW4_SIZE 256
+
+/**
+ * `sizeof(tripbit_window8_t)`.
+ */
+#define TRIPBIT_WINDOW8_SIZE 320
+
+/**
+ * `sizeof(tripbit_window16_t)`.
+ */
+#define TRIPBIT_WINDOW16_SIZE 448
+
+/**
+ * `sizeof(tripbit_window32_t)`.
+ */
+#define TRIPBIT_WINDOW32_SIZE 704
+
+/**
  * Longest breaker name in a region, in bytes (without the NUL).
  */
 #define TRIPBIT_REGION_NAME_MAX 128
@@ -191,6 +216,28 @@ enum
    * `open_ticks × backoff_factor ^ backoff_max_level` overflows 64 bits.
    */
   TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW = 108,
+  /**
+   * `tripbit_window_config_t`: `failure_percent` is 0 or above 100.
+   */
+  TRIPBIT_E_CONFIG_FAILURE_PERCENT = 109,
+  /**
+   * `tripbit_window_config_t`: `min_calls` is more than the window holds
+   * (`buckets × bucket_calls`).
+   */
+  TRIPBIT_E_CONFIG_MIN_CALLS = 110,
+  /**
+   * `tripbit_window_config_t`: `bucket_calls` is 0 or above 8191.
+   */
+  TRIPBIT_E_CONFIG_BUCKET_CALLS = 111,
+  /**
+   * `tripbit_window_config_t`: `slow_percent` is set but `slow_ticks` is 0.
+   */
+  TRIPBIT_E_CONFIG_SLOW_TICKS = 112,
+  /**
+   * `tripbit_window_config_t`: `slow_percent` is above 100, or 0 while
+   * `slow_ticks` is set.
+   */
+  TRIPBIT_E_CONFIG_SLOW_PERCENT = 113,
 };
 #ifndef __cplusplus
 typedef uint32_t tripbit_result_t;
@@ -624,6 +671,138 @@ typedef struct {
 } tripbit_snapshot_t;
 
 /**
+ * A ratio breaker's settings, filled in by C. Start from
+ * `tripbit_window_config_default()`. Durations are in ticks, the unit of
+ * your `now` values. Plain data: copy it freely; tripbit keeps no pointer
+ * to it.
+ *
+ * The window is the last `buckets × bucket_calls` calls (`buckets` is the
+ * `N` of the storage type). It trips when at least `failure_percent` % of
+ * them failed, once it holds `min_calls` calls; with a slow-call rule
+ * also when at least `slow_percent` % were slow (took `slow_ticks` or
+ * more). The ratios are checked on every failure and every slow call (a
+ * fast success never trips it).
+ */
+typedef struct {
+  /**
+   * How long the breaker stays open after tripping (≥ 1, default 30000).
+   */
+  uint64_t open_ticks;
+  /**
+   * Failure ratio that trips, in percent (1..=100, default 50).
+   */
+  uint32_t failure_percent;
+  /**
+   * Calls the window must hold before the ratios count (0, the default,
+   * means the whole window: `buckets × bucket_calls`; at most that).
+   */
+  uint32_t min_calls;
+  /**
+   * Calls per bucket (1..=8191, default 1: the window is the last
+   * `buckets` calls).
+   */
+  uint32_t bucket_calls;
+  /**
+   * Slow-call rule: percent of slow calls that trips (1..=100; 0, the
+   * default, with `slow_ticks` 0: no slow-call rule).
+   */
+  uint32_t slow_percent;
+  /**
+   * Slow-call rule: a call that took at least this many ticks is slow
+   * (≥ 1 when `slow_percent` is set; 0 with `slow_percent` 0: no rule).
+   */
+  uint64_t slow_ticks;
+  /**
+   * Concurrent half-open probes, as in `tripbit_config_t` (default 1).
+   */
+  uint32_t probes;
+  /**
+   * Half-open successes needed to close (1..=1023, default 1).
+   */
+  uint32_t close_after;
+  /**
+   * Half-open failure percent that still closes: below `failure_percent`
+   * (the close bar is stricter than the trip bar), and the ranges of
+   * `tripbit_config_t` (default 0).
+   */
+  uint32_t close_max_failure_percent;
+  /**
+   * Backoff factor per failed probe in a row (1..=255, default 1).
+   */
+  uint32_t backoff_factor;
+  /**
+   * Cap on the backoff exponent (0..=31, default 0).
+   */
+  uint32_t backoff_max_level;
+  /**
+   * The probe deadline in ticks (0, the default: `open_ticks`).
+   */
+  uint64_t probe_ticks;
+  /**
+   * Must be zero: room for settings a later version adds.
+   */
+  uint64_t reserved[4];
+} tripbit_window_config_t;
+
+/**
+ * Storage for one ratio breaker over 4 buckets (`TRIPBIT_WINDOW4_SIZE`
+ * bytes, 64-aligned): `static tripbit_window4_t w;`. Opaque; initialize it
+ * with `tripbit_window4_init()` before any other call (zeroed storage is
+ * `TRIPBIT_E_UNINIT`). Thread- and interrupt-safe like `tripbit_breaker_t`
+ * (every call but `_init`). No `_free`: it owns nothing.
+ */
+typedef struct TRIPBIT_ALIGNED(64) {
+  uint64_t _opaque[32];
+} tripbit_window4_t;
+
+/**
+ * Sliding-window totals, from `tripbit_window<N>_snapshot()`.
+ */
+typedef struct {
+  /**
+   * Calls in the window (successes and failures; ignored outcomes are
+   * not calls).
+   */
+  uint32_t calls;
+  /**
+   * Failed calls among them.
+   */
+  uint32_t failures;
+  /**
+   * Slow calls among them (successful or not).
+   */
+  uint32_t slow;
+  /**
+   * Zero: room for later counts.
+   */
+  uint32_t reserved;
+} tripbit_window_counts_t;
+
+/**
+ * Storage for one ratio breaker over 8 buckets (`TRIPBIT_WINDOW8_SIZE`
+ * bytes, 64-aligned); as `tripbit_window4_t`.
+ */
+typedef struct TRIPBIT_ALIGNED(64) {
+  uint64_t _opaque[40];
+} tripbit_window8_t;
+
+/**
+ * Storage for one ratio breaker over 16 buckets (`TRIPBIT_WINDOW16_SIZE`
+ * bytes, 64-aligned); as `tripbit_window4_t`.
+ */
+typedef struct TRIPBIT_ALIGNED(64) {
+  uint64_t _opaque[56];
+} tripbit_window16_t;
+
+/**
+ * Storage for one ratio breaker over 32 buckets (`TRIPBIT_WINDOW32_SIZE`
+ * bytes, 64-aligned); as `tripbit_window4_t`.
+ */
+typedef struct TRIPBIT_ALIGNED(64) {
+  uint64_t _opaque[88];
+} tripbit_window32_t;
+
+/**
  * The state of a 32-bit tick extender: zero it once (`= {0}` or static
  * storage), then pass it to every `tripbit_tick_extend32()` call. Plain
  * data, caller-owned.
@@ -842,6 +1021,372 @@ const char *tripbit_strerror(uint32_t result);
 const char *tripbit_config_field(uint32_t result);
 
 /**
+ * The defaults: `open_ticks` 30000, `failure_percent` 50, `min_calls` 0
+ * (the whole window), `bucket_calls` 1, no slow-call rule, `probes` 1,
+ * `close_after` 1, `close_max_failure_percent` 0, `backoff_factor` 1,
+ * `backoff_max_level` 0, `probe_ticks` 0 (= `open_ticks`). With
+ * `tripbit_window8_t`: trip at 50 % failures over the last 8 calls.
+ * Cannot fail. Thread-safe.
+ */
+tripbit_window_config_t tripbit_window_config_default(void);
+
+/**
+ * Checks `config` for a window of `buckets` buckets (4, 8, 16 or 32)
+ * without initializing anything: `TRIPBIT_OK`, the `TRIPBIT_E_CONFIG_*`
+ * code of the first field at fault, `TRIPBIT_E_CONFIG` for a `buckets`
+ * with no storage type (or nonzero `reserved` words), `TRIPBIT_E_NULL` or
+ * `TRIPBIT_E_MISALIGNED`. Does not mutate. Thread-safe.
+ *
+ * The order: `failure_percent`, `close_max_failure_percent` against it,
+ * then the fields `tripbit_config_check()` orders (`open_ticks`, backoff,
+ * `close_after`, `close_max_failure_percent`, `probes`), then
+ * `slow_ticks`, `slow_percent`, `bucket_calls`, `min_calls` (above the
+ * window), `reserved`.
+ *
+ * # Safety
+ * `config` is NULL or points to a readable `tripbit_window_config_t`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window_config_check(const tripbit_window_config_t *config,
+                                             uint32_t buckets);
+
+/**
+ * `sizeof` the storage for a window of `buckets` buckets
+ * (`TRIPBIT_WINDOW<N>_SIZE`), or 0 for a `buckets` with no storage type
+ * (only 4, 8, 16 and 32 have one). Cannot fail. Thread-safe.
+ */
+size_t tripbit_window_storage_size(uint32_t buckets);
+
+/**
+ * Initializes `w` with `config` (see `tripbit_window_config_t`): closed,
+ * an empty window. On error the storage is untouched. Returns
+ * `TRIPBIT_OK`, `TRIPBIT_E_NULL`, `TRIPBIT_E_MISALIGNED`, or the
+ * `TRIPBIT_E_CONFIG_*` code of the first field at fault (the order of
+ * `tripbit_window_config_check()`). Not thread-safe: nothing else may use
+ * this storage while it runs.
+ *
+ * # Safety
+ * `w` is NULL or points to a writable `tripbit_window4_t`; `config` is
+ * NULL or points to a readable `tripbit_window_config_t`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window4_init(tripbit_window4_t *w,
+                                      const tripbit_window_config_t *config);
+
+/**
+ * Asks to make a call at tick `now`, as `tripbit_breaker_acquire()`:
+ * `TRIPBIT_OK` (run the call, then record or release `*ticket_out`),
+ * `TRIPBIT_E_REJECTED`, `TRIPBIT_E_NULL`, `TRIPBIT_E_MISALIGNED`,
+ * `TRIPBIT_E_UNINIT`. `transition_out` may be NULL. Thread-safe.
+ *
+ * # Safety
+ * Each pointer is NULL or valid for its type (`w`: the storage).
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window4_acquire(tripbit_window4_t *w,
+                                         uint64_t now,
+                                         tripbit_ticket_t *ticket_out,
+                                         tripbit_transition_t *transition_out);
+
+/**
+ * Reports the outcome of the call admitted as `*ticket` at tick `now`
+ * (slow if `now − acquired_at ≥ slow_ticks`), as
+ * `tripbit_breaker_record()`: `TRIPBIT_OK`, `TRIPBIT_E_STALE` (not
+ * counted), `TRIPBIT_E_OUTCOME`, `TRIPBIT_E_TICKET`, `TRIPBIT_E_NULL`,
+ * `TRIPBIT_E_MISALIGNED`, `TRIPBIT_E_UNINIT`. A probe ticket counts at
+ * most once, however often it is recorded or released. Thread-safe.
+ *
+ * # Safety
+ * Each pointer is NULL or valid for its type (`w`: the storage).
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window4_record(tripbit_window4_t *w,
+                                        const tripbit_ticket_t *ticket,
+                                        uint32_t outcome,
+                                        uint64_t now,
+                                        tripbit_transition_t *transition_out);
+
+/**
+ * Gives up an admitted call without counting it, as
+ * `tripbit_breaker_release()`: `TRIPBIT_OK` (also for a stale ticket),
+ * `TRIPBIT_E_TICKET`, `TRIPBIT_E_NULL`, `TRIPBIT_E_MISALIGNED`,
+ * `TRIPBIT_E_UNINIT`. Thread-safe.
+ *
+ * # Safety
+ * Each pointer is NULL or valid for its type (`w`: the storage).
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window4_release(tripbit_window4_t *w,
+                                         const tripbit_ticket_t *ticket);
+
+/**
+ * The state at tick `now`, as `tripbit_breaker_state()`. Does not mutate;
+ * thread-safe.
+ *
+ * # Safety
+ * Each pointer is NULL or valid for its type (`w`: the storage).
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window4_state(const tripbit_window4_t *w,
+                                       uint64_t now,
+                                       tripbit_state_t *state_out);
+
+/**
+ * Counters and timestamps at tick `now` into `*snapshot_out`, as
+ * `tripbit_breaker_snapshot()`, and the window's totals into
+ * `*counts_out` (may be NULL). Does not mutate; thread-safe.
+ *
+ * # Safety
+ * Each pointer is NULL or valid for its type (`w`: the storage).
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window4_snapshot(const tripbit_window4_t *w,
+                                          uint64_t now,
+                                          tripbit_snapshot_t *snapshot_out,
+                                          tripbit_window_counts_t *counts_out);
+
+/**
+ * Back to closed with an empty window, as `tripbit_breaker_reset()`
+ * (tickets acquired before are stale). Thread-safe.
+ *
+ * # Safety
+ * Each pointer is NULL or valid for its type (`w`: the storage).
+ */
+tripbit_result_t tripbit_window4_reset(tripbit_window4_t *w,
+                                       tripbit_transition_t *transition_out);
+
+/**
+ * As `tripbit_window4_init()`, for `tripbit_window8_t` (8 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_init()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window8_init(tripbit_window8_t *w,
+                                      const tripbit_window_config_t *config);
+
+/**
+ * As `tripbit_window4_acquire()`, for `tripbit_window8_t` (8 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_acquire()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window8_acquire(tripbit_window8_t *w,
+                                         uint64_t now,
+                                         tripbit_ticket_t *ticket_out,
+                                         tripbit_transition_t *transition_out);
+
+/**
+ * As `tripbit_window4_record()`, for `tripbit_window8_t` (8 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_record()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window8_record(tripbit_window8_t *w,
+                                        const tripbit_ticket_t *ticket,
+                                        uint32_t outcome,
+                                        uint64_t now,
+                                        tripbit_transition_t *transition_out);
+
+/**
+ * As `tripbit_window4_release()`, for `tripbit_window8_t` (8 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_release()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window8_release(tripbit_window8_t *w,
+                                         const tripbit_ticket_t *ticket);
+
+/**
+ * As `tripbit_window4_state()`, for `tripbit_window8_t` (8 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_state()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window8_state(const tripbit_window8_t *w,
+                                       uint64_t now,
+                                       tripbit_state_t *state_out);
+
+/**
+ * As `tripbit_window4_snapshot()`, for `tripbit_window8_t` (8 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_snapshot()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window8_snapshot(const tripbit_window8_t *w,
+                                          uint64_t now,
+                                          tripbit_snapshot_t *snapshot_out,
+                                          tripbit_window_counts_t *counts_out);
+
+/**
+ * As `tripbit_window4_reset()`, for `tripbit_window8_t` (8 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_reset()`.
+ */
+tripbit_result_t tripbit_window8_reset(tripbit_window8_t *w,
+                                       tripbit_transition_t *transition_out);
+
+/**
+ * As `tripbit_window4_init()`, for `tripbit_window16_t` (16 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_init()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window16_init(tripbit_window16_t *w,
+                                       const tripbit_window_config_t *config);
+
+/**
+ * As `tripbit_window4_acquire()`, for `tripbit_window16_t` (16 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_acquire()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window16_acquire(tripbit_window16_t *w,
+                                          uint64_t now,
+                                          tripbit_ticket_t *ticket_out,
+                                          tripbit_transition_t *transition_out);
+
+/**
+ * As `tripbit_window4_record()`, for `tripbit_window16_t` (16 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_record()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window16_record(tripbit_window16_t *w,
+                                         const tripbit_ticket_t *ticket,
+                                         uint32_t outcome,
+                                         uint64_t now,
+                                         tripbit_transition_t *transition_out);
+
+/**
+ * As `tripbit_window4_release()`, for `tripbit_window16_t` (16 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_release()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window16_release(tripbit_window16_t *w,
+                                          const tripbit_ticket_t *ticket);
+
+/**
+ * As `tripbit_window4_state()`, for `tripbit_window16_t` (16 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_state()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window16_state(const tripbit_window16_t *w,
+                                        uint64_t now,
+                                        tripbit_state_t *state_out);
+
+/**
+ * As `tripbit_window4_snapshot()`, for `tripbit_window16_t` (16 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_snapshot()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window16_snapshot(const tripbit_window16_t *w,
+                                           uint64_t now,
+                                           tripbit_snapshot_t *snapshot_out,
+                                           tripbit_window_counts_t *counts_out);
+
+/**
+ * As `tripbit_window4_reset()`, for `tripbit_window16_t` (16 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_reset()`.
+ */
+tripbit_result_t tripbit_window16_reset(tripbit_window16_t *w,
+                                        tripbit_transition_t *transition_out);
+
+/**
+ * As `tripbit_window4_init()`, for `tripbit_window32_t` (32 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_init()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window32_init(tripbit_window32_t *w,
+                                       const tripbit_window_config_t *config);
+
+/**
+ * As `tripbit_window4_acquire()`, for `tripbit_window32_t` (32 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_acquire()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window32_acquire(tripbit_window32_t *w,
+                                          uint64_t now,
+                                          tripbit_ticket_t *ticket_out,
+                                          tripbit_transition_t *transition_out);
+
+/**
+ * As `tripbit_window4_record()`, for `tripbit_window32_t` (32 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_record()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window32_record(tripbit_window32_t *w,
+                                         const tripbit_ticket_t *ticket,
+                                         uint32_t outcome,
+                                         uint64_t now,
+                                         tripbit_transition_t *transition_out);
+
+/**
+ * As `tripbit_window4_release()`, for `tripbit_window32_t` (32 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_release()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window32_release(tripbit_window32_t *w,
+                                          const tripbit_ticket_t *ticket);
+
+/**
+ * As `tripbit_window4_state()`, for `tripbit_window32_t` (32 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_state()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window32_state(const tripbit_window32_t *w,
+                                        uint64_t now,
+                                        tripbit_state_t *state_out);
+
+/**
+ * As `tripbit_window4_snapshot()`, for `tripbit_window32_t` (32 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_snapshot()`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_window32_snapshot(const tripbit_window32_t *w,
+                                           uint64_t now,
+                                           tripbit_snapshot_t *snapshot_out,
+                                           tripbit_window_counts_t *counts_out);
+
+/**
+ * As `tripbit_window4_reset()`, for `tripbit_window32_t` (32 buckets).
+ *
+ * # Safety
+ * As `tripbit_window4_reset()`.
+ */
+tripbit_result_t tripbit_window32_reset(tripbit_window32_t *w,
+                                        tripbit_transition_t *transition_out);
+
+/**
  * Linux host builds only (not in the bare-metal library). Opens the
  * region file at `path`, creating it (mode 0600, `capacity`
  * slots) if it does not exist; an existing region must be a tripbit region
@@ -991,6 +1536,22 @@ _Static_assert(_Alignof(tripbit_breaker_t) == TRIPBIT_BREAKER_ALIGN, "tripbit_br
 typedef struct { char c; tripbit_breaker_t b; } tripbit_align_probe_t_;
 typedef char tripbit_assert_breaker_size_[(sizeof(tripbit_breaker_t) == TRIPBIT_BREAKER_SIZE) ? 1 : -1];
 typedef char tripbit_assert_breaker_align_[(offsetof(tripbit_align_probe_t_, b) == TRIPBIT_BREAKER_ALIGN) ? 1 : -1];
+#endif
+#if defined(__cplusplus) && __cplusplus >= 201103L
+static_assert(sizeof(tripbit_window4_t) == TRIPBIT_WINDOW4_SIZE, "tripbit_window4_t size");
+static_assert(sizeof(tripbit_window8_t) == TRIPBIT_WINDOW8_SIZE, "tripbit_window8_t size");
+static_assert(sizeof(tripbit_window16_t) == TRIPBIT_WINDOW16_SIZE, "tripbit_window16_t size");
+static_assert(sizeof(tripbit_window32_t) == TRIPBIT_WINDOW32_SIZE, "tripbit_window32_t size");
+static_assert(alignof(tripbit_window4_t) == TRIPBIT_WINDOW_ALIGN, "tripbit_window4_t alignment");
+#elif !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+_Static_assert(sizeof(tripbit_window4_t) == TRIPBIT_WINDOW4_SIZE, "tripbit_window4_t size");
+_Static_assert(sizeof(tripbit_window8_t) == TRIPBIT_WINDOW8_SIZE, "tripbit_window8_t size");
+_Static_assert(sizeof(tripbit_window16_t) == TRIPBIT_WINDOW16_SIZE, "tripbit_window16_t size");
+_Static_assert(sizeof(tripbit_window32_t) == TRIPBIT_WINDOW32_SIZE, "tripbit_window32_t size");
+_Static_assert(_Alignof(tripbit_window4_t) == TRIPBIT_WINDOW_ALIGN, "tripbit_window4_t alignment");
+#else
+typedef char tripbit_assert_window4_size_[(sizeof(tripbit_window4_t) == TRIPBIT_WINDOW4_SIZE) ? 1 : -1];
+typedef char tripbit_assert_window32_size_[(sizeof(tripbit_window32_t) == TRIPBIT_WINDOW32_SIZE) ? 1 : -1];
 #endif
 #endif /* TRIPBIT_H_LAYOUT_CHECKED */
 

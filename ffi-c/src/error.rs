@@ -74,14 +74,26 @@ pub enum tripbit_result_t {
     TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL = 107,
     /// `open_ticks × backoff_factor ^ backoff_max_level` overflows 64 bits.
     TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW = 108,
-    // 109..=199: reserved for future config fields.
+    /// `tripbit_window_config_t`: `failure_percent` is 0 or above 100.
+    TRIPBIT_E_CONFIG_FAILURE_PERCENT = 109,
+    /// `tripbit_window_config_t`: `min_calls` is more than the window holds
+    /// (`buckets × bucket_calls`).
+    TRIPBIT_E_CONFIG_MIN_CALLS = 110,
+    /// `tripbit_window_config_t`: `bucket_calls` is 0 or above 8191.
+    TRIPBIT_E_CONFIG_BUCKET_CALLS = 111,
+    /// `tripbit_window_config_t`: `slow_percent` is set but `slow_ticks` is 0.
+    TRIPBIT_E_CONFIG_SLOW_TICKS = 112,
+    /// `tripbit_window_config_t`: `slow_percent` is above 100, or 0 while
+    /// `slow_ticks` is set.
+    TRIPBIT_E_CONFIG_SLOW_PERCENT = 113,
+    // 114..=199: reserved for future config fields.
 }
 
 use tripbit_result_t::*;
 
 impl tripbit_result_t {
     /// Every code, in numeric order (for tests and tables).
-    pub(crate) const ALL: [tripbit_result_t; 18] = [
+    pub(crate) const ALL: [tripbit_result_t; 23] = [
         TRIPBIT_OK,
         TRIPBIT_E_NULL,
         TRIPBIT_E_MISALIGNED,
@@ -100,6 +112,11 @@ impl tripbit_result_t {
         TRIPBIT_E_CONFIG_BACKOFF_FACTOR,
         TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL,
         TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW,
+        TRIPBIT_E_CONFIG_FAILURE_PERCENT,
+        TRIPBIT_E_CONFIG_MIN_CALLS,
+        TRIPBIT_E_CONFIG_BUCKET_CALLS,
+        TRIPBIT_E_CONFIG_SLOW_TICKS,
+        TRIPBIT_E_CONFIG_SLOW_PERCENT,
     ];
 
     /// The code for a raw number, if it is one.
@@ -127,7 +144,13 @@ impl tripbit_result_t {
             ConfigError::BackoffFactor => TRIPBIT_E_CONFIG_BACKOFF_FACTOR,
             ConfigError::BackoffLevel => TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL,
             ConfigError::BackoffOverflow => TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW,
-            // The window/slow-call policies are not reachable from C, and
+            ConfigError::FailurePercent => TRIPBIT_E_CONFIG_FAILURE_PERCENT,
+            ConfigError::MinCalls => TRIPBIT_E_CONFIG_MIN_CALLS,
+            ConfigError::WindowBucket => TRIPBIT_E_CONFIG_BUCKET_CALLS,
+            ConfigError::SlowTicks => TRIPBIT_E_CONFIG_SLOW_TICKS,
+            ConfigError::SlowPercent => TRIPBIT_E_CONFIG_SLOW_PERCENT,
+            // `probe_ticks` 0 is mapped to `open_ticks`, the policy and the
+            // window length are fixed by the function called; and
             // `ConfigError` is non-exhaustive.
             _ => TRIPBIT_E_CONFIG,
         }
@@ -168,6 +191,17 @@ impl tripbit_result_t {
             TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW => {
                 c"open_ticks x backoff_factor^backoff_max_level overflows 64-bit ticks"
             }
+            TRIPBIT_E_CONFIG_FAILURE_PERCENT => c"failure_percent must be 1..=100",
+            TRIPBIT_E_CONFIG_MIN_CALLS => {
+                c"min_calls must be at most the calls the window holds (buckets x bucket_calls)"
+            }
+            TRIPBIT_E_CONFIG_BUCKET_CALLS => c"bucket_calls must be 1..=8191",
+            TRIPBIT_E_CONFIG_SLOW_TICKS => {
+                c"slow_ticks must be at least 1 when slow_percent is set"
+            }
+            TRIPBIT_E_CONFIG_SLOW_PERCENT => {
+                c"slow_percent must be 1..=100 when slow_ticks is set"
+            }
         }
     }
 
@@ -182,6 +216,11 @@ impl tripbit_result_t {
             TRIPBIT_E_CONFIG_BACKOFF_FACTOR => Some(c"backoff_factor"),
             TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL => Some(c"backoff_max_level"),
             TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW => Some(c"backoff_factor"),
+            TRIPBIT_E_CONFIG_FAILURE_PERCENT => Some(c"failure_percent"),
+            TRIPBIT_E_CONFIG_MIN_CALLS => Some(c"min_calls"),
+            TRIPBIT_E_CONFIG_BUCKET_CALLS => Some(c"bucket_calls"),
+            TRIPBIT_E_CONFIG_SLOW_TICKS => Some(c"slow_ticks"),
+            TRIPBIT_E_CONFIG_SLOW_PERCENT => Some(c"slow_percent"),
             _ => None,
         }
     }
@@ -222,7 +261,7 @@ mod tests {
     #[test]
     fn numbers_are_stable() {
         // NB: sync with the table in README.md and tests/api.c.
-        let expected: [(tripbit_result_t, u32); 18] = [
+        let expected: [(tripbit_result_t, u32); 23] = [
             (TRIPBIT_OK, 0),
             (TRIPBIT_E_NULL, 1),
             (TRIPBIT_E_MISALIGNED, 2),
@@ -241,6 +280,11 @@ mod tests {
             (TRIPBIT_E_CONFIG_BACKOFF_FACTOR, 106),
             (TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL, 107),
             (TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW, 108),
+            (TRIPBIT_E_CONFIG_FAILURE_PERCENT, 109),
+            (TRIPBIT_E_CONFIG_MIN_CALLS, 110),
+            (TRIPBIT_E_CONFIG_BUCKET_CALLS, 111),
+            (TRIPBIT_E_CONFIG_SLOW_TICKS, 112),
+            (TRIPBIT_E_CONFIG_SLOW_PERCENT, 113),
         ];
         for (i, (code, n)) in expected.into_iter().enumerate() {
             assert_eq!(code as u32, n);

@@ -7,6 +7,8 @@
 //! - `panic.rs`: the panic boundary and the pointer checks;
 //! - `types.rs`: config, ticket, transition, snapshot, state and outcome;
 //! - `breaker.rs`: `tripbit_breaker_t` and its functions;
+//! - `ratio.rs`: `tripbit_window<N>_t`, the ratio policy (`Breaker<Window<N, 1>>`)
+//!   for N = 4, 8, 16, 32, and its functions;
 //! - `ticks.rs`: `tripbit_tick32_t`, wrapping 32-bit HAL ticks extended to 64 bits;
 //! - `region.rs` (Linux, `std`): `tripbit_region_t`, breakers shared by
 //!   every process on the host through a region file (`tripbit-shm`).
@@ -17,6 +19,7 @@
 mod breaker;
 mod error;
 mod panic;
+mod ratio;
 #[cfg(all(feature = "std", target_os = "linux"))]
 mod region;
 mod ticks;
@@ -30,6 +33,9 @@ pub use region::{
     tripbit_region_open, tripbit_region_remove, tripbit_region_result_t, tripbit_region_strerror,
     tripbit_region_t,
 };
+// Every `tripbit_window<N>_*` function and type (28 functions: one set
+// per storage size).
+pub use ratio::*;
 pub use ticks::{tripbit_tick_extend32, tripbit_tick32_t};
 pub use types::{
     tripbit_config_check, tripbit_config_default, tripbit_config_t, tripbit_outcome_t,

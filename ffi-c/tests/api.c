@@ -41,7 +41,7 @@ static tripbit_state_t state_at(const tripbit_breaker_t *b, uint64_t now) {
 
 static void test_strings(void) {
     static const uint32_t codes[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 100, 101, 102, 103,
-                                     104, 105, 106, 107, 108};
+                                     104, 105, 106, 107, 108, 109, 110, 111, 112, 113};
     size_t i;
     const char *v = tripbit_version();
     CHECK(v != NULL && strcmp(v, "0.2.0") == 0);
@@ -741,6 +741,17 @@ static int same_fields(const tripbit_breaker_t *a, const tripbit_breaker_t *b) {
            a->_close_max_failure_percent == b->_close_max_failure_percent;
 }
 
+/* Field by field (the struct has padding bytes, which nobody writes). */
+static int same_snapshot(const tripbit_snapshot_t *a, const tripbit_snapshot_t *b) {
+    return a->opened_at == b->opened_at && a->open_until == b->open_until && a->state == b->state &&
+           a->stored_state == b->stored_state && a->generation == b->generation &&
+           a->consecutive_failures == b->consecutive_failures &&
+           a->probes_in_flight == b->probes_in_flight && a->probe_successes == b->probe_successes &&
+           a->probe_failures == b->probe_failures && a->backoff_level == b->backoff_level &&
+           a->open == b->open && a->opened_by_trial == b->opened_by_trial &&
+           a->probe_deadline == b->probe_deadline;
+}
+
 static void test_static_init_one(tripbit_breaker_t *compiled, const tripbit_config_t *c) {
     tripbit_breaker_t run;
     uint64_t now = 0;
@@ -763,7 +774,7 @@ static void test_static_init_one(tripbit_breaker_t *compiled, const tripbit_conf
             CHECK_RC(tripbit_breaker_snapshot(bs[k], now, &sn[k]), TRIPBIT_OK);
         }
         CHECK(rc[0] == rc[1]);
-        CHECK(memcmp(&sn[0], &sn[1], sizeof sn[0]) == 0);
+        CHECK(same_snapshot(&sn[0], &sn[1]));
         now += 7;
     }
 }
@@ -784,6 +795,300 @@ static void test_static_init(void) {
     CHECK_RC(tripbit_breaker_snapshot(&compiled_edges, 0, &s), TRIPBIT_OK);
 }
 
+/* ---- the ratio policy: tripbit_window<N>_t ---- */
+
+/* One guarded call on an 8-bucket window: acquire at `now`, record at
+ * `now + took`. Returns the acquire's result. */
+static tripbit_result_t wcall8(tripbit_window8_t *w, uint64_t now, uint64_t took, uint32_t outcome,
+                               tripbit_transition_t *tr) {
+    tripbit_ticket_t t;
+    tripbit_result_t rc = tripbit_window8_acquire(w, now, &t, NULL);
+    if (rc != TRIPBIT_OK) return rc;
+    CHECK_RC(tripbit_window8_record(w, &t, outcome, now + took, tr), TRIPBIT_OK);
+    return TRIPBIT_OK;
+}
+
+static void test_window_sizes_and_configs(void) {
+    static tripbit_window8_t zeroed;
+    tripbit_window8_t w;
+    tripbit_window_config_t d = tripbit_window_config_default(), c;
+    tripbit_ticket_t t;
+    tripbit_state_t st;
+    uint64_t raw[TRIPBIT_WINDOW8_SIZE / 8 + 16];
+    tripbit_window8_t *mis = (tripbit_window8_t *)misalign(raw);
+
+    CHECK(sizeof(tripbit_window4_t) == TRIPBIT_WINDOW4_SIZE && sizeof(tripbit_window8_t) == TRIPBIT_WINDOW8_SIZE);
+    CHECK(sizeof(tripbit_window16_t) == TRIPBIT_WINDOW16_SIZE && sizeof(tripbit_window32_t) == TRIPBIT_WINDOW32_SIZE);
+    CHECK(tripbit_window_storage_size(4) == sizeof(tripbit_window4_t));
+    CHECK(tripbit_window_storage_size(8) == sizeof(tripbit_window8_t));
+    CHECK(tripbit_window_storage_size(16) == sizeof(tripbit_window16_t));
+    CHECK(tripbit_window_storage_size(32) == sizeof(tripbit_window32_t));
+    CHECK(tripbit_window_storage_size(0) == 0 && tripbit_window_storage_size(5) == 0 &&
+          tripbit_window_storage_size(64) == 0);
+    CHECK(d.failure_percent == 50 && d.min_calls == 0 && d.bucket_calls == 1 && d.slow_ticks == 0);
+    CHECK(d.probes == 1 && d.close_after == 1 && d.backoff_factor == 1 && d.reserved[3] == 0);
+
+    CHECK_RC(tripbit_window_config_check(&d, 4), TRIPBIT_OK);
+    CHECK_RC(tripbit_window_config_check(&d, 32), TRIPBIT_OK);
+    CHECK_RC(tripbit_window_config_check(&d, 5), TRIPBIT_E_CONFIG); /* no storage type */
+    CHECK_RC(tripbit_window_config_check(NULL, 8), TRIPBIT_E_NULL);
+    memcpy(misalign(raw), &d, sizeof d);
+    CHECK_RC(tripbit_window_config_check((const tripbit_window_config_t *)misalign(raw), 8),
+             TRIPBIT_E_MISALIGNED);
+
+    /* One code per bad field, the same from check and init, the storage
+     * untouched on error. */
+#define WCFG(field, value, want)                                               \
+    do {                                                                       \
+        c = d; c.field = (value);                                              \
+        CHECK_RC(tripbit_window_config_check(&c, 8), want);                    \
+        memset(&w, SENTINEL, sizeof w);                                        \
+        CHECK_RC(tripbit_window8_init(&w, &c), want);                          \
+        if ((want) != TRIPBIT_OK) CHECK(all_bytes(&w, sizeof w, SENTINEL));    \
+    } while (0)
+    WCFG(failure_percent, 0, TRIPBIT_E_CONFIG_FAILURE_PERCENT);
+    WCFG(failure_percent, 101, TRIPBIT_E_CONFIG_FAILURE_PERCENT);
+    WCFG(failure_percent, 256 + 50, TRIPBIT_E_CONFIG_FAILURE_PERCENT); /* would truncate to 50 */
+    WCFG(failure_percent, 100, TRIPBIT_OK);
+    WCFG(min_calls, 9, TRIPBIT_E_CONFIG_MIN_CALLS); /* the window holds 8 */
+    WCFG(min_calls, 8, TRIPBIT_OK);
+    WCFG(bucket_calls, 0, TRIPBIT_E_CONFIG_BUCKET_CALLS);
+    WCFG(bucket_calls, 8192, TRIPBIT_E_CONFIG_BUCKET_CALLS);
+    WCFG(bucket_calls, 8191, TRIPBIT_OK);
+    WCFG(slow_percent, 10, TRIPBIT_E_CONFIG_SLOW_TICKS); /* slow_ticks 0 */
+    WCFG(slow_ticks, 5, TRIPBIT_E_CONFIG_SLOW_PERCENT); /* slow_percent 0 */
+    WCFG(close_max_failure_percent, 50, TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT); /* not below 50 */
+    WCFG(close_max_failure_percent, 49, TRIPBIT_OK);
+    WCFG(open_ticks, 0, TRIPBIT_E_CONFIG_OPEN_TICKS);
+    WCFG(probes, 2, TRIPBIT_E_CONFIG_PROBES);
+    WCFG(backoff_factor, 0, TRIPBIT_E_CONFIG_BACKOFF_FACTOR);
+    WCFG(reserved[0], 1, TRIPBIT_E_CONFIG);
+#undef WCFG
+    c = d; c.slow_ticks = 5; c.slow_percent = 101;
+    CHECK_RC(tripbit_window_config_check(&c, 8), TRIPBIT_E_CONFIG_SLOW_PERCENT);
+    /* the documented order: failure_percent first, min_calls after the rest */
+    c = d; c.failure_percent = 0; c.open_ticks = 0; c.bucket_calls = 0;
+    CHECK_RC(tripbit_window_config_check(&c, 8), TRIPBIT_E_CONFIG_FAILURE_PERCENT);
+    c = d; c.open_ticks = 0; c.bucket_calls = 0;
+    CHECK_RC(tripbit_window_config_check(&c, 8), TRIPBIT_E_CONFIG_OPEN_TICKS);
+    c = d; c.min_calls = 100; c.bucket_calls = 0;
+    CHECK_RC(tripbit_window_config_check(&c, 8), TRIPBIT_E_CONFIG_BUCKET_CALLS);
+    c = d; c.min_calls = 100; c.reserved[2] = 1;
+    CHECK_RC(tripbit_window_config_check(&c, 8), TRIPBIT_E_CONFIG_MIN_CALLS);
+    CHECK(strcmp(tripbit_config_field(TRIPBIT_E_CONFIG_MIN_CALLS), "min_calls") == 0);
+    CHECK(strcmp(tripbit_config_field(TRIPBIT_E_CONFIG_BUCKET_CALLS), "bucket_calls") == 0);
+
+    /* Pointers: NULL, misaligned, never initialized. */
+    CHECK_RC(tripbit_window8_init(NULL, &d), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_window8_init(&w, NULL), TRIPBIT_E_NULL);
+    memset(raw, SENTINEL, sizeof raw);
+    CHECK_RC(tripbit_window8_init(mis, &d), TRIPBIT_E_MISALIGNED);
+    CHECK(all_bytes(raw, sizeof raw, SENTINEL));
+    CHECK_RC(tripbit_window8_acquire(&zeroed, 0, &t, NULL), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_window8_record(&zeroed, &t, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_window8_release(&zeroed, &t), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_window8_state(&zeroed, 0, &st), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_window8_reset(&zeroed, NULL), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_window8_acquire(NULL, 0, &t, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_window8_acquire(mis, 0, &t, NULL), TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_window8_init(&w, &d), TRIPBIT_OK);
+    CHECK_RC(tripbit_window8_acquire(&w, 0, NULL, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_window8_state(&w, 0, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_window8_record(&w, NULL, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_window8_acquire(&w, 0, &t, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_window8_record(&w, &t, 7, 0, NULL), TRIPBIT_E_OUTCOME);
+    t.probe = 3;
+    CHECK_RC(tripbit_window8_record(&w, &t, TRIPBIT_OUTCOME_SUCCESS, 0, NULL), TRIPBIT_E_TICKET);
+    CHECK_RC(tripbit_window8_release(&w, &t), TRIPBIT_E_TICKET);
+
+    /* Random storage: a definite answer every time, never a panic. */
+    {
+        unsigned seed = 4242;
+        int detected = 0, bad = 0, k;
+        size_t b;
+        for (k = 0; k < 5000; k++) {
+            unsigned char *p = (unsigned char *)&w;
+            tripbit_result_t rc;
+            for (b = 0; b < sizeof w; b++) p[b] = (unsigned char)rand_r(&seed);
+            rc = tripbit_window8_acquire(&w, (uint64_t)k, &t, NULL);
+            if (rc == TRIPBIT_E_UNINIT) detected++;
+            else if (rc != TRIPBIT_OK && rc != TRIPBIT_E_REJECTED) bad++;
+            else if (rc == TRIPBIT_OK &&
+                     tripbit_window8_record(&w, &t, TRIPBIT_OUTCOME_FAILURE, (uint64_t)k, NULL) == TRIPBIT_E_PANIC)
+                bad++;
+        }
+        CHECK(bad == 0);
+        CHECK(detected == 5000);
+    }
+}
+
+/* Trip at 50 % failures over the last 8 calls; recovery; the window is
+ * the last 8 calls, not all of them. */
+static void test_window_trip_and_recover(void) {
+    tripbit_window8_t w;
+    tripbit_window_config_t c = tripbit_window_config_default();
+    tripbit_transition_t tr;
+    tripbit_snapshot_t s;
+    tripbit_window_counts_t n;
+    tripbit_ticket_t t, t2;
+    uint64_t now = 0;
+    int i;
+
+    c.open_ticks = 100;
+    CHECK_RC(tripbit_window8_init(&w, &c), TRIPBIT_OK);
+    /* Fewer calls than the window (min_calls 0 = all 8): 3 failures out
+     * of 3 do not trip. */
+    for (i = 0; i < 3; i++) CHECK_RC(wcall8(&w, now++, 0, TRIPBIT_OUTCOME_FAILURE, &tr), TRIPBIT_OK);
+    CHECK(!tr.occurred);
+    /* 5 successes: 3 / 8 failed. */
+    for (i = 0; i < 5; i++) CHECK_RC(wcall8(&w, now++, 0, TRIPBIT_OUTCOME_SUCCESS, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_window8_snapshot(&w, now, &s, &n), TRIPBIT_OK);
+    CHECK(n.calls == 8 && n.failures == 3 && n.slow == 0 && s.state == TRIPBIT_STATE_CLOSED);
+    /* The window is the last 8 calls: each new failure pushes an old call
+     * out. Call 9 (F) pushes out call 1 (F): F F S S S S S F, still 3 / 8;
+     * call 10 (F): F S S S S S F F, 3 / 8; call 11 (F): S S S S S F F F,
+     * 3 / 8 (three failures have left); call 12 (F): S S S S F F F F =
+     * 4 / 8 = 50 %: open, on the failure that reaches it. */
+    for (i = 9; i <= 11; i++) {
+        CHECK_RC(wcall8(&w, now++, 0, TRIPBIT_OUTCOME_FAILURE, &tr), TRIPBIT_OK);
+        CHECK(!tr.occurred);
+        CHECK_RC(tripbit_window8_snapshot(&w, now, &s, &n), TRIPBIT_OK);
+        CHECK(n.calls == 8 && n.failures == 3);
+    }
+    CHECK_RC(wcall8(&w, now++, 0, TRIPBIT_OUTCOME_FAILURE, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.from == TRIPBIT_STATE_CLOSED && tr.to == TRIPBIT_STATE_OPEN);
+    CHECK_RC(wcall8(&w, now, 0, TRIPBIT_OUTCOME_SUCCESS, NULL), TRIPBIT_E_REJECTED);
+    CHECK_RC(tripbit_window8_snapshot(&w, now, &s, NULL), TRIPBIT_OK);
+    CHECK(s.state == TRIPBIT_STATE_OPEN && s.open && s.open_until == s.opened_at + 100);
+
+    /* Recovery: after the open period one probe; its success closes, with
+     * an empty window (a new generation). */
+    now = s.open_until;
+    CHECK_RC(tripbit_window8_acquire(&w, now, &t, &tr), TRIPBIT_OK);
+    CHECK(t.probe == 1 && tr.occurred && tr.to == TRIPBIT_STATE_HALF_OPEN);
+    CHECK_RC(tripbit_window8_acquire(&w, now, &t2, NULL), TRIPBIT_E_REJECTED); /* one probe slot */
+    CHECK_RC(tripbit_window8_snapshot(&w, now, &s, NULL), TRIPBIT_OK);
+    CHECK(s.state == TRIPBIT_STATE_HALF_OPEN && s.probes_in_flight == 1);
+    CHECK_RC(tripbit_window8_record(&w, &t, TRIPBIT_OUTCOME_SUCCESS, now + 1, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.from == TRIPBIT_STATE_HALF_OPEN && tr.to == TRIPBIT_STATE_CLOSED);
+    CHECK_RC(tripbit_window8_snapshot(&w, now + 1, &s, &n), TRIPBIT_OK);
+    CHECK(s.state == TRIPBIT_STATE_CLOSED && n.calls == 0 && n.failures == 0);
+    /* a failure right after closing is 1 call: below min_calls, no trip */
+    CHECK_RC(wcall8(&w, now + 2, 0, TRIPBIT_OUTCOME_FAILURE, &tr), TRIPBIT_OK);
+    CHECK(!tr.occurred);
+}
+
+/* Replayed probe tickets count once; recorded, released, recorded again. */
+static void test_window_replays_and_reset(void) {
+    tripbit_window8_t w;
+    tripbit_window_config_t c = tripbit_window_config_default();
+    tripbit_transition_t tr;
+    tripbit_snapshot_t s;
+    tripbit_window_counts_t n;
+    tripbit_ticket_t p1, p2, p3, x;
+    int i;
+
+    c.open_ticks = 100;
+    c.min_calls = 2;
+    c.probes = 2;
+    c.close_after = 2;
+    c.probe_ticks = 1000;
+    CHECK_RC(tripbit_window8_init(&w, &c), TRIPBIT_OK);
+    CHECK_RC(wcall8(&w, 0, 0, TRIPBIT_OUTCOME_FAILURE, &tr), TRIPBIT_OK);
+    CHECK(!tr.occurred); /* 1 call < min_calls 2 */
+    CHECK_RC(wcall8(&w, 0, 0, TRIPBIT_OUTCOME_FAILURE, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
+    CHECK_RC(tripbit_window8_acquire(&w, 100, &p1, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_window8_acquire(&w, 100, &p2, NULL), TRIPBIT_OK);
+    CHECK(p1.probe == 1 && p2.probe == 1 && p1.slot != p2.slot);
+    /* released twice: frees its slot once, so no third probe while p2 runs */
+    CHECK_RC(tripbit_window8_release(&w, &p1), TRIPBIT_OK);
+    CHECK_RC(tripbit_window8_release(&w, &p1), TRIPBIT_OK);
+    CHECK_RC(tripbit_window8_acquire(&w, 101, &p3, NULL), TRIPBIT_E_REJECTED);
+    /* recorded twice, then released: counted once */
+    CHECK_RC(tripbit_window8_record(&w, &p2, TRIPBIT_OUTCOME_SUCCESS, 102, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_window8_record(&w, &p2, TRIPBIT_OUTCOME_SUCCESS, 102, &tr), TRIPBIT_E_STALE);
+    CHECK_RC(tripbit_window8_release(&w, &p2), TRIPBIT_OK);
+    CHECK_RC(tripbit_window8_record(&w, &p1, TRIPBIT_OUTCOME_SUCCESS, 102, &tr), TRIPBIT_E_STALE);
+    CHECK_RC(tripbit_window8_snapshot(&w, 102, &s, NULL), TRIPBIT_OK);
+    CHECK(s.state == TRIPBIT_STATE_HALF_OPEN && s.probe_successes == 1 && s.probes_in_flight == 0);
+    /* the second success of a new round closes */
+    CHECK_RC(tripbit_window8_acquire(&w, 103, &p3, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_window8_record(&w, &p3, TRIPBIT_OUTCOME_SUCCESS, 103, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_CLOSED);
+    CHECK_RC(tripbit_window8_snapshot(&w, 103, &s, &n), TRIPBIT_OK);
+    CHECK(n.calls == 0 && n.failures == 0); /* closing starts an empty window */
+
+    /* reset: an empty window, and tickets from before are stale */
+    for (i = 0; i < 3; i++) CHECK_RC(wcall8(&w, 110, 0, TRIPBIT_OUTCOME_SUCCESS, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_window8_acquire(&w, 111, &x, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_window8_reset(&w, &tr), TRIPBIT_OK);
+    CHECK_RC(tripbit_window8_record(&w, &x, TRIPBIT_OUTCOME_FAILURE, 111, NULL), TRIPBIT_E_STALE);
+    CHECK_RC(tripbit_window8_snapshot(&w, 111, &s, &n), TRIPBIT_OK);
+    CHECK(n.calls == 0 && s.state == TRIPBIT_STATE_CLOSED);
+}
+
+/* The slow-call rule: calls that take slow_ticks or more count as slow. */
+static void test_window_slow_calls(void) {
+    tripbit_window8_t w;
+    tripbit_window_config_t c = tripbit_window_config_default();
+    tripbit_transition_t tr;
+    tripbit_window_counts_t n;
+    tripbit_snapshot_t s;
+    int i;
+
+    c.failure_percent = 100;
+    c.slow_ticks = 10;
+    c.slow_percent = 75;
+    c.min_calls = 4;
+    CHECK_RC(tripbit_window8_init(&w, &c), TRIPBIT_OK);
+    CHECK_RC(wcall8(&w, 0, 9, TRIPBIT_OUTCOME_SUCCESS, &tr), TRIPBIT_OK);  /* fast */
+    for (i = 0; i < 2; i++) CHECK_RC(wcall8(&w, 20, 10, TRIPBIT_OUTCOME_SUCCESS, &tr), TRIPBIT_OK);
+    CHECK(!tr.occurred);
+    CHECK_RC(tripbit_window8_snapshot(&w, 40, &s, &n), TRIPBIT_OK);
+    CHECK(n.calls == 3 && n.slow == 2 && n.failures == 0);
+    CHECK_RC(wcall8(&w, 40, 50, TRIPBIT_OUTCOME_SUCCESS, &tr), TRIPBIT_OK); /* 3 / 4 slow */
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
+}
+
+/* The other sizes: the same API, each on its own storage. */
+static void test_window_other_sizes(void) {
+    tripbit_window4_t w4;
+    tripbit_window16_t w16;
+    tripbit_window32_t w32;
+    tripbit_window_config_t c = tripbit_window_config_default();
+    tripbit_ticket_t t;
+    tripbit_transition_t tr;
+    tripbit_state_t st;
+    tripbit_snapshot_t s;
+    tripbit_window_counts_t n;
+    int i;
+
+    c.open_ticks = 50;
+    CHECK_RC(tripbit_window4_init(&w4, &c), TRIPBIT_OK);
+    CHECK_RC(tripbit_window16_init(&w16, &c), TRIPBIT_OK);
+    CHECK_RC(tripbit_window32_init(&w32, &c), TRIPBIT_OK);
+    /* all failures: each trips when its whole window (4, 16, 32) is in */
+#define FILL(W, w, ncalls)                                                                      \
+    for (i = 0; i < (ncalls); i++) {                                                            \
+        CHECK_RC(W##_acquire(&w, (uint64_t)i, &t, NULL), TRIPBIT_OK);                          \
+        CHECK_RC(W##_record(&w, &t, TRIPBIT_OUTCOME_FAILURE, (uint64_t)i, &tr), TRIPBIT_OK);    \
+        CHECK(tr.occurred == (i == (ncalls) - 1));                                              \
+    }                                                                                          \
+    CHECK_RC(W##_state(&w, (uint64_t)(ncalls), &st), TRIPBIT_OK);                               \
+    CHECK(st == TRIPBIT_STATE_OPEN);                                                           \
+    CHECK_RC(W##_snapshot(&w, (uint64_t)(ncalls), &s, &n), TRIPBIT_OK);                         \
+    CHECK(s.state == TRIPBIT_STATE_OPEN && n.calls == 0);                                      \
+    CHECK_RC(W##_acquire(&w, (uint64_t)(ncalls), &t, NULL), TRIPBIT_E_REJECTED);                \
+    CHECK_RC(W##_reset(&w, NULL), TRIPBIT_OK);                                                 \
+    CHECK_RC(W##_acquire(&w, 1000, &t, NULL), TRIPBIT_OK);                                     \
+    CHECK_RC(W##_release(&w, &t), TRIPBIT_OK)
+    FILL(tripbit_window4, w4, 4);
+    FILL(tripbit_window16, w16, 16);
+    FILL(tripbit_window32, w32, 32);
+#undef FILL
+}
+
 int main(void) {
     test_strings();
     test_panic_boundary();
@@ -800,5 +1105,10 @@ int main(void) {
     test_operator_actions();
     test_ticket_replays();
     test_tick32();
+    test_window_sizes_and_configs();
+    test_window_trip_and_recover();
+    test_window_replays_and_reset();
+    test_window_slow_calls();
+    test_window_other_sizes();
     return check_summary("api");
 }
