@@ -480,9 +480,11 @@ typedef struct TRIPBIT_ALIGNED(16) {
    */
   uint8_t _pad[6];
   /**
-   * Private: padding (zero).
+   * Private: the init mark (`mark_of` the settings), in bytes the
+   * breaker leaves unused (its tail padding): lets every call skip the
+   * full range check of the settings.
    */
-  uint64_t _pad_tail;
+  uint64_t _mark;
 } tripbit_breaker_t;
 
 /**
@@ -1610,9 +1612,13 @@ template <bool tripbit_ok_> struct tripbit_static_check_ {
 #endif
 #endif
 
+/* The init mark of the stored settings (ffi-c/src/breaker.rs, mark_of):
+ * lets every call skip the full range check of marked storage. */
+#define TRIPBIT_MARK_(o, pt, n, ca, pr, bf, bl, pc) ((((unsigned long long)(0x74726970u ^ (uint32_t)((unsigned long long)(o) >> 32) ^ (uint32_t)(pt) ^ ((uint32_t)(uint16_t)(ca) | ((uint32_t)(uint8_t)(pr) << 16) | ((uint32_t)(uint8_t)(bf) << 24)))) << 32) | (unsigned long long)(0x62697421u ^ (uint32_t)(o) ^ (uint32_t)((unsigned long long)(pt) >> 32) ^ (uint32_t)(n) ^ ((uint32_t)(uint8_t)(bl) | ((uint32_t)(uint8_t)(pc) << 8))))
+
 /* The initializer itself: the breaker's fields in layout order (the state
  * words zero, as in every new breaker; probe_ticks 0 means open_ticks). */
-#define TRIPBIT_BREAKER_INIT_FULL(open_ticks, consecutive_failures, probes, close_after, close_max_failure_percent, backoff_factor, backoff_max_level, probe_ticks) { { 0u, 0u, 0u }, (uint64_t)(open_ticks) TRIPBIT_BREAKER_RULES_(TRIPBIT_CHECK_EXPR_, open_ticks, consecutive_failures, probes, close_after, close_max_failure_percent, backoff_factor, backoff_max_level), (uint64_t)((probe_ticks) ? (probe_ticks) : (open_ticks)), (uint32_t)(consecutive_failures), (uint16_t)(close_after), (uint8_t)(probes), (uint8_t)(backoff_factor), (uint8_t)(backoff_max_level), (uint8_t)(close_max_failure_percent), { 0u, 0u, 0u, 0u, 0u, 0u }, 0u }
+#define TRIPBIT_BREAKER_INIT_FULL(open_ticks, consecutive_failures, probes, close_after, close_max_failure_percent, backoff_factor, backoff_max_level, probe_ticks) { { 0u, 0u, 0u }, (uint64_t)(open_ticks) TRIPBIT_BREAKER_RULES_(TRIPBIT_CHECK_EXPR_, open_ticks, consecutive_failures, probes, close_after, close_max_failure_percent, backoff_factor, backoff_max_level), (uint64_t)((probe_ticks) ? (probe_ticks) : (open_ticks)), (uint32_t)(consecutive_failures), (uint16_t)(close_after), (uint8_t)(probes), (uint8_t)(backoff_factor), (uint8_t)(backoff_max_level), (uint8_t)(close_max_failure_percent), { 0u, 0u, 0u, 0u, 0u, 0u }, (uint64_t)TRIPBIT_MARK_(open_ticks, (probe_ticks) ? (probe_ticks) : (open_ticks), consecutive_failures, close_after, probes, backoff_factor, backoff_max_level, close_max_failure_percent) }
 
 /* The defaults for everything but the open period and the trip threshold. */
 #define TRIPBIT_BREAKER_INIT(open_ticks, consecutive_failures) TRIPBIT_BREAKER_INIT_FULL(open_ticks, consecutive_failures, 1u, 1u, 0u, 1u, 0u, 0u)

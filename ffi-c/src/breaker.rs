@@ -63,9 +63,53 @@ pub struct tripbit_breaker_t {
     pub _close_max_failure_percent: u8,
     /// Private: padding (zero).
     pub _pad: [u8; 6],
-    /// Private: padding (zero).
-    pub _pad_tail: u64,
+    /// Private: the init mark (`mark_of` the settings), in bytes the
+    /// breaker leaves unused (its tail padding): lets every call skip the
+    /// full range check of the settings.
+    pub _mark: u64,
 }
+
+/// The init mark of a breaker's settings: `_init` and
+/// `TRIPBIT_BREAKER_INIT` store it in `_mark`, and a call whose storage
+/// holds the mark of its own settings skips the core's range check (those
+/// settings passed it, or the compiler's, when the mark was made). Any
+/// other storage (zeroed, garbage, a region's breaker) gets the full check,
+/// so nothing is detected less than before; a random storage matches by
+/// chance with probability 2⁻⁶⁴. The header's `TRIPBIT_MARK_` computes
+/// the same function (`tests/api.c` compares them).
+// One argument per stored setting, as the header's `TRIPBIT_MARK_` takes them.
+#[allow(clippy::too_many_arguments)]
+pub(crate) const fn mark_of(
+    open_ticks: u64,
+    probe_ticks: u64,
+    failures: u32,
+    close_after: u16,
+    probes: u8,
+    factor: u8,
+    level: u8,
+    percent: u8,
+) -> u64 {
+    // Two 32-bit halves of plain XORs (a few instructions on a 32-bit core;
+    // `probe_ticks`' halves swapped so that open == probe does not cancel).
+    let small = close_after as u32 | (probes as u32) << 16 | (factor as u32) << 24;
+    let lo = (MARK_SEED as u32)
+        ^ open_ticks as u32
+        ^ (probe_ticks >> 32) as u32
+        ^ failures
+        ^ (level as u32 | (percent as u32) << 8);
+    let hi = (MARK_SEED >> 32) as u32 ^ (open_ticks >> 32) as u32 ^ probe_ticks as u32 ^ small;
+    (hi as u64) << 32 | lo as u64
+}
+
+/// "tripbit!" in ASCII: the mark of all-zero settings is not zero.
+const MARK_SEED: u64 = 0x7472_6970_6269_7421;
+
+/// Offset of `_mark`: the breaker's tail padding (its settings end at 50,
+/// its size is 64; `storage_fields_mirror_the_breaker_layout` checks the
+/// fields before it, and `the_mark_survives_every_operation` that the
+/// breaker never writes it).
+const MARK_OFFSET: usize = 56;
+const _: () = assert!(core::mem::offset_of!(tripbit_breaker_t, _mark) == MARK_OFFSET);
 
 // The storage and the Rust type must agree exactly (checked again in the
 // header, on the C side; the field offsets in the tests below).
@@ -90,7 +134,7 @@ impl tripbit_breaker_t {
         _backoff_max_level: 0,
         _close_max_failure_percent: 0,
         _pad: [0; 6],
-        _pad_tail: 0,
+        _mark: 0,
     };
 }
 
@@ -108,6 +152,26 @@ unsafe fn breaker_ref<'a>(p: *const tripbit_breaker_t) -> Result<&'a Breaker, tr
     if !p.is_aligned() {
         return Err(TRIPBIT_E_MISALIGNED);
     }
+    // SAFETY: non-NULL, aligned and valid for reads (contract); plain
+    // reads of the settings and the mark, which only `_init` (or the
+    // compiler, for `TRIPBIT_BREAKER_INIT`) writes, before any concurrent
+    // use. No reference to the storage struct is made, so these reads
+    // never overlap a `&Breaker` of another thread's call in a way that
+    // matters: they are reads of bytes nobody writes.
+    let marked = unsafe {
+        use core::ptr::addr_of;
+        addr_of!((*p)._mark).read()
+            == mark_of(
+                addr_of!((*p)._open_ticks).read(),
+                addr_of!((*p)._probe_ticks).read(),
+                addr_of!((*p)._consecutive_failures).read(),
+                addr_of!((*p)._close_after).read(),
+                addr_of!((*p)._probes).read(),
+                addr_of!((*p)._backoff_factor).read(),
+                addr_of!((*p)._backoff_max_level).read(),
+                addr_of!((*p)._close_max_failure_percent).read(),
+            )
+    };
     // SAFETY: non-NULL and aligned for `Breaker` (same alignment as the
     // storage, asserted above); 64 bytes, valid for `'a` per the contract.
     // Every bit pattern is a valid `Breaker`: atomic words and integer
@@ -116,14 +180,23 @@ unsafe fn breaker_ref<'a>(p: *const tripbit_breaker_t) -> Result<&'a Breaker, tr
     // `tripbit_breaker_init`, which the header requires to complete before
     // any concurrent use.
     let b = unsafe { &*p.cast::<Breaker>() };
-    // Storage never initialized (zeroed, as a `static` starts) or
-    // overwritten fails the core's range check of the settings, so the
-    // state machine only ever runs with in-range parameters.
-    if b.is_valid() {
+    // Marked storage was checked when it was marked. Any other storage
+    // (never initialized: zeroed, as a `static` starts; overwritten; a
+    // region's breaker) gets the core's range check of the settings, so
+    // the state machine only ever runs with in-range parameters.
+    if marked || fully_checked(b) {
         Ok(b)
     } else {
         Err(TRIPBIT_E_UNINIT)
     }
+}
+
+/// The core's full range check, for storage without the mark (kept out of
+/// line: marked storage, the common case, never calls it).
+#[cold]
+#[inline(never)]
+fn fully_checked(b: &Breaker) -> bool {
+    b.is_valid()
 }
 
 /// Writes the optional transition out-parameter (already checked).
@@ -169,11 +242,32 @@ impl tripbit_breaker_t {
                     .map_err(tripbit_result_t::from_config_error)
             );
             try_ffi!(c.check_reserved());
+            // The settings the breaker stores (validated: every narrowing
+            // below is exact; probe_ticks 0 is stored as open_ticks).
+            let mark = mark_of(
+                c.open_ticks,
+                if c.probe_ticks == 0 {
+                    c.open_ticks
+                } else {
+                    c.probe_ticks
+                },
+                c.consecutive_failures,
+                c.close_after as u16,
+                c.probes as u8,
+                c.backoff_factor as u8,
+                c.backoff_max_level as u8,
+                c.close_max_failure_percent as u8,
+            );
             // SAFETY: `out` is non-NULL and aligned for `Breaker` (checked;
             // same alignment as the storage) and points to 64 writable bytes
             // (contract). `write` neither reads nor drops the old bytes, and
-            // no other access runs concurrently (contract of `_init`).
-            unsafe { out.cast::<Breaker>().write(b) };
+            // no other access runs concurrently (contract of `_init`). The
+            // mark goes after it, into bytes the breaker does not use (its
+            // tail padding, which the typed write left undefined).
+            unsafe {
+                out.cast::<Breaker>().write(b);
+                out.cast::<u8>().add(MARK_OFFSET).cast::<u64>().write(mark);
+            }
             TRIPBIT_OK
         })
     }
@@ -535,6 +629,76 @@ mod tests {
                 TRIPBIT_OK
             );
             assert_eq!(st, tripbit_state_t::TRIPBIT_STATE_OPEN);
+        }
+    }
+
+    /// `_init` marks the storage; no operation of the breaker writes the
+    /// mark's bytes; an unmarked copy of valid settings still works (the
+    /// full check), and a wrong mark with garbage settings is refused.
+    #[test]
+    fn the_mark_survives_every_operation() {
+        let c = tripbit_config_t {
+            open_ticks: 10,
+            consecutive_failures: 2,
+            probes: 2,
+            close_after: 2,
+            backoff_factor: 2,
+            backoff_max_level: 3,
+            ..tripbit_config_t::DEFAULT
+        };
+        let (mut b, r) = init(&c);
+        assert_eq!(r, TRIPBIT_OK);
+        let mark = b._mark;
+        assert_eq!(
+            mark,
+            mark_of(10, 10, 2, 2, 2, 2, 3, 0),
+            "the mark of the stored settings"
+        );
+        let mut t = tripbit_ticket_t {
+            acquired_at: 0,
+            generation: 0,
+            probe: 0,
+            slot: 0,
+        };
+        let mut snap =
+            tripbit_snapshot_t::from_core(&Breaker::new(tripbit::Config::new(1)).snapshot(0));
+        // SAFETY: valid pointers throughout.
+        unsafe {
+            for now in 0..200u64 {
+                let outcome = u32::from(now % 7 != 0 && now % 3 == 0);
+                if tripbit_breaker_t::tripbit_breaker_acquire(&mut b, now, &mut t, ptr::null_mut())
+                    == TRIPBIT_OK
+                {
+                    let _ = tripbit_breaker_t::tripbit_breaker_record(
+                        &mut b,
+                        &t,
+                        outcome,
+                        now,
+                        ptr::null_mut(),
+                    );
+                }
+                let _ = tripbit_breaker_t::tripbit_breaker_snapshot(&b, now, &mut snap);
+                if now == 100 {
+                    let _ = tripbit_breaker_t::tripbit_breaker_force_open(&mut b, ptr::null_mut());
+                    let _ = tripbit_breaker_t::tripbit_breaker_reset(&mut b, ptr::null_mut());
+                }
+            }
+            assert_eq!(b._mark, mark);
+            // Unmarked (as a region's breaker is): the full check admits it.
+            b._mark = 0;
+            let mut st = tripbit_state_t::TRIPBIT_STATE_OPEN;
+            assert_eq!(
+                tripbit_breaker_t::tripbit_breaker_state(&b, 0, &mut st),
+                TRIPBIT_OK
+            );
+            // A marked storage whose settings changed is checked in full.
+            let mut g = tripbit_breaker_t::ZEROED;
+            g._mark = mark;
+            g._open_ticks = 10;
+            assert_eq!(
+                tripbit_breaker_t::tripbit_breaker_state(&g, 0, &mut st),
+                TRIPBIT_E_UNINIT
+            );
         }
     }
 

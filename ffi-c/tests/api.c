@@ -759,6 +759,7 @@ static void test_static_init_one(tripbit_breaker_t *compiled, const tripbit_conf
     CHECK_RC(tripbit_config_check(c), TRIPBIT_OK);
     CHECK_RC(tripbit_breaker_init(&run, c), TRIPBIT_OK);
     CHECK(same_fields(compiled, &run));
+    CHECK(compiled->_mark == run._mark); /* the header's mark is the library's */
     /* The same sequence on both: trip, wait, probe, fail, backoff, probe,
      * succeed; every result and snapshot equal. */
     for (i = 0; i < 400; i++) {
