@@ -13,7 +13,7 @@
 //! - [`Processor`]: reads the batches through a Redis Stream consumer group,
 //!   applies each exactly once (batch ids deduplicated inside the same Lua
 //!   script that applies the counts), runs the core's sliding-window state
-//!   machine (`tripbit::Breaker<Window<10>>`) per key and writes versioned
+//!   machine (`tripbit::Breaker<Window<10, 1>>`) per key and writes versioned
 //!   verdicts. A standby takes over on a lease; a fencing epoch refuses a
 //!   stale leader's writes; a watchdog raises events for silent keys and a
 //!   silent leader.

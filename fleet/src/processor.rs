@@ -1,6 +1,6 @@
 //! The processor: reads the monitors' batches from the stream, applies each
 //! exactly once to the cumulative totals, feeds the counts to one core
-//! breaker per key (`tripbit::Breaker<Window<10>>`, a time window), and
+//! breaker per key (`tripbit::Breaker<Window<10, 1>>`, a time window), and
 //! writes each key's verdict with a version. One processor leads (it holds
 //! the lease); the others stand by and take over when the lease expires.
 //!
