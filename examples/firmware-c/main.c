@@ -850,6 +850,151 @@ static void test_interrupts(void)
 
 /* ====================================================================== */
 
+/* ======================================================================
+ * A breaker set up at compile time: TRIPBIT_BREAKER_INIT_FULL puts it in
+ * .data with its settings range-checked by the compiler; no init() call.
+ * ====================================================================== */
+
+static tripbit_breaker_t flash_breaker =
+    TRIPBIT_BREAKER_INIT_FULL(100u, 2u, 2u, 2u, 0u, 2u, 3u, 0u);
+
+static void test_compile_time_breaker(void)
+{
+    tripbit_ticket_t t;
+    tripbit_transition_t tr;
+    tripbit_snapshot_t s;
+    tripbit_breaker_t runtime;
+    tripbit_config_t c = tripbit_config_default();
+    uint64_t now = 5000u;
+
+    section("TRIPBIT_BREAKER_INIT_FULL: a breaker in .data, no init() call, the same as init()'s");
+    CHECK_RC(tripbit_breaker_snapshot(&flash_breaker, now, &s), TRIPBIT_OK);
+    CHECK(s.state == TRIPBIT_STATE_CLOSED && s.generation == 0u);
+    c.open_ticks = 100u; c.consecutive_failures = 2u; c.probes = 2u; c.close_after = 2u;
+    c.backoff_factor = 2u; c.backoff_max_level = 3u;
+    CHECK_RC(tripbit_breaker_init(&runtime, &c), TRIPBIT_OK);
+    CHECK(runtime._mark == flash_breaker._mark && runtime._open_ticks == flash_breaker._open_ticks);
+    /* trip after 2 failures; the first failed probe doubles the period */
+    for (int i = 0; i < 2; i++) {
+        CHECK_RC(tripbit_breaker_acquire(&flash_breaker, now, &t, NULL), TRIPBIT_OK);
+        CHECK_RC(tripbit_breaker_record(&flash_breaker, &t, TRIPBIT_OUTCOME_FAILURE, now, &tr), TRIPBIT_OK);
+    }
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
+    CHECK_RC(tripbit_breaker_acquire(&flash_breaker, now + 100u, &t, &tr), TRIPBIT_OK);
+    CHECK(t.probe == 1u && tr.to == TRIPBIT_STATE_HALF_OPEN);
+    CHECK_RC(tripbit_breaker_record(&flash_breaker, &t, TRIPBIT_OUTCOME_FAILURE, now + 100u, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN && tr.level == 1u);
+    CHECK_RC(tripbit_breaker_snapshot(&flash_breaker, now + 100u, &s), TRIPBIT_OK);
+    CHECK_U64(s.open_until, now + 100u + 200u);
+    CHECK_CS_BALANCED();
+    section_end();
+}
+
+/* ======================================================================
+ * The ratio policy: a flaky radio guarded by "trip at 50 % failures over
+ * the last 8 transmissions" (tripbit_window8_t), with a slow-call rule: a
+ * transmission that takes 20 ticks or more counts as slow, and 75 % slow
+ * calls trip it too.
+ * ====================================================================== */
+
+static tripbit_window8_t radio_breaker;
+
+/* The radio: fails every transmission whose number has bit 1 set while
+ * `radio_noisy` (so 2 of every 4), and takes `radio_latency` ticks. */
+static bool radio_noisy;
+static uint32_t radio_latency = 1u;
+static uint32_t radio_sent, radio_tx_calls;
+
+static bool radio_tx(uint32_t n)
+{
+    radio_tx_calls++;
+    if (radio_noisy && (n & 2u) != 0u) {
+        return false;
+    }
+    radio_sent++;
+    return true;
+}
+
+/* One guarded transmission at `now`; returns the acquire's result. */
+static tripbit_result_t radio_send(uint64_t now, uint32_t n, tripbit_transition_t *tr)
+{
+    tripbit_ticket_t t;
+    tripbit_result_t rc = tripbit_window8_acquire(&radio_breaker, now, &t, NULL);
+    if (rc != TRIPBIT_OK) {
+        return rc;
+    }
+    bool ok = radio_tx(n);
+    CHECK_RC(tripbit_window8_record(&radio_breaker, &t,
+                                    ok ? TRIPBIT_OUTCOME_SUCCESS : TRIPBIT_OUTCOME_FAILURE,
+                                    now + radio_latency, tr),
+             TRIPBIT_OK);
+    return TRIPBIT_OK;
+}
+
+static void test_window_policy(void)
+{
+    tripbit_window_config_t c = tripbit_window_config_default();
+    tripbit_transition_t tr;
+    tripbit_snapshot_t s;
+    tripbit_window_counts_t n;
+    tripbit_state_t st;
+    uint64_t now = 1000u;
+    uint32_t i, rejected = 0u;
+
+    section("tripbit_window8_t: trip at 50 % failures over the last 8 calls, slow calls, recovery");
+    CHECK(sizeof radio_breaker == TRIPBIT_WINDOW8_SIZE && tripbit_window_storage_size(8u) == sizeof radio_breaker);
+    c.open_ticks = 500u;
+    c.slow_ticks = 20u;
+    c.slow_percent = 75u;
+    CHECK_RC(tripbit_window8_state(&radio_breaker, now, &st), TRIPBIT_E_UNINIT);
+    CHECK_RC(tripbit_window8_init(&radio_breaker, &c), TRIPBIT_OK);
+
+    /* healthy: 16 transmissions, no trip */
+    for (i = 0; i < 16u; i++) CHECK_RC(radio_send(now++, i, &tr), TRIPBIT_OK);
+    CHECK(!tr.occurred);
+    CHECK_RC(tripbit_window8_snapshot(&radio_breaker, now, &s, &n), TRIPBIT_OK);
+    CHECK(n.calls == 8u && n.failures == 0u && n.slow == 0u);
+
+    /* noisy: the failures climb to 4 of the last 8 and it opens; from then
+     * on transmissions fail fast and never reach the radio */
+    radio_noisy = true;
+    for (i = 16u; i < 40u; i++) {
+        if (radio_send(now++, i, &tr) == TRIPBIT_E_REJECTED) rejected++;
+        else if (tr.occurred) CHECK(tr.to == TRIPBIT_STATE_OPEN);
+    }
+    CHECK_RC(tripbit_window8_state(&radio_breaker, now, &st), TRIPBIT_OK);
+    CHECK(st == TRIPBIT_STATE_OPEN);
+    CHECK(rejected > 0u && radio_tx_calls == 40u - rejected);
+    printf("     radio: open after %lu transmissions, %lu failed fast\n",
+           (unsigned long)(40u - rejected), (unsigned long)rejected);
+
+    /* the radio recovers; after the open period one probe closes it, with
+     * an empty window */
+    radio_noisy = false;
+    CHECK_RC(tripbit_window8_snapshot(&radio_breaker, now, &s, NULL), TRIPBIT_OK);
+    now = s.open_until;
+    CHECK_RC(radio_send(now++, 0u, &tr), TRIPBIT_OK);
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_CLOSED);
+    CHECK_RC(tripbit_window8_snapshot(&radio_breaker, now, &s, &n), TRIPBIT_OK);
+    CHECK(s.state == TRIPBIT_STATE_CLOSED && n.calls == 0u);
+
+    /* slow: the radio answers, but in 25 ticks; 6 of 8 slow trips it */
+    radio_latency = 25u;
+    for (i = 0; i < 8u && !(tr.occurred && tr.to == TRIPBIT_STATE_OPEN); i++) {
+        CHECK_RC(radio_send(now, i, &tr), TRIPBIT_OK);
+        now += 30u;
+    }
+    CHECK(tr.occurred && tr.to == TRIPBIT_STATE_OPEN);
+    CHECK_RC(tripbit_window8_snapshot(&radio_breaker, now, &s, NULL), TRIPBIT_OK);
+    CHECK(s.state == TRIPBIT_STATE_OPEN);
+    radio_latency = 1u;
+    CHECK_RC(tripbit_window8_reset(&radio_breaker, NULL), TRIPBIT_OK);
+    CHECK_RC(tripbit_window8_state(&radio_breaker, now, &st), TRIPBIT_OK);
+    CHECK(st == TRIPBIT_STATE_CLOSED);
+    CHECK_CS_BALANCED();
+    section_end();
+}
+
 int main(void)
 {
     /* Unbuffered: a fault must not swallow what was printed before it. */
@@ -892,6 +1037,8 @@ int main(void)
     test_hal_ticks();
     test_many_breakers();
     test_interrupts();
+    test_compile_time_breaker();
+    test_window_policy();
 
     printf("critical sections taken by tripbit: %lu (max nesting %ld)\n",
            (unsigned long)cs_taken, (long)cs_max_depth);

@@ -3,7 +3,9 @@
 # directory against it, and run it under QEMU with semihosting, for
 #   - thumbv7m-none-eabi, -mcpu=cortex-m3, QEMU -M lm3s6965evb (TI LM3S6965)
 #   - thumbv6m-none-eabi, -mcpu=cortex-m0, QEMU -M microbit    (nRF51822)
-# Both must pass. Each also runs three negative controls (a deliberate
+#   - thumbv7em-none-eabihf, -mcpu=cortex-m4 -mfloat-abi=hard, QEMU -M mps2-an386
+#     (Arm MPS2 with a Cortex-M4; the LM3S6965 memory map fits its RAM)
+# All must pass. Each also runs three negative controls (a deliberate
 # HardFault, a Rust panic inside libtripbit.a, and a deliberately failing
 # CHECK) that must FAIL with the expected exit code, so a green run cannot
 # come from a firmware whose failures get lost.
@@ -127,10 +129,11 @@ build_lib() {
         cargo_firmware "$OUT/$name/cargo-panic-test.log" "$triple" --features panic-test
 }
 
-# run_variant NAME RUST_TARGET CPU LDSCRIPT QEMU_MACHINE
+# run_variant NAME RUST_TARGET CPU LDSCRIPT QEMU_MACHINE [GCC FLAGS...]
 # Sets RESULT_<NAME>, TEXT_<NAME>, SUMMARY_<NAME>, BREAKER_<NAME>.
 run_variant() {
     local name=$1 triple=$2 cpu=$3 ldscript=$4 machine=$5
+    local cpuflags=(-mcpu="$cpu" "${@:6}")
     local dir="$OUT/$name"
     local lib="$CARGO_TARGET_DIR/$triple/firmware/libtripbit.a"
     mkdir -p "$dir"
@@ -156,7 +159,7 @@ run_variant() {
                                vlib="$CARGO_TARGET_DIR/panic-test/$triple/firmware/libtripbit.a" ;;
             fw-selftest-check) defs=(-DFW_SELFTEST_CHECK) ;;
         esac
-        if ! arm-none-eabi-gcc -mcpu="$cpu" "${CFLAGS[@]}" "${defs[@]}" "${LDFLAGS[@]}" \
+        if ! arm-none-eabi-gcc "${cpuflags[@]}" "${CFLAGS[@]}" "${defs[@]}" "${LDFLAGS[@]}" \
                 -T "$ldscript" -Wl,-Map="$dir/$variant.map" \
                 "$HERE/startup.c" "$HERE/main.c" "$vlib" -o "$dir/$variant.elf" 2>"$dir/$variant.gcc.log"; then
             cat "$dir/$variant.gcc.log"
@@ -238,14 +241,15 @@ run_variant() {
     [ "$verdict" = PASS ]
 }
 
-# isr-race NAME RUST_TARGET CPU LDSCRIPT QEMU_MACHINE: see isr-race.c.
-# Sets RACE_<NAME> to PASS, HANG or FAIL.
+# isr-race NAME RUST_TARGET CPU LDSCRIPT QEMU_MACHINE [GCC FLAGS...]: see
+# isr-race.c. Sets RACE_<NAME> to PASS, HANG or FAIL.
 run_race() {
     local name=$1 triple=$2 cpu=$3 ldscript=$4 machine=$5
+    local cpuflags=(-mcpu="$cpu" "${@:6}")
     local dir="$OUT/$name"
     printf -v "RACE_$name" '%s' FAIL
     build_lib "$name" "$triple" || return 1
-    arm-none-eabi-gcc -mcpu="$cpu" "${CFLAGS[@]}" "${LDFLAGS[@]}" -T "$ldscript" \
+    arm-none-eabi-gcc "${cpuflags[@]}" "${CFLAGS[@]}" "${LDFLAGS[@]}" -T "$ldscript" \
         "$HERE/startup.c" "$HERE/isr-race.c" "$CARGO_TARGET_DIR/$triple/firmware/libtripbit.a" \
         -o "$dir/isr-race.elf" || return 1
     local t="${RACE_TIMEOUT:-20}" rc
@@ -343,7 +347,7 @@ size_core() {
         [ "$v" != base ] && printf -v "SZP_${name}_$v" '%s' "$(size_parts "$dir/base.elf" "$dir/$v.elf")"
     done
     echo "   built and ran: base, init, static (QEMU -M $machine, exit 0 each)"
-    echo "   largest tripbit symbols ($v):"
+    echo "   largest symbols (with init()):"
     arm-none-eabi-nm -S --size-sort -C "$dir/init.elf" | awk '$3 ~ /^[tTwW]$/' | tail -n 10 |
         while read -r _ sz _ sym; do printf '     %5d  %s\n' "$((16#$sz))" "$sym"; done
 }
@@ -369,15 +373,18 @@ size_report() {
         read -r bf br <<<"${!b}"; read -r if ir <<<"${!i}"; read -r sf sr <<<"${!s}"
         printf '%-26s %8d B %8d B %8d B %10s %10d B\n' "$label" "$bf" $((if - bf)) $((ir - br)) "$goal" $((sf - bf))
     done
-    echo "where the added flash goes (with tripbit_breaker_init(); by symbol, nm -S):"
+    echo "where the added flash goes (by symbol, nm -S):"
     printf '%-26s %8s %8s %8s %8s %8s %8s %8s\n' core "state m." "cfg chk" "C API" "ffi int" "intrins" "fw side" "other"
-    for n in m0 m3 m4f; do
-        local p="SZP_${n}_init" i="SZ_${n}_init" b="SZ_${n}_base"
-        local sm cfg api ffi intr app bf br if ir
-        read -r sm cfg api ffi intr app <<<"${!p}"
-        read -r bf br <<<"${!b}"; read -r if ir <<<"${!i}"
-        printf '%-26s %8d %8d %8d %8d %8d %8d %8d\n' "$n" "$sm" "$cfg" "$api" "$ffi" "$intr" "$app" \
-            $((if - bf - sm - cfg - api - ffi - intr - app))
+    local v
+    for v in init static; do
+        for n in m0 m3 m4f; do
+            local p="SZP_${n}_$v" i="SZ_${n}_$v" b="SZ_${n}_base"
+            local sm cfg api ffi intr app bf br if ir
+            read -r sm cfg api ffi intr app <<<"${!p}"
+            read -r bf br <<<"${!b}"; read -r if ir <<<"${!i}"
+            printf '%-26s %8d %8d %8d %8d %8d %8d %8d\n' "$n, $([ $v = init ] && echo 'init()' || echo 'no init()')" \
+                "$sm" "$cfg" "$api" "$ffi" "$intr" "$app" $((if - bf - sm - cfg - api - ffi - intr - app))
+        done
     done
     echo "(state m. = crate tripbit's breaker/machine/policy/state code; cfg chk = tripbit::config; C API = the exported"
     echo " tripbit_* functions; ffi int = ffi-c helpers; intrins = compiler_builtins; fw side = hooks + main's calls;"
@@ -395,12 +402,15 @@ if [ "$MODE" = size-report ]; then
     exit
 fi
 
+M4F=(-mfloat-abi=hard -mfpu=fpv4-sp-d16)
+
 if [ "$MODE" = isr-race ]; then
     run_race v7m thumbv7m-none-eabi cortex-m3 lm3s6965.ld lm3s6965evb
     run_race v6m thumbv6m-none-eabi cortex-m0 microbit.ld microbit
+    run_race v7em thumbv7em-none-eabihf cortex-m4 lm3s6965.ld mps2-an386 "${M4F[@]}"
     verdict=PASS
-    [ "$RACE_v7m" = PASS ] && [ "$RACE_v6m" = PASS ] || verdict=FAIL
-    echo "isr-race: $verdict | v7m=$RACE_v7m v6m=$RACE_v6m (tripbit called from SysTick while thread code is inside tripbit)"
+    [ "$RACE_v7m" = PASS ] && [ "$RACE_v6m" = PASS ] && [ "$RACE_v7em" = PASS ] || verdict=FAIL
+    echo "isr-race: $verdict | v7m=$RACE_v7m v6m=$RACE_v6m v7em=$RACE_v7em (tripbit called from SysTick while thread code is inside tripbit)"
     [ "$verdict" = PASS ]
     exit
 fi
@@ -409,28 +419,35 @@ fi
 run_variant v7m thumbv7m-none-eabi cortex-m3 lm3s6965.ld lm3s6965evb
 # Cortex-M0: nRF51822 of the BBC micro:bit (FLASH 256K @0, RAM 16K @0x20000000).
 run_variant v6m thumbv6m-none-eabi cortex-m0 microbit.ld microbit
+# Cortex-M4F: Arm MPS2 AN386 (SSRAM @0 and @0x20000000: the LM3S6965 map fits).
+run_variant v7em thumbv7em-none-eabihf cortex-m4 lm3s6965.ld mps2-an386 "${M4F[@]}"
 
 # Interrupt safety: tripbit called from SysTick while the interrupted thread
 # code is inside tripbit on the same breaker.
 run_race v7m thumbv7m-none-eabi cortex-m3 lm3s6965.ld lm3s6965evb
 run_race v6m thumbv6m-none-eabi cortex-m0 microbit.ld microbit
+run_race v7em thumbv7em-none-eabihf cortex-m4 lm3s6965.ld mps2-an386 "${M4F[@]}"
 
 echo "== summary"
 echo "$SUMMARY_v7m"
 echo "$SUMMARY_v6m"
-echo "isr-race: v7m=$RACE_v7m v6m=$RACE_v6m (tripbit called from SysTick while thread code is inside tripbit)"
+echo "$SUMMARY_v7em"
+echo "isr-race: v7m=$RACE_v7m v6m=$RACE_v6m v7em=$RACE_v7em (tripbit called from SysTick while thread code is inside tripbit)"
 verdict=PASS
 [ "$RESULT_v7m" = PASS ] || verdict=FAIL
 [ "$RACE_v7m" = PASS ] || verdict=FAIL
 [ "$RACE_v6m" = PASS ] || [ "$RESULT_v6m" = BUILT ] || verdict=FAIL
-# v6m must pass wherever this QEMU can run it; BUILT means no -M microbit here.
+[ "$RACE_v7em" = PASS ] || [ "$RESULT_v7em" = BUILT ] || verdict=FAIL
+# v6m and v7em must pass wherever this QEMU can run them; BUILT means this
+# QEMU has no -M microbit / mps2-an386.
 [ "$RESULT_v6m" = PASS ] || [ "$RESULT_v6m" = BUILT ] || verdict=FAIL
+[ "$RESULT_v7em" = PASS ] || [ "$RESULT_v7em" = BUILT ] || verdict=FAIL
 breaker=$BREAKER_v7m
 [ "$breaker" = "?" ] && breaker=$BREAKER_v6m
 static=""
 [ "$RAM_v7m" != 0 ] && static+=" + ${RAM_v7m} B static on v7m"
 [ "$RAM_v6m" != 0 ] && static+=" + ${RAM_v6m} B static on v6m"
 echo "firmware-c: $verdict | tripbit adds .text v7m=${TEXT_v7m} B (${OWN_v7m} B excl. Rust intrinsics)," \
-     "v6m=${TEXT_v6m} B (${OWN_v6m} B excl.) [method: libtripbit.a input sections in the linked ELF, summed from ld -Map]" \
+     "v6m=${TEXT_v6m} B (${OWN_v6m} B excl.), v7em=${TEXT_v7em} B (${OWN_v7em} B excl.) [method: libtripbit.a input sections in the linked ELF, summed from ld -Map]" \
      "| RAM: sizeof(tripbit_breaker_t)=${breaker} B per breaker${static}"
 [ "$verdict" = PASS ]

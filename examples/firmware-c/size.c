@@ -62,6 +62,13 @@ void Fault_Handler(void)
 
 void Reset_Handler(void)
 {
+#if defined(__ARM_FP)
+    /* Hard-float builds (Cortex-M4F): grant CP10/CP11 full access in CPACR
+     * before the first FPU instruction (the compiler may spill to s/d
+     * registers anywhere), as every M4F startup does. */
+    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;
+    __asm__ volatile("dsb\n\tisb" ::: "memory");
+#endif
     const uint32_t *src = _sidata;
     for (uint32_t *dst = _sdata; dst < _edata;) {
         *dst++ = *src++;

@@ -1,6 +1,7 @@
 /*
  * startup.c: the smallest startup code that runs newlib's rdimon crt0 on a
- * Cortex-M0 or Cortex-M3 under QEMU.
+ * Cortex-M0, Cortex-M3 or Cortex-M4F under QEMU (the M4F's FPU is enabled
+ * first, for hard-float builds).
  *
  * - A 16-word vector table (section .vectors, placed first in FLASH by the
  *   linker script): initial SP, reset, and the 14 system exceptions. No
@@ -67,6 +68,13 @@ const vector_t vector_table[16] = {
 
 void Reset_Handler(void)
 {
+#if defined(__ARM_FP)
+    /* Hard-float builds (Cortex-M4F): grant CP10/CP11 full access in CPACR
+     * before the first FPU instruction (the compiler may spill to s/d
+     * registers anywhere), as every M4F startup does. */
+    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;
+    __asm__ volatile("dsb\n\tisb" ::: "memory");
+#endif
     /* .data: copy initial values from FLASH. (.bss is zeroed by crt0.) */
     uint32_t *src = _sidata;
     uint32_t *dst = _sdata;
