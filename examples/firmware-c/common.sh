@@ -31,13 +31,22 @@ need_tools() {
 }
 
 # cargo_firmware LOG RUST_TARGET [CARGO ARGS...]: libtripbit.a for bare
-# metal, as ffi-c documents; on failure prints the log's tail.
+# metal, as ffi-c documents (`cargo rustc --crate-type staticlib`: only the
+# static library, so no "dropping unsupported crate type cdylib" warning);
+# on failure prints the log's tail.
 cargo_firmware() {
     local log=$1 triple=$2
     shift 2
-    if ! (cd "$ROOT" && cargo build -q -p tripbit-ffi --no-default-features --target "$triple" \
-            --profile firmware "$@") >"$log" 2>&1; then
-        grep -v "dropping unsupported crate type .cdylib." "$log" | tail -n 30
+    if ! (cd "$ROOT" && cargo rustc -q -p tripbit-ffi --lib --no-default-features --target "$triple" \
+            --profile firmware --crate-type staticlib "$@") >"$log" 2>&1; then
+        tail -n 30 "$log"
         return 1
     fi
+    # Warnings are shown; the cdylib one must not come back.
+    grep -q "^warning" "$log" && cat "$log"
+    if grep -q "crate type .cdylib." "$log"; then
+        echo "cargo_firmware: the bare-metal build warns about the cdylib crate type" >&2
+        return 1
+    fi
+    return 0
 }

@@ -159,7 +159,7 @@ measure() {
     printf -v "OK_$name" '%s' 0
     printf -v "WHY_$name" '%s' ""
 
-    echo "== $name: cargo build -p tripbit-ffi --no-default-features --target $triple --profile firmware"
+    echo "== $name: cargo rustc -p tripbit-ffi --lib --no-default-features --target $triple --profile firmware --crate-type staticlib"
     if ! cargo_firmware "$dir/cargo.log" "$triple"; then
         printf -v "WHY_$name" '%s' "cargo build"; return 1
     fi

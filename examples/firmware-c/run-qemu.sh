@@ -122,7 +122,7 @@ map_top() {
 build_lib() {
     local name=$1 triple=$2
     mkdir -p "$OUT/$name"
-    echo "== $name: cargo build -p tripbit-ffi --no-default-features --target $triple --profile firmware"
+    echo "== $name: cargo rustc -p tripbit-ffi --lib --no-default-features --target $triple --profile firmware --crate-type staticlib"
     cargo_firmware "$OUT/$name/cargo.log" "$triple" || return 1
     [ "${2:-}" != "" ] && [ "${3:-}" = "with-panic-test" ] || return 0
     CARGO_TARGET_DIR="$CARGO_TARGET_DIR/panic-test" \
@@ -312,7 +312,7 @@ size_core() {
     shift 4
     local dir="$OUT/size/$name" lib="$CARGO_TARGET_DIR/$triple/firmware/libtripbit.a"
     mkdir -p "$dir"
-    echo "== size $name ($triple): cargo build -p tripbit-ffi --no-default-features --target $triple --profile firmware"
+    echo "== size $name ($triple): cargo rustc -p tripbit-ffi --lib --no-default-features --target $triple --profile firmware --crate-type staticlib"
     cargo_firmware "$dir/cargo.log" "$triple" || return 1
     # -nostdlib: nothing but size.c and libtripbit.a (its compiler_builtins
     # supply memcpy & co.); no loop-to-memcpy rewriting in the startup code.
