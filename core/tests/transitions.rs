@@ -495,3 +495,37 @@ fn striped_window_counts_every_call_of_every_thread_once() {
     assert_eq!((w.calls, w.failures), (8_000, 2_000));
     assert_eq!(b.state(10), State::Closed);
 }
+
+#[test]
+fn striped_window_stays_exact_across_thread_waves_and_slot_reuse() {
+    // Waves of 6 threads (more than the 3 owner stripes of Window<4, 4>):
+    // each wave's threads exit and the next wave's take their owner slots
+    // over, so stripes change writer between waves. Every call of every
+    // thread is counted once.
+    let b: Breaker<Window<4, 4>> =
+        Breaker::new_window(Config::new(100).failure_rate(90, 30_000).time_window(1_000));
+    for wave in 0..3u64 {
+        // One epoch (bucket) per wave: even all 6 threads on the shared
+        // stripe (owner slots held elsewhere) fit one bucket (8 191).
+        let now = 10 + 1_000 * wave;
+        std::thread::scope(|s| {
+            for t in 0..6u64 {
+                let b = &b;
+                s.spawn(move || {
+                    for i in 0..1_350u64 {
+                        let outcome = if (i + t + wave) % 3 == 0 {
+                            Outcome::Failure
+                        } else {
+                            Outcome::Success
+                        };
+                        b.try_acquire(now).unwrap().record(outcome, now);
+                    }
+                });
+            }
+        });
+        let w = b.snapshot(now).window;
+        let waves = wave as u32 + 1;
+        assert_eq!((w.calls, w.failures), (8_100 * waves, 2_700 * waves));
+    }
+    assert_eq!(b.state(2_010), State::Closed);
+}
