@@ -147,9 +147,13 @@ enum
    */
   TRIPBIT_E_MISALIGNED = 2,
   /**
-   * The breaker storage was never initialized with
-   * `tripbit_breaker_init()` (zeroed storage is always detected; other
-   * garbage is detected by validating the stored settings).
+   * The storage holds no initialized breaker (zeroed storage, as a
+   * `static` starts, is always detected). A `tripbit_breaker_t` set up by
+   * `tripbit_breaker_init()` or `TRIPBIT_BREAKER_INIT` carries a 64-bit
+   * mark of its settings; host builds (`std`) also accept unmarked
+   * storage whose settings pass the full range check (a region's
+   * breakers), bare-metal builds do not. A `tripbit_window<N>_t` is
+   * checked by its settings.
    */
   TRIPBIT_E_UNINIT = 3,
   /**

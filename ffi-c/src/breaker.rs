@@ -180,10 +180,13 @@ unsafe fn breaker_ref<'a>(p: *const tripbit_breaker_t) -> Result<&'a Breaker, tr
     // `tripbit_breaker_init`, which the header requires to complete before
     // any concurrent use.
     let b = unsafe { &*p.cast::<Breaker>() };
-    // Marked storage was checked when it was marked. Any other storage
-    // (never initialized: zeroed, as a `static` starts; overwritten; a
-    // region's breaker) gets the core's range check of the settings, so
-    // the state machine only ever runs with in-range parameters.
+    // Marked storage was checked when it was marked. With `std`, any other
+    // storage (never initialized: zeroed, as a `static` starts; overwritten;
+    // a region's breaker, which tripbit-shm sets up) gets the core's range
+    // check of the settings; without `std` (bare metal: no regions) only
+    // marked storage is a breaker, which keeps the range check's code out
+    // of the firmware. Either way the state machine only ever runs with
+    // in-range parameters.
     if marked || fully_checked(b) {
         Ok(b)
     } else {
@@ -193,10 +196,19 @@ unsafe fn breaker_ref<'a>(p: *const tripbit_breaker_t) -> Result<&'a Breaker, tr
 
 /// The core's full range check, for storage without the mark (kept out of
 /// line: marked storage, the common case, never calls it).
+#[cfg(feature = "std")]
 #[cold]
 #[inline(never)]
 fn fully_checked(b: &Breaker) -> bool {
     b.is_valid()
+}
+
+/// Bare metal: storage without the mark was not set up by `_init` or
+/// `TRIPBIT_BREAKER_INIT`, the only ways there (no regions).
+#[cfg(not(feature = "std"))]
+#[inline(always)]
+fn fully_checked(_: &Breaker) -> bool {
+    false
 }
 
 /// Writes the optional transition out-parameter (already checked).
@@ -607,6 +619,7 @@ mod tests {
         s._close_after = 1;
         s._probes = 1;
         s._backoff_factor = 1;
+        s._mark = mark_of(10, 10, 1, 1, 1, 1, 0, 0);
         let mut t = tripbit_ticket_t {
             acquired_at: 0,
             generation: 0,
@@ -684,12 +697,17 @@ mod tests {
                 }
             }
             assert_eq!(b._mark, mark);
-            // Unmarked (as a region's breaker is): the full check admits it.
+            // Unmarked (as a region's breaker is): with `std` the full
+            // check admits it; bare metal accepts only marked storage.
             b._mark = 0;
             let mut st = tripbit_state_t::TRIPBIT_STATE_OPEN;
             assert_eq!(
                 tripbit_breaker_t::tripbit_breaker_state(&b, 0, &mut st),
-                TRIPBIT_OK
+                if cfg!(feature = "std") {
+                    TRIPBIT_OK
+                } else {
+                    TRIPBIT_E_UNINIT
+                }
             );
             // A marked storage whose settings changed is checked in full.
             let mut g = tripbit_breaker_t::ZEROED;
