@@ -15,6 +15,8 @@
 #   TRIPBIT_VENV          venv to use (default: <repo>/.venv; created if missing)
 #   CARGO_TARGET_DIR      default <repo>/target/py (keeps clear of other builds' locks)
 #   TRIPBIT_SKIP_BUILD=1  test the wheel already installed in the venv (no other versions)
+#   TRIPBIT_FLEET_BIN     the tripbit-fleet binary for tests/test_fleet.py (default:
+#                         built here, in $CARGO_TARGET_DIR/debug)
 #   TRIPBIT_PYTHONS       the other interpreters to test (default: the pyenv ones;
 #                         "" for none)
 #   TRIPBIT_MANYLINUX     the manylinux policy the wheel must pass (default
@@ -82,6 +84,15 @@ if [[ -z "${TRIPBIT_SKIP_BUILD:-}" ]]; then
     esac
     say "installing ${wheel[0]##*/}"
     "$py" -m pip install --quiet --force-reinstall --no-deps "${wheel[0]}"
+fi
+
+# --- the fleet processor tests/test_fleet.py starts ---------------------------
+# (with a redis-server of its own, which scripts/setup.sh installs). The same
+# target dir as the wheel; the tests find the binary through TRIPBIT_FLEET_BIN.
+if [[ "$(uname -s)" == Linux && -z "${TRIPBIT_FLEET_BIN:-}" ]]; then
+    say "building tripbit-fleet (the processor tests/test_fleet.py starts)"
+    cargo build -q --manifest-path "$repo/Cargo.toml" -p tripbit-fleet --bin tripbit-fleet
+    export TRIPBIT_FLEET_BIN="$CARGO_TARGET_DIR/debug/tripbit-fleet"
 fi
 
 # Run from py/ so that pyproject.toml's [tool.pytest] and [tool.mypy] apply,

@@ -7,6 +7,7 @@
 //! what it already took and takes the difference, so a count is moved to a
 //! batch exactly once whatever the interleaving.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Outcomes counted per key.
@@ -15,96 +16,133 @@ pub(crate) const KINDS: usize = 5;
 /// Threads that get a shard of their own.
 pub(crate) const SHARDS: usize = 32;
 
+/// The index of the line shared (with `fetch_add`) by the threads that
+/// found no free shard, and by a thread whose shard was given back at exit.
+const OVERFLOW: usize = SHARDS;
+
+/// A thread that has not counted yet.
+const UNCLAIMED: usize = usize::MAX;
+
 /// Which shards are owned: bit `i` set while a live thread owns shard `i`.
 static TAKEN: AtomicU64 = AtomicU64::new(0);
 
-/// This thread's shard, claimed on first use and given back when it exits.
-struct Slot(Option<usize>);
-
-impl Slot {
-    fn claim() -> Slot {
-        // Ordering: Relaxed load, then an AcqRel CAS that pairs with the
-        // Release `fetch_and` of the thread that gave the shard back: its
-        // last stores to the shard's counters happen-before this thread's
-        // first load of them, so the counts continue from its final values.
-        let mut cur = TAKEN.load(Ordering::Relaxed);
-        loop {
-            let free = !cur & ((1u64 << SHARDS) - 1);
-            if free == 0 {
-                return Slot(None);
-            }
-            let i = free.trailing_zeros() as usize;
-            match TAKEN.compare_exchange_weak(
-                cur,
-                cur | (1 << i),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Slot(Some(i)),
-                Err(actual) => cur = actual,
-            }
-        }
-    }
+thread_local! {
+    /// This thread's shard (`UNCLAIMED`, a shard below [`SHARDS`], or
+    /// `OVERFLOW`). Const-initialized and without a destructor, so reading
+    /// it on the call path is one thread-local load: no lazy-init or
+    /// destructor-state check.
+    static INDEX: Cell<usize> = const { Cell::new(UNCLAIMED) };
+    /// Gives the shard back when the thread exits (touched once per thread,
+    /// when it claims its shard).
+    static GUARD: Slot = const { Slot(Cell::new(None)) };
 }
+
+/// Owns this thread's shard, and gives it back on drop (thread exit).
+struct Slot(Cell<Option<usize>>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Some(i) = self.0 {
-            // Ordering: Release, pairs with the AcqRel CAS in `claim`.
+        if let Some(i) = self.0.take() {
+            // A count made later in this thread's exit (another
+            // thread-local's destructor) goes to the shared line: once the
+            // bit is clear another thread may own the shard.
+            let _ = INDEX.try_with(|c| c.set(OVERFLOW));
+            // Ordering: Release, pairs with the AcqRel CAS in `claim`: this
+            // thread's last stores to the shard's counters happen-before
+            // the next owner's first load of them, so its counts continue
+            // from the final values.
             TAKEN.fetch_and(!(1 << i), Ordering::Release);
         }
     }
 }
 
-thread_local! {
-    static SLOT: Slot = Slot::claim();
+/// Claims a free shard for this thread (or `OVERFLOW` if none is free or
+/// the thread is already exiting) and remembers it in `INDEX`.
+#[cold]
+fn claim() -> usize {
+    // Ordering: Relaxed load, then an AcqRel CAS that pairs with the
+    // Release `fetch_and` in `Slot::drop` (see there).
+    let mut cur = TAKEN.load(Ordering::Relaxed);
+    let i = loop {
+        let free = !cur & ((1u64 << SHARDS) - 1);
+        if free == 0 {
+            break OVERFLOW;
+        }
+        let i = free.trailing_zeros() as usize;
+        match TAKEN.compare_exchange_weak(cur, cur | (1 << i), Ordering::AcqRel, Ordering::Relaxed)
+        {
+            Ok(_) => break i,
+            Err(actual) => cur = actual,
+        }
+    };
+    let i = if i == OVERFLOW || GUARD.try_with(|g| g.0.set(Some(i))).is_ok() {
+        i
+    } else {
+        // The thread is exiting (its guard is gone): nobody would give the
+        // shard back, so do it now and use the shared line.
+        // Ordering: Release, as in `Slot::drop`.
+        TAKEN.fetch_and(!(1 << i), Ordering::Release);
+        OVERFLOW
+    };
+    let _ = INDEX.try_with(|c| c.set(i));
+    i
 }
 
 #[repr(align(64))]
 #[derive(Default)]
 struct Line([AtomicU64; KINDS]);
 
-/// One key's counters.
+/// One key's counters: a line per shard, and the shared line last.
 pub(crate) struct Counters {
-    shards: Box<[Line]>,
-    shared: Line,
+    lines: [Line; SHARDS + 1],
 }
 
 impl Default for Counters {
     fn default() -> Self {
         Counters {
-            shards: (0..SHARDS).map(|_| Line::default()).collect(),
-            shared: Line::default(),
+            lines: std::array::from_fn(|_| Line::default()),
         }
     }
 }
 
 impl Counters {
     /// Counts one outcome of kind `k` (< [`KINDS`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(&self, k: usize) {
-        let slot = SLOT.try_with(|s| s.0).ok().flatten();
-        match slot.and_then(|i| self.shards.get(i)) {
-            Some(line) => {
-                let c = &line.0[k];
-                // Ordering: this thread is the shard's only writer, so a
-                // load and a store cannot lose a count. Release pairs with
-                // the Acquire load in `totals`: the flusher sees every count
-                // made before whatever it synchronized with (a close).
-                c.store(c.load(Ordering::Relaxed) + 1, Ordering::Release);
-            }
-            // Ordering: Release, as above; an RMW because several threads
-            // share this line.
-            None => {
-                self.shared.0[k].fetch_add(1, Ordering::Release);
-            }
+        let i = INDEX.try_with(Cell::get).unwrap_or(OVERFLOW);
+        if i < SHARDS {
+            let c = &self.lines[i].0[k];
+            // Ordering: this thread is the shard's only writer (it owns
+            // the shard's bit in `TAKEN`), so a load and a store cannot
+            // lose a count. Release pairs with the Acquire load in
+            // `totals`: the flusher sees every count made before whatever
+            // it synchronized with (a close).
+            c.store(c.load(Ordering::Relaxed) + 1, Ordering::Release);
+        } else {
+            self.add_slow(i, k);
+        }
+    }
+
+    /// The first count of a thread, and every count on the shared line.
+    #[cold]
+    #[inline(never)]
+    fn add_slow(&self, i: usize, k: usize) {
+        let i = if i == UNCLAIMED { claim() } else { i };
+        if i < SHARDS {
+            let c = &self.lines[i].0[k];
+            // Ordering: as in `add`.
+            c.store(c.load(Ordering::Relaxed) + 1, Ordering::Release);
+        } else {
+            // Ordering: Release, as in `add`; an RMW because several
+            // threads share this line.
+            self.lines[OVERFLOW].0[k].fetch_add(1, Ordering::Release);
         }
     }
 
     /// Everything counted so far, per kind.
     pub(crate) fn totals(&self) -> [u64; KINDS] {
         let mut t = [0u64; KINDS];
-        for line in self.shards.iter().chain(std::iter::once(&self.shared)) {
+        for line in &self.lines {
             for (sum, c) in t.iter_mut().zip(line.0.iter()) {
                 // Ordering: Acquire, pairs with the Release stores in `add`.
                 *sum += c.load(Ordering::Acquire);

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use tripbit::{Breaker, Config, Outcome, Rejected, State, Ticket, clock};
+use tripbit::{Breaker, Config, Outcome, Rejected, Stale, State, Ticket, Transition, clock};
 
 use crate::counters::{Counters, KINDS};
 use crate::model::{
@@ -88,6 +88,9 @@ pub enum MonitorError {
     Setting(&'static str),
     /// The monitor is closed.
     Closed,
+    /// [`Monitor::breaker_with`] asked for a key that already has a breaker
+    /// in this monitor with other local settings (named).
+    KeyConfig(String),
     /// `close` gave up: this many counted calls were not acknowledged by the store.
     NotAcknowledged {
         /// Calls counted but not acknowledged.
@@ -105,6 +108,11 @@ impl std::fmt::Display for MonitorError {
             MonitorError::Config(e) => write!(f, "invalid local breaker config: {e}"),
             MonitorError::Setting(s) => write!(f, "invalid setting: {s}"),
             MonitorError::Closed => f.write_str("monitor is closed"),
+            MonitorError::KeyConfig(key) => write!(
+                f,
+                "key {key:?} already has a breaker in this monitor with other local settings \
+                 (one local breaker per key and process: give the same settings, or another key)"
+            ),
             MonitorError::NotAcknowledged { calls, last_error } => write!(
                 f,
                 "close timed out: {calls} counted calls not acknowledged by the store ({last_error})"
@@ -150,6 +158,8 @@ const LOCAL: usize = 4;
 /// One key's local state, shared by its [`FleetBreaker`] handles and the flusher.
 struct Entry {
     key: String,
+    /// The local breaker's settings (a later `breaker_with` must match).
+    config: Config,
     local: Breaker,
     /// The fleet verdict being mirrored (`HEALTHY`…). Written by the flusher only.
     mode: AtomicU8,
@@ -267,6 +277,9 @@ struct Shared {
     stop: AtomicBool,
     wake: tokio::sync::Notify,
     stats: Mutex<MonitorStats>,
+    /// How long the closing flush may take, in ns (`close_timeout`, or
+    /// what [`Monitor::close_within`] asked for).
+    close_ns: AtomicU64,
 }
 
 /// The result of a successful [`Monitor::close`].
@@ -340,6 +353,7 @@ impl Monitor {
                 format!("{h}-{pid}-{:06x}", random_u64() & 0xff_ffff)
             }
         };
+        let cfg_close = cfg.close_timeout;
         let shared = Arc::new(Shared {
             id,
             epoch: random_u64() >> 1,
@@ -351,6 +365,7 @@ impl Monitor {
             stop: AtomicBool::new(false),
             wake: tokio::sync::Notify::new(),
             stats: Mutex::new(MonitorStats::default()),
+            close_ns: AtomicU64::new(duration_ns(cfg_close)),
         });
         let (tx, rx) = std::sync::mpsc::channel();
         let s2 = Arc::clone(&shared);
@@ -387,37 +402,88 @@ impl Monitor {
         self.shared.epoch
     }
 
-    /// The breaker for `key` (created on first use; later calls return the
-    /// same one). Malformed keys are refused here.
+    /// This process's host name, as reported with every batch.
+    pub fn host(&self) -> &str {
+        &self.shared.host
+    }
+
+    /// This process's id, as reported with every batch.
+    pub fn pid(&self) -> u32 {
+        self.shared.pid
+    }
+
+    /// The breaker for `key` (created on first use with the monitor's
+    /// [`MonitorConfig::local`] settings; later calls return the same one,
+    /// whatever settings it was made with). Malformed keys are refused here.
     pub fn breaker(&self, key: &str) -> Result<FleetBreaker, MonitorError> {
+        self.entry(key, None)
+    }
+
+    /// The breaker for `key` with its own local settings `local` (a
+    /// consecutive-failures policy, in [`tripbit::clock`] ticks) instead
+    /// of [`MonitorConfig::local`]. A key has one local breaker per
+    /// monitor: asking again with the same settings returns a breaker
+    /// sharing it; with other settings it is
+    /// [`MonitorError::KeyConfig`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use tripbit::{Config, clock};
+    /// use tripbit_fleet::{MemStore, Monitor, MonitorConfig, MonitorError};
+    /// let m = Monitor::with_store(Arc::new(MemStore::default()), MonitorConfig::default())?;
+    /// let strict = Config::new(clock::ticks(Duration::from_secs(30))).consecutive_failures(2);
+    /// let a = m.breaker_with("acme.pay.cards", strict)?;
+    /// let b = m.breaker_with("acme.pay.cards", strict)?; // the same local breaker
+    /// let _ = a.call(|| Err::<(), _>("down"));
+    /// let _ = b.call(|| Err::<(), _>("down"));
+    /// assert!(a.try_acquire().is_err()); // 2 failures opened it
+    /// let other = Config::new(clock::ticks(Duration::from_secs(1)));
+    /// assert!(matches!(m.breaker_with("acme.pay.cards", other), Err(MonitorError::KeyConfig(_))));
+    /// # Ok::<(), MonitorError>(())
+    /// ```
+    pub fn breaker_with(&self, key: &str, local: Config) -> Result<FleetBreaker, MonitorError> {
+        Breaker::try_new(local).map_err(MonitorError::Config)?;
+        self.entry(key, Some(local))
+    }
+
+    /// The entry for `key`, created with `local` (or the monitor's
+    /// default); `local` given must match an existing entry's.
+    fn entry(&self, key: &str, local: Option<Config>) -> Result<FleetBreaker, MonitorError> {
         validate_fleet_key(key).map_err(MonitorError::Key)?;
         // Ordering: Relaxed: a flag checked for a nicer error only.
         if self.shared.stop.load(Ordering::Relaxed) {
             return Err(MonitorError::Closed);
         }
-        if let Some(e) = read(&self.shared.keys).get(key) {
-            return Ok(FleetBreaker {
+        let found = |e: &Arc<Entry>| match local {
+            Some(c) if c != e.config => Err(MonitorError::KeyConfig(key.to_string())),
+            _ => Ok(FleetBreaker {
                 entry: Arc::clone(e),
-            });
+            }),
+        };
+        if let Some(e) = read(&self.shared.keys).get(key) {
+            return found(e);
         }
         let mut keys = write(&self.shared.keys);
-        let e = keys.entry(key.to_string()).or_insert_with(|| {
-            Arc::new(Entry {
-                key: key.to_string(),
-                // Validated in `with_store`.
-                local: Breaker::try_new(self.shared.cfg.local)
-                    .unwrap_or_else(|_| Breaker::new(Config::new(1))),
-                mode: AtomicU8::new(HEALTHY),
-                budget: AtomicU32::new(0),
-                version: AtomicU64::new(0),
-                counts: Counters::default(),
-                flushed: Mutex::new([0; KINDS]),
-                slow_after: self.shared.cfg.slow_after,
-            })
+        if let Some(e) = keys.get(key) {
+            return found(e);
+        }
+        let config = local.unwrap_or(self.shared.cfg.local);
+        // Validated: `local` in `breaker_with`, the default in `with_store`.
+        let breaker = Breaker::try_new(config).map_err(MonitorError::Config)?;
+        let e = Arc::new(Entry {
+            key: key.to_string(),
+            config,
+            local: breaker,
+            mode: AtomicU8::new(HEALTHY),
+            budget: AtomicU32::new(0),
+            version: AtomicU64::new(0),
+            counts: Counters::default(),
+            flushed: Mutex::new([0; KINDS]),
+            slow_after: self.shared.cfg.slow_after,
         });
-        Ok(FleetBreaker {
-            entry: Arc::clone(e),
-        })
+        keys.insert(key.to_string(), Arc::clone(&e));
+        Ok(FleetBreaker { entry: e })
     }
 
     /// Counters, and per key what was counted and acknowledged.
@@ -438,6 +504,30 @@ impl Monitor {
     /// acknowledged it, or fails after `close_timeout`. The breakers keep
     /// working locally afterwards, but count nothing more to the fleet.
     pub fn close(&self) -> Result<CloseReport, MonitorError> {
+        self.close_within(self.shared.cfg.close_timeout)
+    }
+
+    /// [`close`](Self::close), waiting at most `timeout` for the store
+    /// (instead of [`MonitorConfig::close_timeout`]). Closing a closed
+    /// monitor is [`MonitorError::Closed`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use tripbit_fleet::{MemStore, Monitor, MonitorConfig, MonitorError};
+    /// let m = Monitor::with_store(Arc::new(MemStore::default()), MonitorConfig::default())?;
+    /// m.breaker("acme.maps.tiles")?.call(|| Ok::<_, ()>(()));
+    /// let report = m.close_within(Duration::from_secs(1))?;
+    /// assert_eq!(report.acked["acme.maps.tiles"].success, 1);
+    /// assert!(matches!(m.close_within(Duration::from_secs(1)), Err(MonitorError::Closed)));
+    /// # Ok::<(), MonitorError>(())
+    /// ```
+    pub fn close_within(&self, timeout: Duration) -> Result<CloseReport, MonitorError> {
+        // Ordering: Relaxed: published to the flusher by the Release store
+        // of `stop` below (its Acquire load happens before it reads this).
+        self.shared
+            .close_ns
+            .store(duration_ns(timeout), Ordering::Relaxed);
         // Ordering: Release, pairs with the flusher's Acquire load: every
         // count this thread made before `close` is visible to its last drain
         // (counts of other threads need their own happens-before with this
@@ -447,7 +537,7 @@ impl Monitor {
         let Some(rx) = lock(&self.done).take() else {
             return Err(MonitorError::Closed);
         };
-        let wait = self.shared.cfg.close_timeout + Duration::from_millis(500);
+        let wait = timeout.saturating_add(Duration::from_millis(500));
         match rx.recv_timeout(wait) {
             Ok(r) => r,
             Err(_) => Err(MonitorError::NotAcknowledged {
@@ -489,7 +579,40 @@ impl FleetBreaker {
     }
 
     /// Asks to make a call. Atomics only: no I/O, no lock.
+    #[inline]
     pub fn try_acquire(&self) -> Result<Call<'_>, Rejected> {
+        let e = &*self.entry;
+        let (ticket, _) = self.acquire_ticket_with(clock::now)?;
+        Ok(Call {
+            entry: e,
+            ticket: Some(ticket),
+            started: e.slow_after.map(|_| Instant::now()),
+        })
+    }
+
+    /// [`try_acquire`](Self::try_acquire) for callers that cannot hold a
+    /// borrow (a language binding): admits a call as a plain [`Ticket`],
+    /// reading `clock` only when the local breaker needs a tick (never
+    /// while it is closed), and returns the local transition admitting it
+    /// caused. Report the outcome with
+    /// [`record_ticket`](Self::record_ticket), or give it back with
+    /// [`release`](Self::release). A rejection is counted here.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tripbit::Outcome;
+    /// use tripbit_fleet::{MemStore, Monitor, MonitorConfig};
+    /// let m = Monitor::with_store(Arc::new(MemStore::default()), MonitorConfig::default()).unwrap();
+    /// let b = m.breaker("acme.maps.geocode").unwrap();
+    /// let (ticket, _) = b.acquire_ticket_with(tripbit::clock::now).unwrap();
+    /// b.record_ticket(ticket, Outcome::Failure, tripbit::clock::now()).unwrap();
+    /// assert_eq!(m.stats().counted["acme.maps.geocode"].failure, 1);
+    /// ```
+    #[inline]
+    pub fn acquire_ticket_with(
+        &self,
+        clock: impl FnOnce() -> u64,
+    ) -> Result<(Ticket, Option<Transition>), Rejected> {
         let e = &*self.entry;
         // Ordering: Relaxed, see `Entry::mirror`.
         if e.mode.load(Ordering::Relaxed) == RECOVERING
@@ -504,12 +627,8 @@ impl FleetBreaker {
                 retry_at: None,
             });
         }
-        match e.local.acquire_ticket_with(clock::now) {
-            Ok((ticket, _)) => Ok(Call {
-                entry: e,
-                ticket: Some(ticket),
-                started: e.slow_after.map(|_| Instant::now()),
-            }),
+        match e.local.acquire_ticket_with(clock) {
+            Ok(admitted) => Ok(admitted),
             Err(r) => {
                 // Ordering: Relaxed, see `Entry::mirror`.
                 let healthy = e.mode.load(Ordering::Relaxed) == HEALTHY;
@@ -517,6 +636,50 @@ impl FleetBreaker {
                 Err(r)
             }
         }
+    }
+
+    /// Reports the outcome of a call admitted by
+    /// [`acquire_ticket_with`](Self::acquire_ticket_with) at tick `now`
+    /// (a closed success of the local breaker never uses `now`): the local
+    /// breaker records it, and it is counted for the fleet (`Success` and
+    /// `Failure`; `Ignored` counts nothing). Returns the local breaker's
+    /// answer: `Err(Stale)` when it changed generation since (the fleet
+    /// count is kept: the call did happen). [`MonitorConfig::slow_after`]
+    /// is applied by [`Call`] only: a success reported here is a success.
+    #[inline]
+    pub fn record_ticket(
+        &self,
+        ticket: Ticket,
+        outcome: Outcome,
+        now: u64,
+    ) -> Result<Option<Transition>, Stale> {
+        let e = &*self.entry;
+        let r = e.local.record_ticket(ticket, outcome, now);
+        match outcome {
+            Outcome::Success => e.count(SUCCESS),
+            Outcome::Failure => e.count(FAILURE),
+            Outcome::Ignored => {}
+        }
+        r
+    }
+
+    /// Gives an admitted ticket back unused: frees its probe slot (if it
+    /// holds one), counts nothing (the core's `release`).
+    pub fn release(&self, ticket: Ticket, now: u64) -> Result<(), Stale> {
+        self.entry.local.release(ticket, now)
+    }
+
+    /// The local breaker, for reports (`snapshot`, `state`) and operator
+    /// actions on this process only (`force_open`, `reset`...). The mirror
+    /// of the fleet verdict drives it too: the next change of verdict
+    /// overrides a local operator action.
+    pub fn local(&self) -> &Breaker {
+        &self.entry.local
+    }
+
+    /// The local breaker's settings.
+    pub fn local_config(&self) -> Config {
+        self.entry.config
     }
 
     /// Runs `f` if admitted: `Ok` counts as success, `Err` as failure.
@@ -529,7 +692,40 @@ impl FleetBreaker {
     /// assert_eq!(b.call(|| Ok::<_, ()>(5)), Ok(5));
     /// assert_eq!(m.stats().counted["acme.maps.geocode"].success, 1);
     /// ```
+    #[inline]
     pub fn call<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, tripbit::CallError<E>> {
+        let e = &*self.entry;
+        // Ordering: Relaxed, see `Entry::mirror`.
+        if e.slow_after.is_some() || e.mode.load(Ordering::Relaxed) == RECOVERING {
+            return self.call_through(f);
+        }
+        // The common case: the local breaker's borrowed permit (a closed
+        // call reads no clock), plus one count.
+        let permit = match e.local.try_acquire_with(clock::now) {
+            Ok(p) => p,
+            Err(r) => {
+                // Ordering: Relaxed, see `Entry::mirror`.
+                let healthy = e.mode.load(Ordering::Relaxed) == HEALTHY;
+                e.count(if healthy { LOCAL } else { REJECTED });
+                return Err(tripbit::CallError::Rejected(r));
+            }
+        };
+        let r = f();
+        let ok = r.is_ok();
+        permit.record_with(Outcome::from_success(ok), clock::now);
+        e.count(if ok { SUCCESS } else { FAILURE });
+        r.map_err(tripbit::CallError::Failed)
+    }
+
+    /// [`call`](Self::call) through a [`Call`]: timed calls (`slow_after`),
+    /// and the fleet's probe budget while it recovers. Out of line, so the
+    /// common path stays as small as a plain breaker's.
+    #[inline(never)]
+    #[cold]
+    fn call_through<T, E>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, tripbit::CallError<E>> {
         let call = self.try_acquire().map_err(tripbit::CallError::Rejected)?;
         let r = f();
         call.record(Outcome::from_success(r.is_ok()));
@@ -600,6 +796,11 @@ impl Drop for Call<'_> {
                 .record_ticket(t, Outcome::Ignored, clock::now());
         }
     }
+}
+
+/// `d` in ns, saturating.
+fn duration_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// One line to stderr in one write, so lines of several processes do not interleave.
@@ -892,7 +1093,12 @@ async fn flush_loop(s: Arc<Shared>) -> Result<CloseReport, MonitorError> {
         f.publish_stats();
     }
     // Closing: flush what is left until acknowledged or out of time.
-    let deadline = Instant::now() + s.cfg.close_timeout;
+    // Ordering: Relaxed: written before the Release store of `stop`,
+    // which the Acquire load above saw.
+    let close_for = Duration::from_nanos(s.close_ns.load(Ordering::Relaxed));
+    let deadline = Instant::now()
+        .checked_add(close_for)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
     loop {
         f.drain();
         if f.send().await {
@@ -1111,6 +1317,7 @@ mod tests {
     fn verdicts_are_mirrored_into_the_local_breaker() {
         let e = Entry {
             key: "a.b".into(),
+            config: Config::new(1_000_000_000),
             local: Breaker::new(Config::new(1_000_000_000)),
             mode: AtomicU8::new(HEALTHY),
             budget: AtomicU32::new(0),
@@ -1152,5 +1359,67 @@ mod tests {
         fb.entry.mirror(Effective::Healthy, 2);
         assert_eq!(fb.local_state(), State::Closed);
         assert_eq!(fb.entry.peek().rejected, 2);
+    }
+
+    #[test]
+    fn per_key_local_settings_and_one_entry_per_key() {
+        let m = Monitor::with_store(Arc::new(MemStore::default()), cfg()).unwrap();
+        let two = Config::new(clock::ticks(Duration::from_secs(60))).consecutive_failures(2);
+        let a = m.breaker_with("acme.a.strict", two).unwrap();
+        let b = m.breaker_with("acme.a.strict", two).unwrap();
+        assert_eq!(a.local_config(), two);
+        // The monitor's default (5 failures) for another key.
+        let lax = m.breaker("acme.a.lax").unwrap();
+        assert_eq!(lax.local_config(), cfg().local);
+        // `breaker` returns the existing entry whatever its settings.
+        assert_eq!(m.breaker("acme.a.strict").unwrap().local_config(), two);
+        for fb in [&a, &b] {
+            assert!(fb.call(|| Err::<(), _>(())).is_err());
+        }
+        assert_eq!(
+            a.local_state(),
+            State::Open,
+            "a and b share one local breaker"
+        );
+        assert_eq!(b.local_state(), State::Open);
+        for _ in 0..2 {
+            let _ = lax.call(|| Err::<(), _>(()));
+        }
+        assert_eq!(lax.local_state(), State::Closed);
+        assert_eq!(m.stats().counted["acme.a.strict"].failure, 2);
+        match m.breaker_with("acme.a.strict", Config::new(5)) {
+            Err(MonitorError::KeyConfig(k)) => assert_eq!(k, "acme.a.strict"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            m.breaker_with("not dotted", two),
+            Err(MonitorError::Key(_))
+        ));
+        assert!(matches!(
+            m.breaker_with("acme.a.window", Config::new(5).failure_rate(50, 10)),
+            Err(MonitorError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn ticket_calls_count_like_calls() {
+        let m = Monitor::with_store(Arc::new(MemStore::default()), cfg()).unwrap();
+        let one = Config::new(clock::ticks(Duration::from_secs(60))).consecutive_failures(1);
+        let b = m.breaker_with("acme.a.t", one).unwrap();
+        let (t, tr) = b
+            .acquire_ticket_with(|| unreachable!("closed: no tick"))
+            .unwrap();
+        assert_eq!(tr, None);
+        assert_eq!(b.record_ticket(t, Outcome::Success, 0), Ok(None));
+        let (t, _) = b.acquire_ticket_with(clock::now).unwrap();
+        assert_eq!(b.release(t, clock::now()), Ok(()));
+        let (t, _) = b.acquire_ticket_with(clock::now).unwrap();
+        let tr = b.record_ticket(t, Outcome::Failure, clock::now()).unwrap();
+        assert_eq!(tr.map(|t| t.to), Some(State::Open));
+        assert!(b.acquire_ticket_with(clock::now).is_err());
+        assert_eq!(b.local().state(clock::now()), State::Open);
+        let r = m.close_within(Duration::from_secs(2)).unwrap();
+        let c = &r.acked["acme.a.t"];
+        assert_eq!((c.success, c.failure, c.local), (1, 1, 1));
     }
 }

@@ -330,6 +330,19 @@ fn shared_core(path: &str, name: &str, config: Config) -> PyResult<Core> {
     Ok(Core::Shared(crate::shared::breaker(path, name, config)?))
 }
 
+/// A fleet breaker: the config checked as for a private one (same
+/// messages), then the key's local breaker in the monitor.
+#[cfg(target_os = "linux")]
+fn fleet_core(monitor: &Bound<'_, PyAny>, key: &str, config: Config) -> PyResult<Core> {
+    tripbit::Breaker::try_new(config).map_err(config_error)?;
+    Ok(Core::Fleet(crate::fleet::core(monitor, key, config)?))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn fleet_core(_monitor: &Bound<'_, PyAny>, _key: &str, _config: Config) -> PyResult<Core> {
+    Err(PyValueError::new_err("tripbit.fleet needs Linux"))
+}
+
 #[cfg(not(target_os = "linux"))]
 fn shared_core(_path: &str, _name: &str, _config: Config) -> PyResult<Core> {
     Err(PyValueError::new_err("shared= needs Linux"))
@@ -351,7 +364,7 @@ impl CoreBreaker {
         close_failure_rate = 0, backoff_factor = 1, backoff_max_level = 0,
         failure_rate = None, min_calls = 1, window_calls = None, window_ns = None,
         slow_ns = None, slow_rate = 100, include = None, exclude = None, timeout = None,
-        probe_ns = None, stdout = true, shared = None,
+        probe_ns = None, stdout = true, shared = None, fleet = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -377,6 +390,7 @@ impl CoreBreaker {
         probe_ns: Option<u64>,
         stdout: bool,
         shared: Option<String>,
+        fleet: Option<Bound<'_, PyAny>>,
     ) -> PyResult<CoreBreaker> {
         // "No backoff" is factor 1 (the open period never grows), whatever
         // the max level; the drop-in's failure_count tells a trip from a
@@ -424,10 +438,25 @@ impl CoreBreaker {
                     "failure_threshold",
                     u64::from(failure_threshold),
                 )?;
-                match shared {
-                    None => Core::consecutive(config).map_err(config_error)?,
-                    Some(path) => shared_core(&path, &name.to_cow()?, config)?,
+                match (shared, fleet) {
+                    (None, None) => Core::consecutive(config).map_err(config_error)?,
+                    (Some(path), None) => shared_core(&path, &name.to_cow()?, config)?,
+                    (None, Some(monitor)) => fleet_core(&monitor, &name.to_cow()?, config)?,
+                    (Some(_), Some(_)) => {
+                        return Err(PyValueError::new_err(
+                            "shared= and a fleet monitor do not go together: a fleet breaker \
+                             already shares its verdict with every process of the fleet",
+                        ));
+                    }
                 }
+            }
+            Some(_) if fleet.is_some() => {
+                return Err(PyValueError::new_err(
+                    "a fleet breaker's local breaker uses the failure_threshold policy \
+                     (consecutive failures); failure_rate, window, window_seconds, min_calls, \
+                     slow_call and slow_rate are not its options (the fleet-wide failure rate \
+                     is the processor's)",
+                ));
             }
             Some(_) if shared.is_some() => {
                 return Err(PyValueError::new_err(
@@ -524,6 +553,17 @@ impl CoreBreaker {
             }
             Admission::Rejected(r, now) => Err(this.open_error(py, r, now)),
         }
+    }
+
+    /// A fleet breaker (`tripbit.fleet`): the fleet verdict this process
+    /// mirrors into its local breaker and its version (0: none seen yet),
+    /// e.g. `("unhealthy", 4)`; None for any other breaker.
+    fn fleet_verdict(&self) -> Option<(&'static str, u64)> {
+        #[cfg(target_os = "linux")]
+        if let Some(f) = self.core.fleet() {
+            return Some((f.fleet_state(), f.verdict_version()));
+        }
+        None
     }
 
     /// The original's `lock` attribute (a `threading.Lock`). tripbit needs
@@ -1066,19 +1106,33 @@ impl CoreBreaker {
             return ticket.generation & tripbit::MAX_CLOSED_TICKET_GENERATION
                 != w.seen_generation();
         }
+        #[cfg(target_os = "linux")]
+        if let Core::Fleet(f) = &self.core {
+            return ticket.generation & tripbit::MAX_CLOSED_TICKET_GENERATION
+                != f.seen_generation();
+        }
         let _ = ticket;
         false
     }
 
-    /// A `shared=` breaker that another process moved: announces, once in
-    /// this process (the watch hands each change to one caller), the
-    /// change from the state this process last saw to the state now: to
-    /// the listeners and the `tripbit` logger, never on stdout (the lines
-    /// are the other process's). Several moves between two calls here
-    /// read as one; a new probe round (same state) announces nothing.
+    /// A `shared=` breaker that another process moved, or a fleet breaker
+    /// whose local breaker the monitor (mirroring the fleet's verdict) or
+    /// another breaker of the key moved: announces, once (the watch hands
+    /// each change to one caller), the change from the state last seen to
+    /// the state now: to the listeners and the `tripbit` logger, never on
+    /// stdout (the lines are not this breaker's own). Several moves between
+    /// two calls here read as one; a new probe round (same state)
+    /// announces nothing.
     fn catch_up(&self, slf: &Bound<'_, Self>) {
         #[cfg(target_os = "linux")]
-        if let Some((from, to)) = self.watch.as_ref().and_then(tripbit_shm::Watch::poll) {
+        let moved = match &self.core {
+            // A fleet breaker: the monitor's thread mirrored a verdict, or
+            // another breaker of the same key moved the local breaker.
+            Core::Fleet(f) => f.poll(time::now()),
+            _ => self.watch.as_ref().and_then(tripbit_shm::Watch::poll),
+        };
+        #[cfg(target_os = "linux")]
+        if let Some((from, to)) = moved {
             if from != to {
                 let now = time::now();
                 let s = self.core.snapshot(now);
@@ -1246,6 +1300,11 @@ impl CoreBreaker {
         if let Some(w) = &self.watch {
             // This process announces this one: no later poll repeats it.
             w.saw(tr.generation, tr.to);
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(f) = self.core.fleet() {
+            // Announced here: no later poll repeats it.
+            f.saw(tr.generation, tr.to);
         }
         if tr.from == State::HalfOpen && tr.to == State::Closed {
             self.times.clear_failure();

@@ -19,6 +19,8 @@ mod decorated;
 mod emit;
 mod engine;
 mod errors;
+#[cfg(target_os = "linux")]
+mod fleet;
 mod guard;
 mod limits;
 #[cfg(target_os = "linux")]
@@ -52,5 +54,7 @@ fn _tripbit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<guard::Guard>()?;
     m.add_class::<decorated::SyncGuarded>()?;
     m.add_class::<emit::Transition>()?;
+    #[cfg(target_os = "linux")]
+    m.add_class::<fleet::FleetMonitor>()?;
     Ok(())
 }

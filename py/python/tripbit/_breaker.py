@@ -385,7 +385,10 @@ class CircuitBreaker(CoreBreaker):
         probe_timeout: Any = None,
         stdout: Any = True,
         shared: Any = None,
+        fleet: Any = None,
     ) -> CircuitBreaker:
+        # `fleet`: the tripbit.fleet.Monitor of a fleet breaker (its
+        # Monitor.breaker() passes it; not a CircuitBreaker() argument).
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, got {_type_name(name)}")
         if not isinstance(stdout, bool):
@@ -427,6 +430,8 @@ class CircuitBreaker(CoreBreaker):
         factor, max_level = _backoff(backoff)
 
         kw: dict[str, Any] = {}
+        if fleet is not None:
+            kw["fleet"] = fleet
         if shared is not None:
             # A region file shared by every process of the host (Linux).
             if not isinstance(shared, (str, os.PathLike)):
@@ -575,8 +580,8 @@ class CircuitBreaker(CoreBreaker):
             return await _with_timeout(awaitable, self.timeout)
 
 
-# Every keyword CircuitBreaker() takes.
-_PARAMS = frozenset(inspect.signature(CircuitBreaker._create).parameters)
+# Every keyword CircuitBreaker() takes (`fleet` is Monitor.breaker()'s).
+_PARAMS = frozenset(inspect.signature(CircuitBreaker._create).parameters) - {"fleet"}
 
 
 def _public_signature() -> inspect.Signature:
@@ -586,6 +591,8 @@ def _public_signature() -> inspect.Signature:
     defaults = {"failure_threshold": 3, "name": "unknown"}
     params = []
     for p in inspect.signature(CircuitBreaker._create).parameters.values():
+        if p.name not in _PARAMS:
+            continue
         if p.name in _DROPIN_ORDER:
             p = p.replace(
                 kind=inspect.Parameter.POSITIONAL_OR_KEYWORD,

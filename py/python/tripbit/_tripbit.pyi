@@ -12,12 +12,13 @@ from typing import Any, Callable, Literal, TypeVar, final
 
 from typing_extensions import Self, TypedDict, disjoint_base
 
-from ._types import Snapshot, Stats
+from ._types import FleetCounts, FleetStats, Snapshot, Stats
 
 __all__ = [
     "CircuitBreakerOpenError",
     "CircuitState",
     "CoreBreaker",
+    "FleetMonitor",
     "Guard",
     "LIMITS",
     "SyncGuarded",
@@ -215,6 +216,7 @@ class CoreBreaker:
         probe_ns: int | None = None,
         stdout: bool = True,
         shared: str | None = None,
+        fleet: Any = None,
     ) -> Self:
         """Builds the core breaker from parsed settings (ticks in ns) and
         announces it: ``[CircuitBreaker-<name>] Initialized: threshold=3,
@@ -304,6 +306,12 @@ class CoreBreaker:
         """Back to CLOSED, every count cleared, ``last_failure_time`` None;
         results of calls admitted before are discarded. From any other
         state prints ``Manually reset: <old> -> CLOSED``, as the original."""
+    def fleet_verdict(self) -> tuple[str, int] | None:
+        """A fleet breaker (``tripbit.fleet``): the fleet verdict this
+        process mirrors into its local breaker (``"healthy"``,
+        ``"unhealthy"``, ``"recovering"``, ``"forced_healthy"``,
+        ``"forced_unhealthy"``) and its version (0: none seen yet). None for
+        any other breaker."""
     def force_open(self) -> None:
         """Operator override: reject every call until ``reset()``."""
     def force_closed(self) -> None:
@@ -327,3 +335,47 @@ class CoreBreaker:
         """TypeError: a breaker cannot be copied."""
     def __deepcopy__(self, memo: Any, /) -> Any:
         """TypeError: a breaker cannot be copied."""
+
+@disjoint_base
+class FleetMonitor:
+    """The native fleet monitor (Linux); use ``tripbit.fleet.connect()``,
+    which checks the arguments and returns its subclass
+    ``tripbit.fleet.Monitor``."""
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        app: str,
+        flush_ns: int,
+        close_ns: int,
+        prefix: str,
+        id: str | None = None,
+    ) -> Self:
+        """A monitor flushing to the Redis at ``url`` every ``flush_ns``
+        ns. Returns at once: Redis is not contacted here. ValueError naming
+        ``url`` when it does not parse."""
+    @property
+    def id(self) -> str:
+        """This monitor's id, part of every batch id."""
+    @property
+    def epoch(self) -> int:
+        """This run's epoch, part of every batch id."""
+    @property
+    def host(self) -> str:
+        """The host name reported with every batch."""
+    @property
+    def pid(self) -> int:
+        """The process id reported with every batch."""
+    @property
+    def close_timeout(self) -> float:
+        """``close()``'s default timeout, in seconds."""
+    def flush(self) -> None:
+        """Wakes the flush thread now (it flushes every interval anyway)."""
+    def stats(self) -> FleetStats:
+        """The monitor's counters, and per key what was counted and what
+        Redis acknowledged."""
+    def _close(self, timeout_ns: int | None, /) -> dict[str, FleetCounts]:
+        """Flushes everything and waits (without the GIL) for Redis to
+        acknowledge it: the acknowledged counts per key, or
+        ``tripbit.fleet.CloseTimeoutError``."""

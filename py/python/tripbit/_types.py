@@ -1,4 +1,4 @@
-"""The typed dicts ``get_stats()`` and ``snapshot()`` return.
+"""The typed dicts ``get_stats()``, ``snapshot()`` and the fleet monitor return.
 
 Plain ``dict`` objects at run time (``type(cb.get_stats()) is dict``, as the
 original's); these classes only tell a type checker which keys they hold.
@@ -6,9 +6,9 @@ original's); these classes only tell a type checker which keys they hold.
 
 from __future__ import annotations
 
-from typing import Optional, TypedDict
+from typing import Dict, Optional, TypedDict
 
-__all__ = ["Snapshot", "Stats"]
+__all__ = ["FleetCounts", "FleetStats", "Snapshot", "Stats"]
 
 
 class Stats(TypedDict):
@@ -38,3 +38,36 @@ class Snapshot(TypedDict):
     window_calls: int
     window_failures: int
     window_slow: int
+
+
+class FleetCounts(TypedDict):
+    """One key's outcome counts in a fleet monitor (``tripbit.fleet``):
+    ``rejected`` holds every rejected call, ``local`` those of them the
+    local breaker rejected while the fleet said healthy."""
+
+    success: int
+    failure: int
+    slow: int
+    rejected: int
+    local: int
+
+
+class FleetStats(TypedDict):
+    """``tripbit.fleet.Monitor.stats()``."""
+
+    batches_sent: int
+    """Batches Redis acknowledged."""
+    store_errors: int
+    """Redis operations that failed."""
+    dropped_batches: int
+    """Batches dropped because the backlog was full."""
+    dropped_calls: int
+    """Calls in those batches."""
+    connected: bool
+    """Whether the last Redis operation worked."""
+    backlog: int
+    """Batches waiting to be sent."""
+    counted: Dict[str, FleetCounts]
+    """Per key: counted so far (acknowledged or not)."""
+    acked: Dict[str, FleetCounts]
+    """Per key: acknowledged by Redis."""
