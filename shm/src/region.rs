@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tripbit::{Breaker, CallError, Config, Outcome, Snapshot};
+use tripbit::{Breaker, CallError, Config, Snapshot};
 
 use crate::error::Error;
 use crate::layout::{
@@ -1169,8 +1169,9 @@ impl SharedBreaker {
 
     /// Runs `f` if the breaker admits a call, recording its outcome with
     /// the shared clock: `Ok` counts as a success, `Err` as a failure. The
-    /// shared counterpart of the core's `Breaker::call` (which this method
-    /// shadows: that one reads a per-process clock).
+    /// core's `Breaker::call`, whose clock (`tripbit::clock`, on Linux
+    /// `CLOCK_MONOTONIC`) is the shared clock of every region: no clock read
+    /// on the closed path, a coarse one for a rejection while open.
     ///
     /// ```
     /// # let path = std::env::temp_dir().join(format!("tripbit-doc-call-{}", std::process::id()));
@@ -1185,22 +1186,7 @@ impl SharedBreaker {
     #[inline]
     pub fn call<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, CallError<E>> {
         let b: &Breaker = self;
-        // Dropped unrecorded if `f` unwinds: the permit frees its probe slot.
-        let permit = b.try_acquire_with(sys::now).map_err(CallError::Rejected)?;
-        match f() {
-            Ok(v) => {
-                // The closed path is timed by nothing (the core admits it
-                // without a tick, as `acquired_at` 0), so a success there
-                // needs no clock read; a probe's success gets the real tick.
-                let tick = if permit.is_probe() { sys::now() } else { 0 };
-                permit.record(Outcome::Success, tick);
-                Ok(v)
-            }
-            Err(e) => {
-                permit.record(Outcome::Failure, sys::now());
-                Err(CallError::Failed(e))
-            }
-        }
+        b.call(f)
     }
 
     /// The generation and state now: compare the generation with the one

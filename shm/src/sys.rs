@@ -20,19 +20,9 @@ use std::ptr::NonNull;
 /// assert!(b >= a && a > 0);
 /// ```
 pub fn now() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always
-    // exists on Linux, so the call cannot fail (checked anyway).
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    if rc != 0 {
-        return 0;
-    }
-    (ts.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as u64)
+    // The core's clock is `CLOCK_MONOTONIC` on Linux (this crate's only
+    // platform): one clock for the core's `call()` and for the regions.
+    tripbit::clock::now()
 }
 
 /// A shared, read-write (or read-only) mapping of a whole file, unmapped on
