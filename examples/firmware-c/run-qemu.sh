@@ -321,11 +321,12 @@ size_core() {
               -I "$ROOT/ffi-c/include" -nostdlib -nostartfiles -L "$HERE"
               -Wl,--gc-sections -Wl,--no-warn-execstack -T "$ldscript")
     local v defs
-    for v in base init static; do
+    for v in base init static window; do
         case $v in
             base) defs=() ;;
             init) defs=(-DSIZE_WITH_TRIPBIT) ;;
             static) defs=(-DSIZE_WITH_TRIPBIT -DSIZE_STATIC_INIT) ;;
+            window) defs=(-DSIZE_WITH_TRIPBIT -DSIZE_WINDOW) ;;
         esac
         local extra=()
         [ "$v" != base ] && extra=("$lib" -lgcc)
@@ -346,7 +347,7 @@ size_core() {
         printf -v "SZ_${name}_$v" '%s' "$(size_sum "$dir/$v.elf")"
         [ "$v" != base ] && printf -v "SZP_${name}_$v" '%s' "$(size_parts "$dir/base.elf" "$dir/$v.elf")"
     done
-    echo "   built and ran: base, init, static (QEMU -M $machine, exit 0 each)"
+    echo "   built and ran: base, init, static, window (QEMU -M $machine, exit 0 each)"
     echo "   largest symbols (with init()):"
     arm-none-eabi-nm -S --size-sort -C "$dir/init.elf" | awk '$3 ~ /^[tTwW]$/' | tail -n 10 |
         while read -r _ sz _ sym; do printf '     %5d  %s\n' "$((16#$sz))" "$sym"; done
@@ -359,8 +360,8 @@ size_report() {
     size_core m4f thumbv7em-none-eabihf lm3s6965.ld mps2-an386 \
         -mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16 || ok=0
     [ "$ok" = 1 ] || { echo "size-report: FAIL (a build or a QEMU run failed, see above)"; return 1; }
-    echo "== size report: what tripbit adds to size.c (one consecutive breaker: acquire + record + the 2 critical-section hooks; -Os -ffunction-sections -Wl,--gc-sections, no libc)"
-    printf '%-26s %10s %10s %10s %10s %12s\n' core "base flash" "+flash" "+RAM" "goal" "+flash, no init()"
+    echo "== size report: what tripbit adds to size.c (one consecutive breaker: acquire + record + the 2 critical-section hooks; -Os -ffunction-sections -Wl,--gc-sections, no libc; window8: the same with a tripbit_window8_t)"
+    printf '%-26s %10s %10s %10s %10s %12s %14s %12s\n' core "base flash" "+flash" "+RAM" "goal" "+flash, no init()" "window8 +flash" "window8 +RAM"
     local n label goal
     for n in m0 m3 m4f; do
         case $n in
@@ -368,10 +369,11 @@ size_report() {
             m3) label="Cortex-M3 (thumbv7m)"; goal="-" ;;
             m4f) label="Cortex-M4F (thumbv7em-hf)"; goal="-" ;;
         esac
-        local b i s bf br if ir sf sr
-        b="SZ_${n}_base" i="SZ_${n}_init" s="SZ_${n}_static"
-        read -r bf br <<<"${!b}"; read -r if ir <<<"${!i}"; read -r sf sr <<<"${!s}"
-        printf '%-26s %8d B %8d B %8d B %10s %10d B\n' "$label" "$bf" $((if - bf)) $((ir - br)) "$goal" $((sf - bf))
+        local b i s w bf br if ir sf sr wf wr
+        b="SZ_${n}_base" i="SZ_${n}_init" s="SZ_${n}_static" w="SZ_${n}_window"
+        read -r bf br <<<"${!b}"; read -r if ir <<<"${!i}"; read -r sf sr <<<"${!s}"; read -r wf wr <<<"${!w}"
+        printf '%-26s %8d B %8d B %8d B %10s %10d B %12d B %10d B\n' "$label" "$bf" $((if - bf)) $((ir - br)) "$goal" \
+            $((sf - bf)) $((wf - bf)) $((wr - br))
     done
     echo "where the added flash goes (by symbol, nm -S):"
     printf '%-26s %8s %8s %8s %8s %8s %8s %8s\n' core "state m." "cfg chk" "C API" "ffi int" "intrins" "fw side" "other"

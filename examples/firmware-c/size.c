@@ -15,6 +15,8 @@
  * what tripbit costs, so only that build has them). The breaker is set up
  * either by tripbit_breaker_init() (default) or, with -DSIZE_STATIC_INIT,
  * by the compile-time TRIPBIT_BREAKER_INIT() initializer (no init code).
+ * With -DSIZE_WINDOW the guard is the ratio policy instead (a
+ * tripbit_window8_t: 50 % failures over the last 8 calls).
  */
 #include <stdint.h>
 
@@ -118,6 +120,36 @@ void _critical_section_1_0_release(uint32_t restore)
     __asm__ volatile("msr primask, %0" ::"r"(restore) : "memory");
 }
 
+#if defined(SIZE_WINDOW)
+/* The ratio policy instead: 50 % failures over the last 8 calls. */
+static tripbit_window8_t window;
+
+int main(void)
+{
+    tripbit_window_config_t config = tripbit_window_config_default();
+    config.open_ticks = 1000u;
+    if (tripbit_window8_init(&window, &config) != TRIPBIT_OK) {
+        return 2;
+    }
+    uint32_t worked = 0;
+    for (uint32_t now = 0; now < SIZE_CALLS; now++) {
+        tripbit_ticket_t ticket;
+        if (tripbit_window8_acquire(&window, now, &ticket, NULL) != TRIPBIT_OK) {
+            continue;
+        }
+        uint32_t ok = call_upstream();
+        worked += ok;
+        if (tripbit_window8_record(&window, &ticket,
+                                   ok ? TRIPBIT_OUTCOME_SUCCESS : TRIPBIT_OUTCOME_FAILURE,
+                                   now, NULL) != TRIPBIT_OK) {
+            return 3;
+        }
+    }
+    return worked == SIZE_CALLS ? 0 : 1;
+}
+
+#else
+
 #ifdef SIZE_STATIC_INIT
 /* Open 1000 ticks, trip after 3 failures in a row; the rest default. */
 static tripbit_breaker_t breaker = TRIPBIT_BREAKER_INIT(1000u, 3u);
@@ -152,4 +184,5 @@ int main(void)
     return worked == SIZE_CALLS ? 0 : 1;
 }
 
-#endif
+#endif /* SIZE_WINDOW */
+#endif /* SIZE_WITH_TRIPBIT */
