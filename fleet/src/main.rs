@@ -33,6 +33,11 @@ commands:
       The admin panel (web page, JSON API, /metrics); `tripbit-fleet panel --help`.
   sim-monitor --redis URL --key KEY [--key KEY2] [--every-ms 2] [--flush-ms 250] [--id ID]
       A simulated service process (used by the demo and the tests).
+
+URL: redis://HOST:PORT/DB (one server), or
+     redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER-NAME[/DB] (the primary
+     Redis Sentinel names; followed across failovers). A URL that does not
+     parse is refused at start-up.
 ";
 
 /// `--name value` options.

@@ -7,6 +7,24 @@
 //! dropped and the next operation connects anew, so the store reconnects by
 //! itself.
 //!
+//! # URLs
+//!
+//! - `redis://host:port/db` (also `redis+unix://`, `unix://`): one server,
+//!   parsed by the `redis` crate.
+//! - `redis+sentinel://host:port[,host:port...]/<master-name>[/db]`: the
+//!   primary that Redis Sentinel names `<master-name>` (see [`SentinelUrl`]).
+//!   The store asks the sentinels, in the order given, for the current
+//!   primary (`SENTINEL get-master-addr-by-name`), connects to it, and checks
+//!   with `ROLE` that it really is a primary. On a timeout, a broken
+//!   connection or a `READONLY` reply it drops the connection, and the next
+//!   operation asks the sentinels again, so after a failover every process
+//!   follows the promoted replica by itself. Each sentinel gets the connect
+//!   and command timeouts of its own, so a dead or blackholed sentinel costs
+//!   one timeout before the next one is asked. The crate's own `sentinel`
+//!   module is not used: it asks every sentinel under one future, so a
+//!   timeout around it would never reach the second sentinel behind a
+//!   blackholed first one, and it would add two dependencies (`rand`, `log`).
+//!
 //! # Data model
 //!
 //! With the default prefix `tb` (each `{key}` is a fleet key):
@@ -38,7 +56,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Script, Value};
+use redis::{AsyncConnectionConfig, Script, Value};
 
 use crate::model::{
     Batch, Counts, Event, Force, Health, StoredVerdict, VerdictLine, VerdictWrite, WindowStats,
@@ -97,9 +115,151 @@ impl Default for Timeouts {
     }
 }
 
+/// The default port of a sentinel in a [`SentinelUrl`].
+pub const SENTINEL_PORT: u16 = 26379;
+
+/// The scheme of a [`SentinelUrl`].
+pub const SENTINEL_SCHEME: &str = "redis+sentinel://";
+
+/// A parsed `redis+sentinel://host:port[,host:port...]/<master-name>[/db]`.
+///
+/// - Sentinels: one or more `host:port`, comma-separated; the port defaults
+///   to 26379; an IPv6 address goes in brackets (`[::1]:26379`).
+/// - `<master-name>`: the name given to `sentinel monitor`; letters, digits,
+///   `.`, `-` and `_`.
+/// - `db`: the database on the primary (default 0).
+///
+/// No user, password, TLS or query options: a URL with `@`, `?` or `#` is
+/// refused rather than half understood.
+///
+/// ```
+/// use tripbit_fleet::redis_store::SentinelUrl;
+/// let u = SentinelUrl::parse("redis+sentinel://127.0.0.1:26379,10.0.0.2/tb/2")?;
+/// assert_eq!(u.sentinels, [("127.0.0.1".to_string(), 26379), ("10.0.0.2".to_string(), 26379)]);
+/// assert_eq!((u.master.as_str(), u.db), ("tb", 2));
+/// assert!(SentinelUrl::parse("redis+sentinel://127.0.0.1:26379").is_err()); // no master name
+/// assert!(SentinelUrl::parse("redis+sentinel://:pw@127.0.0.1/tb").is_err()); // no credentials
+/// # Ok::<(), tripbit_fleet::UrlError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentinelUrl {
+    /// The sentinels, asked in this order.
+    pub sentinels: Vec<(String, u16)>,
+    /// The monitored master's name.
+    pub master: String,
+    /// The database on the primary.
+    pub db: u32,
+}
+
+impl SentinelUrl {
+    /// Parses a `redis+sentinel://` URL; every refusal names what is wrong.
+    pub fn parse(url: &str) -> Result<SentinelUrl, UrlError> {
+        let bad = |why: &str| UrlError(format!("{url:?}: {why}"));
+        let rest = url
+            .strip_prefix(SENTINEL_SCHEME)
+            .ok_or_else(|| bad("expected redis+sentinel://host:port/<master-name>"))?;
+        if rest.contains('@') {
+            return Err(bad("credentials are not supported in a sentinel URL"));
+        }
+        if rest.contains(['?', '#']) {
+            return Err(bad("query options are not supported in a sentinel URL"));
+        }
+        let (hosts, path) = rest
+            .split_once('/')
+            .ok_or_else(|| bad("expected /<master-name> after the sentinel addresses"))?;
+        let sentinels = hosts
+            .split(',')
+            .map(|h| parse_host_port(h).map_err(|why| bad(&why)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut parts = path.split('/');
+        let master = parts.next().unwrap_or("");
+        if master.is_empty() {
+            return Err(bad("the master name is empty"));
+        }
+        if !master
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        {
+            return Err(bad(&format!(
+                "master name {master:?}: only letters, digits, '.', '-' and '_'"
+            )));
+        }
+        let db = match parts.next() {
+            None | Some("") => 0,
+            Some(d) => d
+                .parse::<u32>()
+                .map_err(|_| bad(&format!("database {d:?} is not a number")))?,
+        };
+        if parts.next().is_some() {
+            return Err(bad("expected /<master-name>[/db] and nothing after it"));
+        }
+        Ok(SentinelUrl {
+            sentinels,
+            master: master.to_string(),
+            db,
+        })
+    }
+}
+
+/// `host[:port]` or `[v6][:port]`, the port defaulting to [`SENTINEL_PORT`].
+fn parse_host_port(s: &str) -> Result<(String, u16), String> {
+    let (host, port) = if let Some(v6) = s.strip_prefix('[') {
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("sentinel {s:?}: unclosed '['"))?;
+        match after {
+            "" => (h, None),
+            p => (
+                h,
+                Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| format!("sentinel {s:?}: expected ':' after ']'"))?,
+                ),
+            ),
+        }
+    } else {
+        match s.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("sentinel {s:?}: empty host"));
+    }
+    let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':');
+    if !host.chars().all(ok) {
+        return Err(format!("sentinel {s:?}: bad host {host:?}"));
+    }
+    let port = match port {
+        None => SENTINEL_PORT,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => n,
+            _ => return Err(format!("sentinel {s:?}: port {p:?} is not 1..=65535")),
+        },
+    };
+    Ok((host.to_string(), port))
+}
+
+/// `redis://host:port/db`, brackets around an IPv6 host.
+fn tcp_url(host: &str, port: u16, db: u32) -> String {
+    if host.contains(':') {
+        format!("redis://[{host}]:{port}/{db}")
+    } else {
+        format!("redis://{host}:{port}/{db}")
+    }
+}
+
+/// Where a store's connections go.
+enum Target {
+    /// One server.
+    Direct(redis::Client),
+    /// The primary the sentinels name.
+    Sentinel(SentinelUrl),
+}
+
 /// The [`Store`] on Redis. Cheap to share (`Arc`); connects lazily.
 pub struct RedisStore {
-    client: redis::Client,
+    target: Target,
     prefix: String,
     timeouts: Timeouts,
     conn: tokio::sync::Mutex<Option<ConnectionManager>>,
@@ -342,14 +502,18 @@ fn counts_of(fields: &[(String, String)], prefix: &str) -> Counts {
 }
 
 impl RedisStore {
-    /// A store for `url` (`redis://host:port/db`) with key prefix `prefix`
-    /// (default `"tb"` in the binary). Does not connect: an unparsable URL
-    /// is an error here, an unreachable server only later, per operation.
+    /// A store for `url` (`redis://host:port/db`, or
+    /// `redis+sentinel://host:port[,host:port...]/<master-name>[/db]`, see
+    /// [the URLs](self#urls)) with key prefix `prefix` (default `"tb"` in the
+    /// binary). Does not connect: an unparsable URL is an error here, an
+    /// unreachable server or sentinel only later, per operation.
     ///
     /// ```
     /// use tripbit_fleet::RedisStore;
     /// assert!(RedisStore::open("redis://127.0.0.1:6399/0", "tb").is_ok());
+    /// assert!(RedisStore::open("redis+sentinel://127.0.0.1:26379/tb", "tb").is_ok());
     /// assert!(RedisStore::open("http//nope", "tb").is_err());
+    /// assert!(RedisStore::open("redis+sentinel://127.0.0.1:26379", "tb").is_err());
     /// ```
     pub fn open(url: &str, prefix: &str) -> Result<RedisStore, UrlError> {
         Self::with_timeouts(url, prefix, Timeouts::default())
@@ -361,18 +525,24 @@ impl RedisStore {
         prefix: &str,
         timeouts: Timeouts,
     ) -> Result<RedisStore, UrlError> {
-        if !(url.starts_with("redis://")
-            || url.starts_with("redis+unix://")
-            || url.starts_with("unix://"))
-        {
-            return Err(UrlError(format!("{url:?}: expected redis://host:port/db")));
-        }
-        let client = redis::Client::open(url).map_err(|e| UrlError(format!("{url:?}: {e}")))?;
+        let target = if url.starts_with(SENTINEL_SCHEME) {
+            Target::Sentinel(SentinelUrl::parse(url)?)
+        } else {
+            if !(url.starts_with("redis://")
+                || url.starts_with("redis+unix://")
+                || url.starts_with("unix://"))
+            {
+                return Err(UrlError(format!(
+                    "{url:?}: expected redis://host:port/db or redis+sentinel://host:port/<master-name>"
+                )));
+            }
+            Target::Direct(redis::Client::open(url).map_err(|e| UrlError(format!("{url:?}: {e}")))?)
+        };
         if prefix.is_empty() || prefix.contains(char::is_whitespace) {
             return Err(UrlError(format!("prefix {prefix:?}")));
         }
         Ok(RedisStore {
-            client,
+            target,
             prefix: prefix.to_string(),
             timeouts,
             conn: tokio::sync::Mutex::new(None),
@@ -391,11 +561,113 @@ impl RedisStore {
         format!("{}:{name}", self.prefix)
     }
 
+    /// Asks one sentinel for the primary's address, under the timeouts.
+    async fn ask_sentinel(
+        &self,
+        host: &str,
+        port: u16,
+        master: &str,
+    ) -> Result<(String, u16), StoreError> {
+        let t = self.timeouts;
+        let client = redis::Client::open(tcp_url(host, port, 0))
+            .map_err(|e| StoreError::Connect(e.to_string()))?;
+        let cfg = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(t.connect))
+            .set_response_timeout(Some(t.command));
+        let mut c = match tokio::time::timeout(
+            t.connect + Duration::from_millis(100),
+            client.get_multiplexed_async_connection_with_config(&cfg),
+        )
+        .await
+        {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Err(StoreError::Connect(e.to_string())),
+            Err(_) => return Err(StoreError::Timeout("sentinel connect")),
+        };
+        let mut q = redis::cmd("SENTINEL");
+        q.arg("get-master-addr-by-name").arg(master);
+        let v = match tokio::time::timeout(t.command, q.query_async::<Value>(&mut c)).await {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => return Err(map_err("SENTINEL get-master-addr-by-name", e)),
+            Err(_) => return Err(StoreError::Timeout("SENTINEL get-master-addr-by-name")),
+        };
+        match &v {
+            Value::Array(a) => match a.as_slice() {
+                [h, p] => {
+                    let h = text(h).ok_or_else(|| proto("sentinel: primary host"))?;
+                    let p = int(p)
+                        .and_then(|p| u16::try_from(p).ok())
+                        .ok_or_else(|| proto("sentinel: primary port"))?;
+                    Ok((h, p))
+                }
+                _ => Err(proto("sentinel: expected [host, port]")),
+            },
+            Value::Nil => Err(StoreError::Protocol(format!(
+                "the sentinel does not monitor a master named {master:?}"
+            ))),
+            _ => Err(proto("sentinel: expected [host, port]")),
+        }
+    }
+
+    /// The client to connect with: the one server, or the primary the first
+    /// answering sentinel names.
+    async fn client(&self) -> Result<redis::Client, StoreError> {
+        let s = match &self.target {
+            Target::Direct(c) => return Ok(c.clone()),
+            Target::Sentinel(s) => s,
+        };
+        let mut why = Vec::new();
+        for (host, port) in &s.sentinels {
+            match self.ask_sentinel(host, *port, &s.master).await {
+                Ok((h, p)) => {
+                    return redis::Client::open(tcp_url(&h, p, s.db))
+                        .map_err(|e| StoreError::Connect(format!("primary {h}:{p}: {e}")));
+                }
+                Err(e) => why.push(format!("sentinel {}: {e}", tcp_url(host, *port, 0))),
+            }
+        }
+        Err(StoreError::Connect(format!(
+            "no sentinel named the primary of {:?}: {}",
+            s.master,
+            why.join("; ")
+        )))
+    }
+
+    /// Through a sentinel: checks with `ROLE` that a new connection reached
+    /// a primary (a sentinel may still name a demoted one).
+    async fn check_primary(&self, c: &mut ConnectionManager) -> Result<(), StoreError> {
+        if let Target::Direct(_) = self.target {
+            return Ok(());
+        }
+        let v = match tokio::time::timeout(
+            self.timeouts.command,
+            redis::cmd("ROLE").query_async::<Value>(c),
+        )
+        .await
+        {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => return Err(map_err("ROLE", e)),
+            Err(_) => return Err(StoreError::Timeout("ROLE")),
+        };
+        let role = match &v {
+            Value::Array(a) => a.first().and_then(text),
+            _ => None,
+        };
+        match role.as_deref() {
+            Some("master") => Ok(()),
+            other => Err(StoreError::Connect(format!(
+                "the node the sentinel named is not a primary (ROLE {})",
+                other.unwrap_or("?")
+            ))),
+        }
+    }
+
     async fn conn(&self) -> Result<ConnectionManager, StoreError> {
         let mut guard = self.conn.lock().await;
         if let Some(c) = guard.as_ref() {
             return Ok(c.clone());
         }
+        let client = self.client().await?;
         let cfg = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeouts.connect))
             .set_response_timeout(Some(self.timeouts.command))
@@ -403,7 +675,7 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(200));
         let c = match tokio::time::timeout(
             self.timeouts.connect + Duration::from_millis(100),
-            ConnectionManager::new_with_config(self.client.clone(), cfg),
+            ConnectionManager::new_with_config(client, cfg),
         )
         .await
         {
@@ -411,6 +683,8 @@ impl RedisStore {
             Ok(Err(e)) => return Err(StoreError::Connect(e.to_string())),
             Err(_) => return Err(StoreError::Timeout("connect")),
         };
+        let mut c = c;
+        self.check_primary(&mut c).await?;
         *guard = Some(c.clone());
         Ok(c)
     }
@@ -433,6 +707,14 @@ impl RedisStore {
         };
         if let Err(StoreError::Timeout(_) | StoreError::Io(_) | StoreError::Connect(_)) = &r {
             self.drop_conn().await;
+        } else if let (Target::Sentinel(_), Err(StoreError::Server { code, detail })) =
+            (&self.target, &r)
+        {
+            // A demoted primary (the connection manager reconnected to its
+            // old address): ask the sentinels again on the next operation.
+            if code == "READONLY" || detail.contains("READONLY") {
+                self.drop_conn().await;
+            }
         }
         r
     }
@@ -966,8 +1248,8 @@ impl Store for RedisStore {
     fn subscribe_changes(&self) -> StoreFuture<'_, Option<ChangeFeed>> {
         Box::pin(async move {
             let t = self.timeouts;
-            let mut ps = match tokio::time::timeout(t.connect, self.client.get_async_pubsub()).await
-            {
+            let client = self.client().await?;
+            let mut ps = match tokio::time::timeout(t.connect, client.get_async_pubsub()).await {
                 Ok(Ok(ps)) => ps,
                 Ok(Err(e)) => return Err(map_err("subscribe", e)),
                 Err(_) => return Err(StoreError::Timeout("subscribe")),
@@ -989,5 +1271,89 @@ impl Store for RedisStore {
             let v = self.cmd("XLEN", c).await?;
             Ok(int(&v).unwrap_or(0).max(0) as u64)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentinel_urls_parse() {
+        let u = SentinelUrl::parse("redis+sentinel://127.0.0.1:26380/tb").unwrap();
+        assert_eq!(u.sentinels, [("127.0.0.1".to_string(), 26380)]);
+        assert_eq!((u.master.as_str(), u.db), ("tb", 0));
+        let u = SentinelUrl::parse("redis+sentinel://a.example,[::1]:7,[fe80::2]/my-primary_1/15")
+            .unwrap();
+        assert_eq!(
+            u.sentinels,
+            [
+                ("a.example".to_string(), SENTINEL_PORT),
+                ("::1".to_string(), 7),
+                ("fe80::2".to_string(), SENTINEL_PORT)
+            ]
+        );
+        assert_eq!((u.master.as_str(), u.db), ("my-primary_1", 15));
+        assert_eq!(SentinelUrl::parse("redis+sentinel://h/tb/").unwrap().db, 0);
+        assert_eq!(tcp_url("::1", 7, 3), "redis://[::1]:7/3");
+        assert_eq!(tcp_url("h", 7, 0), "redis://h:7/0");
+    }
+
+    #[test]
+    fn bad_sentinel_urls_are_refused_with_the_reason() {
+        for (url, why) in [
+            (
+                "redis+sentinel://127.0.0.1:26379",
+                "expected /<master-name>",
+            ),
+            ("redis+sentinel://127.0.0.1:26379/", "master name is empty"),
+            ("redis+sentinel:///tb", "empty host"),
+            ("redis+sentinel://a,,b/tb", "empty host"),
+            ("redis+sentinel://h:0/tb", "not 1..=65535"),
+            ("redis+sentinel://h:70000/tb", "not 1..=65535"),
+            ("redis+sentinel://h:x/tb", "not 1..=65535"),
+            ("redis+sentinel://[::1/tb", "unclosed"),
+            ("redis+sentinel://[::1]7/tb", "expected ':'"),
+            ("redis+sentinel://h st/tb", "bad host"),
+            ("redis+sentinel://h/t b", "master name"),
+            ("redis+sentinel://h/tb/x", "database \"x\""),
+            ("redis+sentinel://h/tb/-1", "database"),
+            ("redis+sentinel://h/tb/0/more", "nothing after"),
+            ("redis+sentinel://u:pw@h/tb", "credentials"),
+            ("redis+sentinel://h/tb?timeout=1", "query options"),
+        ] {
+            let e = SentinelUrl::parse(url).unwrap_err().to_string();
+            assert!(e.contains(why), "{url}: {e}");
+            assert!(RedisStore::open(url, "tb").is_err(), "{url}");
+        }
+    }
+
+    #[test]
+    fn unreachable_sentinels_are_a_connect_error_naming_each() {
+        // Two ports nothing listens on: each sentinel is asked, both named.
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .unwrap()
+        };
+        let (a, b) = (free(), free());
+        let s = RedisStore::open(
+            &format!("redis+sentinel://127.0.0.1:{a},127.0.0.1:{b}/tb"),
+            "tb",
+        )
+        .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let e = rt.block_on(s.backlog()).unwrap_err();
+        let StoreError::Connect(msg) = &e else {
+            panic!("{e:?}")
+        };
+        assert!(
+            msg.contains(&a.to_string()) && msg.contains(&b.to_string()),
+            "{msg}"
+        );
     }
 }

@@ -340,3 +340,57 @@ pub fn tmp_dir(name: &str) -> PathBuf {
     let _ = std::fs::create_dir_all(&d);
     d
 }
+
+/// [`processor`] on any store URL (a sentinel URL, say).
+pub fn processor_at(store_url: &str, id: &str, extra: &[&str]) -> ProcessorProc {
+    let mut child = Command::new(BIN)
+        .args(["processor", "--redis", store_url, "--id", id])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn processor");
+    let log = Lines::follow(child.stderr.take().unwrap(), Some(format!("[{id}]")));
+    ProcessorProc {
+        proc: Proc {
+            child,
+            name: id.to_string(),
+        },
+        log,
+        id: id.to_string(),
+    }
+}
+
+/// [`sim`] on any store URL; its stderr is collected in the second value.
+pub fn sim_at(store_url: &str, id: &str, keys: &[&str], extra: &[&str]) -> (SimProc, Lines) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["sim-monitor", "--redis", store_url, "--id", id]);
+    for k in keys {
+        cmd.args(["--key", k]);
+    }
+    let mut child = cmd
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sim-monitor");
+    let out = Lines::follow(child.stdout.take().unwrap(), None);
+    let err = Lines::follow(child.stderr.take().unwrap(), Some(format!("[{id}]")));
+    let stdin = child.stdin.take();
+    let s = SimProc {
+        proc: Proc {
+            child,
+            name: id.to_string(),
+        },
+        out,
+        stdin,
+        id: id.to_string(),
+    };
+    s.out
+        .wait("sim-monitor ready", Duration::from_secs(10), |l| {
+            l.starts_with("ready")
+        });
+    (s, err)
+}
