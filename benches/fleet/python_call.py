@@ -27,8 +27,8 @@ import tripbit
 import tripbit.fleet
 
 QUICK = bool(os.environ.get("TRIPBIT_BENCH_QUICK"))
-REPS = 7 if QUICK else 21
-N = 50_000 if QUICK else 200_000
+REPS = 7 if QUICK else 41
+N = 20_000 if QUICK else 100_000
 
 
 def op() -> int:
