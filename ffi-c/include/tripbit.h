@@ -11,8 +11,10 @@
  *   TRIPBIT_E_UNINIT. tripbit_result_t documents which error comes first.
  * - A const first argument means the call does not mutate the breaker.
  * - A Rust panic never crosses into C: it is returned as TRIPBIT_E_PANIC.
- * - No allocation: breakers are tripbit_breaker_t storage owned by the
- *   caller (static, stack, struct member, shared memory). No _free needed.
+ * - No allocation: breakers are tripbit_breaker_t (consecutive failures)
+ *   or tripbit_window<N>_t (failure ratio over a window) storage owned by
+ *   the caller (static, stack, struct member, shared memory). No _free.
+ *   TRIPBIT_BREAKER_INIT(...) sets one up at compile time.
  * - Thread-safe: every tripbit_breaker_* call except _init may run on one
  *   breaker from many threads or interrupt handlers at once (lock-free
  *   where the target has 64- and 128-bit atomics; see Bare metal below).
