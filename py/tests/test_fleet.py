@@ -90,9 +90,9 @@ def hgetall(port: int, key: str) -> Dict[str, str]:
     return dict(zip(flat[::2], flat[1::2]))
 
 
-def totals(port: int, key: str) -> Dict[str, int]:
-    """The processor's cumulative totals of ``key`` (tb:totals:<key>)."""
-    h = hgetall(port, f"tb:totals:{key}")
+def totals(port: int, key: str, prefix: str = "tb") -> Dict[str, int]:
+    """The processor's cumulative totals of ``key`` (<prefix>:totals:<key>)."""
+    h = hgetall(port, f"{prefix}:totals:{key}")
     return {k: int(h.get(k, 0)) for k in ("success", "failure", "slow", "rejected", "local")}
 
 
@@ -177,14 +177,18 @@ def down() -> None:
     raise Down("down")
 
 
-def wait_totals(port: int, key: str, expected: Dict[str, int]) -> None:
+def wait_totals(port: int, key: str, expected: Dict[str, int], prefix: str = "tb") -> None:
+    """Waits until the processor applied every batch and the fleet totals
+    of ``key`` equal ``expected`` (what the monitors sent)."""
+
     def equal() -> Optional[bool]:
-        return True if redis(port, "XLEN", "tb:batches") == 0 and totals(port, key) == expected else None
+        drained = redis(port, "XLEN", f"{prefix}:batches") == 0
+        return True if drained and totals(port, key, prefix) == expected else None
 
     try:
         poll(f"the fleet totals of {key} to be {expected}", equal)
     finally:
-        assert totals(port, key) == expected
+        assert totals(port, key, prefix) == expected
 
 
 def test_counts_reach_redis_exactly(server: Server) -> None:
@@ -299,7 +303,7 @@ def test_a_forced_state_reaches_the_python_breaker(server: Server, fleet_bin: st
     m = tripbit.fleet.connect(server.url, flush_interval=0.05)
     cb = m.breaker(key, failure_threshold=2)
     assert cb.call(ok) == "ok"
-    assert cb.fleet_verdict() == ("healthy", 0)
+    assert cb.fleet_verdict()[0] == "healthy"  # type: ignore[index]
 
     force(fleet_bin, server, key, "unhealthy")
 
@@ -504,3 +508,93 @@ def test_connect_never_waits_on_a_blackholed_redis() -> None:
             m.close()
     finally:
         hole.close()
+
+
+def test_calls_from_many_threads_are_counted_exactly(server: Server) -> None:
+    import threading
+
+    key = "pytest.threads.count"
+    m = tripbit.fleet.connect(server.url, flush_interval=0.05)
+    cb = m.breaker(key, failure_threshold=10_000)
+
+    def work(i: int) -> None:
+        for j in range(500):
+            if (i + j) % 10 == 0:
+                with pytest.raises(Down):
+                    cb.call(down)
+            else:
+                cb.call(ok)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expected = {"success": 3600, "failure": 400, "slow": 0, "rejected": 0, "local": 0}
+    assert m.close() == {key: expected}
+    wait_totals(server.port, key, expected)
+
+
+def test_the_fleet_recovers_through_fleet_wide_probes(
+    server: Server, fleet_bin: str, tmp_path: Path
+) -> None:
+    """A processor of its own (key prefix tbr) that opens for 1 s and
+    closes after 2 probe successes: trip, probes, healthy again."""
+    key = "pytest.recover.flights"
+    with open(tmp_path / "processor.log", "wb") as log:
+        proc = subprocess.Popen(
+            [
+                fleet_bin, "processor", "--redis", server.url, "--prefix", "tbr",
+                "--tick-ms", "50", "--poll-ms", "10", "--min-calls", "20",
+                "--failure-percent", "50", "--open-ms", "1000", "--close-after", "2",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        poll("the processor to take the lease", lambda: redis(server.port, "GET", "tbr:leader"))
+        m = tripbit.fleet.connect(server.url, flush_interval=0.05, prefix="tbr")
+        cb = m.breaker(key, failure_threshold=1000)
+        seen: List[tripbit.Transition] = []
+        cb.add_listener(seen.append)
+        for _ in range(30):
+            with pytest.raises(Down):
+                cb.call(down)
+
+        verdicts = set()
+
+        def rejected() -> Optional[bool]:
+            verdicts.add(cb.fleet_verdict()[0])  # type: ignore[index]
+            try:
+                cb.call(ok)
+            except tripbit.CircuitBreakerOpenError:
+                return True
+            return None
+
+        poll("the unhealthy verdict", rejected)
+
+        def healthy_again() -> Optional[bool]:
+            verdicts.add(cb.fleet_verdict()[0])  # type: ignore[index]
+            try:
+                cb.call(ok)
+            except tripbit.CircuitBreakerOpenError:
+                return None
+            return True if cb.fleet_verdict()[0] == "healthy" else None  # type: ignore[index]
+
+        poll("the fleet to recover", healthy_again)
+        assert "unhealthy" in verdicts
+        # The processor's own record: tripped, probed, recovered.
+        log = [json.loads(t) for t in redis(server.port, "LRANGE", f"tbr:transitions:{key}", "0", "-1")]
+        states = [t["to"] for t in reversed(log)]
+        assert states[-3:] == ["unhealthy", "recovering", "healthy"], states
+        assert cb.get_state() == tripbit.CircuitState.CLOSED
+        moves = [(t.old_state, t.new_state) for t in seen]
+        assert moves[0] == ("closed", "forced_open"), moves
+        assert ("forced_open", "closed") in moves, moves
+        acked = m.close()
+        assert acked[key]["failure"] == 30
+        assert acked[key]["rejected"] >= 1
+        assert acked == m.stats()["counted"]
+        wait_totals(server.port, key, dict(acked[key]), prefix="tbr")
+    finally:
+        stop(proc)
