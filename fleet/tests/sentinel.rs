@@ -262,11 +262,9 @@ fn sentinel_failover_after_kill9_the_fleet_follows_the_promoted_replica() {
             .any(|l| l == "role:master")
             .then_some(())
     });
-    assert!(
-        sentinel_log
-            .find(|l| l.contains("+switch-master"))
-            .is_some()
-    );
+    sentinel_log.wait("the sentinel to log the switch", WAIT, |l| {
+        l.contains("+switch-master")
+    });
 
     // Everyone reconnects by itself: each monitor's batches reach the new
     // primary and are applied there by the processor.
