@@ -1,10 +1,10 @@
 //! `std` conveniences: a monotonic clock and `call` helpers that read it.
 
 use core::future::Future;
-#[cfg(not(target_os = "linux"))]
+#[cfg(any(not(target_os = "linux"), miri))]
 use std::sync::OnceLock;
 use std::time::Duration;
-#[cfg(not(target_os = "linux"))]
+#[cfg(any(not(target_os = "linux"), miri))]
 use std::time::Instant;
 
 use crate::breaker::Breaker;
@@ -18,19 +18,29 @@ use crate::types::{Outcome, Rejected};
 /// one process means the same to all) and [`coarse`](clock::coarse) reads
 /// `CLOCK_MONOTONIC_COARSE`, the same clock as of the kernel's last timer
 /// tick: about 5 ns against 26 ns for the precise one on the benchmark
-/// machine, with a resolution of a few milliseconds. Elsewhere the ticks
-/// are nanoseconds since the first call in this process (`Instant`), and
-/// the coarse reading is the precise one.
+/// machine, with a resolution of a few milliseconds. Elsewhere (and under
+/// miri) the ticks are nanoseconds since the first call in this process
+/// (`Instant`), and the coarse reading is the precise one.
 pub mod clock {
     use super::Duration;
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(any(not(target_os = "linux"), miri))]
     use super::{Instant, OnceLock};
     pub use crate::types::TickBounds;
 
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", not(miri)))]
     #[inline(always)]
-    fn read(id: rustix::time::ClockId) -> u64 {
-        let ts = rustix::time::clock_gettime(id);
+    #[allow(unsafe_code)]
+    fn read(id: libc::clockid_t) -> u64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec for the call's
+        // duration; both clock ids exist on every Linux since 2.6.32 (the
+        // result is checked anyway: 0 on failure).
+        if unsafe { libc::clock_gettime(id, &mut ts) } != 0 {
+            return 0;
+        }
         // Both fields are non-negative for the monotonic clocks.
         (ts.tv_sec as u64)
             .wrapping_mul(1_000_000_000)
@@ -40,7 +50,8 @@ pub mod clock {
     /// Twice the coarse clock's resolution: the coarse clock is updated on
     /// every timer tick of a running CPU, so it lags the precise one by at
     /// most one resolution; the factor 2 covers a tick that is late.
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", not(miri)))]
+    #[allow(unsafe_code)]
     fn coarse_margin() -> u64 {
         use core::sync::atomic::{AtomicU64, Ordering};
         static MARGIN: AtomicU64 = AtomicU64::new(0);
@@ -50,17 +61,25 @@ pub mod clock {
         if m != 0 {
             return m;
         }
-        let res = rustix::time::clock_getres(rustix::time::ClockId::MonotonicCoarse);
-        let res = (res.tv_sec as u64)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(res.tv_nsec as u64);
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: as in `read`.
+        let res = if unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut ts) } == 0 {
+            (ts.tv_sec as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(ts.tv_nsec as u64)
+        } else {
+            10_000_000
+        };
         let m = res.clamp(1, 1_000_000_000) * 2;
         // Ordering: Relaxed, as above.
         MARGIN.store(m, Ordering::Relaxed);
         m
     }
 
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(any(not(target_os = "linux"), miri))]
     static EPOCH: OnceLock<Instant> = OnceLock::new();
 
     /// The precise monotonic tick, in nanoseconds (never 0, never going
@@ -73,11 +92,11 @@ pub mod clock {
     /// ```
     #[inline]
     pub fn now() -> u64 {
-        #[cfg(target_os = "linux")]
+        #[cfg(all(target_os = "linux", not(miri)))]
         {
-            read(rustix::time::ClockId::Monotonic).max(1)
+            read(libc::CLOCK_MONOTONIC).max(1)
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(any(not(target_os = "linux"), miri))]
         {
             let epoch = *EPOCH.get_or_init(Instant::now);
             ticks(epoch.elapsed()).saturating_add(1)
@@ -96,15 +115,15 @@ pub mod clock {
     /// ```
     #[inline]
     pub fn coarse() -> TickBounds {
-        #[cfg(target_os = "linux")]
+        #[cfg(all(target_os = "linux", not(miri)))]
         {
-            let lo = read(rustix::time::ClockId::MonotonicCoarse);
+            let lo = read(libc::CLOCK_MONOTONIC_COARSE);
             TickBounds {
                 lo,
                 hi: lo.saturating_add(coarse_margin()),
             }
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(any(not(target_os = "linux"), miri))]
         {
             let t = now();
             TickBounds { lo: t, hi: t }
