@@ -10,6 +10,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/bench}"
 cargo build -q --release -p tripbit-fleet -p tripbit-fleet-bench
 echo "== guarded-call cost (criterion)"
 cargo bench -q -p tripbit-fleet-bench --bench guarded_call 2>&1 | grep -E 'time:|guarded_call|live monitor' || true
+echo "== guarded-call cost, min of many runs in turns (robust to load)"
+"$CARGO_TARGET_DIR/release/hot-path"
 echo "== capacity, propagation, failover"
 "$CARGO_TARGET_DIR/release/fleet-figures"
 echo "== Python: cb.call(f) on a fleet breaker against a plain CircuitBreaker"

@@ -21,7 +21,7 @@ use tripbit::{Config, OpenedBy, Outcome, Rejected, Snapshot, State, Ticket, Tran
 
 use crate::emit::{Announcement, INFO, Voice, log_line, print_line};
 use crate::engine::{Core, count_buckets, time_buckets};
-use crate::errors::{CircuitBreakerOpenError, config_error};
+use crate::errors::{self, config_error};
 use crate::guard::Guard;
 use crate::limits::apply;
 use crate::{awaitable, state, time};
@@ -1075,12 +1075,24 @@ impl CoreBreaker {
     pub(crate) fn admit(&self, slf: &Bound<'_, Self>) -> Admission {
         // The clock is read only when the core needs a tick: never to admit
         // a call to a closed consecutive breaker (`now` then stays 0, and
-        // nothing below uses it: no transition, no rejection).
-        let mut now = 0;
-        let admitted = self.core.acquire_with(|| {
-            now = time::now();
-            now
-        });
+        // nothing below uses it: no transition, no rejection), and only
+        // coarsely to reject one while the open period runs (`now` is then
+        // the coarse tick, at most a few ms behind: it only turns
+        // `retry_at` into `retry_after` seconds).
+        let now_cell = core::cell::Cell::new(0);
+        let admitted = self.core.acquire_coarse(
+            || {
+                let c = time::coarse();
+                now_cell.set(c.lo);
+                c
+            },
+            || {
+                let t = time::now();
+                now_cell.set(t);
+                t
+            },
+        );
+        let now = now_cell.get();
         match admitted {
             Ok((ticket, tr)) => {
                 if let Some(tr) = tr {
@@ -1329,27 +1341,26 @@ impl CoreBreaker {
     /// `name`, `state` and `retry_after` attributes.
     fn open_error(&self, py: Python<'_>, r: Rejected, now: u64) -> PyErr {
         // The exception object is built directly (not a lazy `PyErr` forced
-        // afterwards), from the cached message, with interned attribute
-        // names: a rejection costs about what raising any exception costs.
-        let made = py
-            .get_type::<CircuitBreakerOpenError>()
-            .call1((self.open_message.clone_ref(py),))
-            .and_then(|v| {
-                let state = state::name(py, r.state);
-                v.setattr(intern!(py, "name"), self.name.bind(py))?;
-                v.setattr(intern!(py, "state"), state)?;
-                match r.retry_at {
-                    Some(t) => v.setattr(intern!(py, "retry_after"), time::seconds(now, t))?,
-                    None => v.setattr(intern!(py, "retry_after"), py.None())?,
-                }
-                Ok(v)
-            });
+        // afterwards), from the cached message, and its attributes are
+        // slots (`errors::open_error_type`): a rejection costs about what
+        // raising any exception costs.
+        let made = errors::open_error_type(py).and_then(|cls| {
+            let v = cls.call1((self.open_message.clone_ref(py),))?;
+            let cls = cls.clone();
+            let retry_after = match r.retry_at {
+                Some(t) => time::seconds(now, t).into_pyobject(py)?.into_any(),
+                None => py.None().into_bound(py),
+            };
+            let rejection = (self.name.bind(py), state::name(py, r.state), retry_after);
+            v.setattr(intern!(py, errors::REJECTION_SLOT), rejection)?;
+            Ok((cls, v))
+        });
         match made {
             // Raised lazily: pyo3 raises a lazy error with PyErr_SetObject,
             // which, like a Python `raise`, sets the exception being
             // handled (if any) as its __context__. (`PyErr::from_value`
             // would restore it as is, without one.)
-            Ok(v) => PyErr::new::<CircuitBreakerOpenError, _>(v.unbind()),
+            Ok((cls, v)) => PyErr::from_type(cls, v.unbind()),
             Err(e) => e,
         }
     }

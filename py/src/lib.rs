@@ -45,10 +45,7 @@ fn _tripbit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     d.set_item("bucket_calls", l.bucket_calls)?;
     m.add("LIMITS", d)?;
     m.add("TripbitError", py.get_type::<errors::TripbitError>())?;
-    m.add(
-        "CircuitBreakerOpenError",
-        py.get_type::<errors::CircuitBreakerOpenError>(),
-    )?;
+    errors::add_open_error(m)?;
     m.add("CircuitState", state::circuit_state_type(py)?)?;
     m.add_class::<breaker::CoreBreaker>()?;
     m.add_class::<guard::Guard>()?;

@@ -35,6 +35,13 @@ pub(crate) fn now() -> u64 {
     }
 }
 
+/// A coarse reading of [`now`]'s clock (`CLOCK_MONOTONIC_COARSE` on
+/// Linux, the same timebase): bounds on `now()`, at a fifth of its cost.
+#[inline]
+pub(crate) fn coarse() -> tripbit::TickBounds {
+    tripbit::clock::coarse()
+}
+
 /// The wall clock now, in epoch seconds, as `time.time()` says.
 fn wall(py: Python<'_>) -> f64 {
     let read = || -> PyResult<f64> {

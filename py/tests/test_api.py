@@ -5,6 +5,7 @@ without raising), listeners, the policy options and ``from_config``."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import inspect
 import threading
@@ -1153,3 +1154,18 @@ def test_wraps_is_functools_compatible() -> None:
 
     assert cached(2) == 4
     assert cached(2) == 4
+
+
+def test_open_error_attributes_are_read_only_and_absent_on_a_plain_error() -> None:
+    cb = CircuitBreaker("acme.ro", failure_threshold=1, stdout=False)
+    fail_n(cb, 1)
+    with pytest.raises(CircuitBreakerOpenError) as info:
+        cb.call(ok)
+    err = info.value
+    assert (err.name, err.state, err.args) == ("acme.ro", "open", ("Circuit breaker OPEN for acme.ro",))
+    with pytest.raises(AttributeError):
+        err.name = "other"  # type: ignore[misc]
+    plain = CircuitBreakerOpenError("Circuit breaker OPEN for X")
+    with pytest.raises(AttributeError, match="name"):
+        plain.name
+    assert copy.copy(err).retry_after == err.retry_after

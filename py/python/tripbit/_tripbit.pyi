@@ -25,6 +25,8 @@ __all__ = [
     "Transition",
     "TripbitError",
     "__version__",
+    "_open_error_from",
+    "_open_error_reduce",
 ]
 
 __version__: str
@@ -57,14 +59,25 @@ class CircuitBreakerOpenError(TripbitError):
     ``str(err)`` is ``Circuit breaker OPEN for <name>``, as in the original.
     """
 
-    name: str
-    """The breaker's name."""
-    state: _StateName
-    """The core state that rejected the call ("open", "half_open" when every
-    probe slot is busy, or "forced_open")."""
-    retry_after: float | None
-    """Seconds until the open period ends, or None when unknown (forced
-    open, or half-open with every probe slot busy)."""
+    @property
+    def name(self) -> str:
+        """The breaker's name."""
+    @property
+    def state(self) -> _StateName:
+        """The core state that rejected the call ("open", "half_open" when every
+        probe slot is busy, or "forced_open")."""
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds until the open period ends, or None when unknown (forced
+        open, or half-open with every probe slot busy)."""
+
+def _open_error_reduce(
+    err: CircuitBreakerOpenError,
+) -> tuple[Callable[..., CircuitBreakerOpenError], tuple[tuple[object, ...], object]]:
+    """Pickle/copy reducer of CircuitBreakerOpenError (through copyreg)."""
+
+def _open_error_from(args: tuple[object, ...], rejection: object) -> CircuitBreakerOpenError:
+    """Rebuilds a pickled CircuitBreakerOpenError."""
 
 class CircuitState(enum.Enum):
     """The three states of the drop-in API; compare ``.value`` with
