@@ -145,6 +145,7 @@ impl tripbit_breaker_t {
 /// A non-NULL, aligned `p` must point to `TRIPBIT_BREAKER_SIZE` readable
 /// bytes that stay valid for `'a` (the header's contract for every
 /// `tripbit_breaker_t *`).
+#[inline(always)]
 unsafe fn breaker_ref<'a>(p: *const tripbit_breaker_t) -> Result<&'a Breaker, tripbit_result_t> {
     if p.is_null() {
         return Err(TRIPBIT_E_NULL);
@@ -209,6 +210,20 @@ fn fully_checked(b: &Breaker) -> bool {
 #[inline(always)]
 fn fully_checked(_: &Breaker) -> bool {
     false
+}
+
+/// [`breaker_ref`] out of line, for the calls off the guarded path
+/// (release, state, snapshot, operator actions): `_acquire` and `_record`
+/// inline it, the others share one copy.
+///
+/// # Safety
+/// As [`breaker_ref`].
+#[inline(never)]
+unsafe fn breaker_ref_outlined<'a>(
+    p: *const tripbit_breaker_t,
+) -> Result<&'a Breaker, tripbit_result_t> {
+    // SAFETY: forwarded contract.
+    unsafe { breaker_ref(p) }
 }
 
 /// Writes the optional transition out-parameter (already checked).
@@ -397,7 +412,7 @@ impl tripbit_breaker_t {
     ) -> tripbit_result_t {
         boundary(TRIPBIT_E_PANIC, || {
             // SAFETY: forwarded contract.
-            let b = try_ffi!(unsafe { breaker_ref(breaker) });
+            let b = try_ffi!(unsafe { breaker_ref_outlined(breaker) });
             // SAFETY: forwarded contract; `tripbit_ticket_t` is plain integers.
             let ticket = try_ffi!(unsafe { read_in(ticket) });
             let ticket = try_ffi!(ticket.to_core());
@@ -425,7 +440,7 @@ impl tripbit_breaker_t {
     ) -> tripbit_result_t {
         boundary(TRIPBIT_E_PANIC, || {
             // SAFETY: forwarded contract.
-            let b = try_ffi!(unsafe { breaker_ref(breaker) });
+            let b = try_ffi!(unsafe { breaker_ref_outlined(breaker) });
             let state_out = try_ffi!(out_ptr(state_out));
             // SAFETY: the out-parameter passed `out_ptr`/`opt_out_ptr`, and the
             // caller promised it is writable (the header's contract).
@@ -449,7 +464,7 @@ impl tripbit_breaker_t {
     ) -> tripbit_result_t {
         boundary(TRIPBIT_E_PANIC, || {
             // SAFETY: forwarded contract.
-            let b = try_ffi!(unsafe { breaker_ref(breaker) });
+            let b = try_ffi!(unsafe { breaker_ref_outlined(breaker) });
             let snapshot_out = try_ffi!(out_ptr(snapshot_out));
             // SAFETY: the out-parameter passed `out_ptr`/`opt_out_ptr`, and the
             // caller promised it is writable (the header's contract).
@@ -535,7 +550,7 @@ unsafe fn operator(
 ) -> tripbit_result_t {
     boundary(TRIPBIT_E_PANIC, || {
         // SAFETY: forwarded contract.
-        let b = try_ffi!(unsafe { breaker_ref(breaker) });
+        let b = try_ffi!(unsafe { breaker_ref_outlined(breaker) });
         let transition_out = try_ffi!(opt_out_ptr(transition_out));
         write_transition(transition_out, action(b));
         TRIPBIT_OK
