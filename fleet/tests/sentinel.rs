@@ -565,3 +565,70 @@ fn a_stale_sentinel_answer_or_a_demoted_primary_sends_the_store_back_to_the_sent
         Value::BulkString(b"5".to_vec())
     );
 }
+
+#[test]
+fn a_sentinel_url_that_does_not_parse_is_refused_at_start_up() {
+    for (url, why) in [
+        (
+            "redis+sentinel://127.0.0.1:26379",
+            "expected /<master-name>",
+        ),
+        ("redis+sentinel://127.0.0.1:0/tb", "not 1..=65535"),
+        ("redis+sentinel://u:pw@127.0.0.1/tb", "credentials"),
+    ] {
+        for cmd in [
+            &["processor", "--redis", url][..],
+            &["force", "--redis", url, "--key", KEY, "--state", "reset"][..],
+            &["sim-monitor", "--redis", url, "--key", KEY][..],
+        ] {
+            let out = Command::new(BIN)
+                .args(cmd)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{cmd:?}: {err}");
+            assert!(err.contains(why), "{cmd:?}: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_blackholed_sentinel_costs_one_timeout_then_the_next_is_asked() {
+    let rt = rt();
+    let redis = Redis::start();
+    // First in the list: accepts connections and never answers.
+    let hole = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hole_port = hole.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut socks = Vec::new();
+        for s in hole.incoming().take(1) {
+            socks.push(s);
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    let fake = FakeSentinel::start();
+    fake.name(redis.port);
+    let s = RedisStore::open(
+        &format!(
+            "redis+sentinel://127.0.0.1:{hole_port},127.0.0.1:{}/{MASTER}",
+            fake.port
+        ),
+        "tb",
+    )
+    .unwrap();
+    let t = Instant::now();
+    set(&rt, &s, "1").unwrap();
+    let took = t.elapsed();
+    eprintln!("past a blackholed sentinel in {took:?}");
+    // One connect timeout (500 ms, plus 100 ms of grace) for the hole, not a hang.
+    assert!(took >= Duration::from_millis(400), "{took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(fake.asked(), 1);
+    assert_eq!(
+        rt.block_on(redis.store().raw(&["GET", "tb:probe"]))
+            .unwrap(),
+        Value::BulkString(b"1".to_vec())
+    );
+    drop(held);
+}
