@@ -3,8 +3,8 @@
 //! run time behind a trait object.
 
 use tripbit::{
-    Breaker, Config, ConfigError, Outcome, Policy, Rejected, Snapshot, Stale, Ticket, Transition,
-    Window,
+    Breaker, Config, ConfigError, Outcome, Policy, Rejected, Snapshot, Stale, TickBounds, Ticket,
+    Transition, Window,
 };
 
 /// Most buckets of a Python window breaker: a window of up to 10 calls gets
@@ -14,7 +14,11 @@ pub(crate) const MAX_BUCKETS: u32 = 10;
 /// The core's operations, object-safe, for the window breakers whose bucket
 /// count is a const generic picked at run time.
 pub(crate) trait Engine: Send + Sync {
-    fn acquire(&self, now: u64) -> Result<(Ticket, Option<Transition>), Rejected>;
+    fn acquire_coarse(
+        &self,
+        coarse: &mut dyn FnMut() -> TickBounds,
+        clock: &mut dyn FnMut() -> u64,
+    ) -> Result<(Ticket, Option<Transition>), Rejected>;
     fn record(&self, t: Ticket, o: Outcome, now: u64) -> Result<Option<Transition>, Stale>;
     fn release(&self, t: Ticket, now: u64) -> Result<(), Stale>;
     fn snapshot(&self, now: u64) -> Snapshot;
@@ -26,8 +30,12 @@ pub(crate) trait Engine: Send + Sync {
 }
 
 impl<P: Policy + Send + Sync> Engine for Breaker<P> {
-    fn acquire(&self, now: u64) -> Result<(Ticket, Option<Transition>), Rejected> {
-        self.acquire_ticket(now)
+    fn acquire_coarse(
+        &self,
+        coarse: &mut dyn FnMut() -> TickBounds,
+        clock: &mut dyn FnMut() -> u64,
+    ) -> Result<(Ticket, Option<Transition>), Rejected> {
+        self.acquire_ticket_coarse(coarse, clock)
     }
     fn record(&self, t: Ticket, o: Outcome, now: u64) -> Result<Option<Transition>, Stale> {
         self.record_ticket(t, o, now)
@@ -106,18 +114,22 @@ impl Core {
         Ok(Core::Window(build!(1 2 3 4 5 6 7 8 9 10)))
     }
 
-    /// Admits a call, reading `clock` only when the policy needs a tick
-    /// (never for a closed consecutive breaker; always for a window).
+    /// Admits a call, reading `clock` only when the core needs the precise
+    /// tick, and `coarse` when a coarse reading can decide (a rejection
+    /// while the open period runs; see `Breaker::acquire_ticket_coarse`).
+    /// A fleet breaker decides on its mirrored verdict first and reads the
+    /// precise clock where its local breaker needs one.
     #[inline(always)]
-    pub(crate) fn acquire_with(
+    pub(crate) fn acquire_coarse(
         &self,
-        clock: impl FnOnce() -> u64,
+        mut coarse: impl FnMut() -> TickBounds,
+        mut clock: impl FnMut() -> u64,
     ) -> Result<(Ticket, Option<Transition>), Rejected> {
         match self {
-            Core::Consecutive(b) => b.acquire_ticket_with(clock),
-            Core::Window(w) => w.acquire(clock()),
+            Core::Consecutive(b) => b.acquire_ticket_coarse(coarse, clock),
+            Core::Window(w) => w.acquire_coarse(&mut coarse, &mut clock),
             #[cfg(target_os = "linux")]
-            Core::Shared(b) => b.acquire_ticket_with(clock),
+            Core::Shared(b) => b.acquire_ticket_coarse(coarse, clock),
             #[cfg(target_os = "linux")]
             Core::Fleet(b) => b.acquire_ticket_with(clock),
         }
