@@ -128,24 +128,7 @@ if [ -z "${SKIP_VALGRIND:-}" ] && command -v valgrind >/dev/null 2>&1; then
         step "build $t.c (plain, for valgrind)" build_c "$t" plain
     done
     step "run api under valgrind" $VG "$OUT/api-plain"
-    # The core reads CLOCK_MONOTONIC through rustix's vDSO parser, which
-    # valgrind cannot run (it does not map the vDSO it announces:
-    # bytecodealliance/rustix#1559). That one crash is reported and skipped,
-    # so the run comes back by itself once the clock avoids it; region.c
-    # still runs under ASan+UBSan+LSan above.
-    region_under_valgrind() {
-        if $VG --trace-children=no "$OUT/region-plain" >"$OUT/region-valgrind.log" 2>&1; then
-            cat "$OUT/region-valgrind.log"
-            return 0
-        fi
-        if grep -q "rustix::backend::param::auxv" "$OUT/region-valgrind.log"; then
-            echo "region under valgrind: SKIPPED: valgrind cannot run rustix's vDSO clock (rustix#1559)"
-            return 0
-        fi
-        cat "$OUT/region-valgrind.log"
-        return 1
-    }
-    step "run region under valgrind" region_under_valgrind
+    step "run region under valgrind" $VG "$OUT/region-plain"
     # valgrind serializes threads; a shorter hammer keeps this step quick.
     step "run threads under valgrind" env TRIPBIT_HAMMER_ITERS=20000 $VG "$OUT/threads-plain"
 else

@@ -117,7 +117,7 @@ impl<'a, P: Policy> Permit<'a, P> {
     #[inline]
     pub fn record(self, outcome: Outcome, now: u64) -> Option<Transition> {
         let elapsed = now.saturating_sub(self.acquired_at);
-        self.finish(outcome, When::at(elapsed, now))
+        self.finish(outcome, || When::at(elapsed, now))
     }
 
     /// Reports the outcome with an explicitly measured duration in ticks.
@@ -131,7 +131,7 @@ impl<'a, P: Policy> Permit<'a, P> {
     /// ```
     #[inline]
     pub fn record_elapsed(self, outcome: Outcome, elapsed: u64, now: u64) -> Option<Transition> {
-        self.finish(outcome, When::at(elapsed, now))
+        self.finish(outcome, || When::at(elapsed, now))
     }
 
     /// [`record`](Self::record) with the tick read from `clock` only when
@@ -149,13 +149,13 @@ impl<'a, P: Policy> Permit<'a, P> {
         let mut clock = Some(clock);
         let mut read = || clock.take().map_or(0, |c| c());
         let acquired_at = self.acquired_at;
-        self.finish(outcome, When::clock(acquired_at, &mut read))
+        self.finish(outcome, || When::clock(acquired_at, &mut read))
     }
 
     /// Records `outcome`; `when` gives the tick, read only where the record
     /// needs one (never on the fast path).
     #[inline]
-    fn finish(self, outcome: Outcome, mut when: When<'_>) -> Option<Transition> {
+    fn finish<'w>(self, outcome: Outcome, when: impl FnOnce() -> When<'w>) -> Option<Transition> {
         let this = core::mem::ManuallyDrop::new(self);
         let b = this.breaker;
         // Ordering: Relaxed: the word publishes no other memory to a record
@@ -173,7 +173,9 @@ impl<'a, P: Policy> Permit<'a, P> {
         {
             return None;
         }
-        b.record_slow(cur, this.ticket(), outcome, &mut when)
+        // Built only here, off the fast path (its stores cost a closed
+        // success a dozen instructions on a Cortex-M3 when built before).
+        b.record_slow(cur, this.ticket(), outcome, &mut when())
             .unwrap_or(None)
     }
 
@@ -750,7 +752,7 @@ impl<P: Policy> Breaker<P> {
         now: u64,
     ) -> Result<Option<Transition>, Stale> {
         let elapsed = now.saturating_sub(ticket.acquired_at);
-        self.record_inner(ticket, outcome, When::at(elapsed, now))
+        self.record_inner(ticket, outcome, || When::at(elapsed, now))
     }
 
     /// [`record_ticket`](Self::record_ticket) with the tick read from
@@ -772,7 +774,9 @@ impl<P: Policy> Breaker<P> {
     ) -> Result<Option<Transition>, Stale> {
         let mut clock = Some(clock);
         let mut read = || clock.take().map_or(0, |c| c());
-        self.record_inner(ticket, outcome, When::clock(ticket.acquired_at, &mut read))
+        self.record_inner(ticket, outcome, || {
+            When::clock(ticket.acquired_at, &mut read)
+        })
     }
 
     /// Releases an admitted call without counting it: frees its half-open
@@ -788,18 +792,18 @@ impl<P: Policy> Breaker<P> {
     /// assert_eq!(b.release(probe, 10), Err(tripbit::Stale)); // only once
     /// ```
     pub fn release(&self, ticket: Ticket, now: u64) -> Result<(), Stale> {
-        self.record_inner(ticket, Outcome::Ignored, When::at(0, now))
+        self.record_inner(ticket, Outcome::Ignored, || When::at(0, now))
             .map(|_| ())
     }
 
     /// Records `outcome` for `ticket`; `time(acquired_at)` gives
     /// `(elapsed, now)` and is called only off the fast path.
     #[inline]
-    fn record_inner(
+    fn record_inner<'w>(
         &self,
         ticket: Ticket,
         outcome: Outcome,
-        mut when: When<'_>,
+        when: impl FnOnce() -> When<'w>,
     ) -> Result<Option<Transition>, Stale> {
         // Ordering: Relaxed: the word publishes no other memory to a record.
         let cur = self.core.word.load(Ordering::Relaxed);
@@ -814,7 +818,8 @@ impl<P: Policy> Breaker<P> {
         {
             return Ok(None);
         }
-        self.record_slow(cur, ticket, outcome, &mut when)
+        // Built only here, off the fast path (see `Permit::finish`).
+        self.record_slow(cur, ticket, outcome, &mut when())
     }
 
     /// Everything but the clean closed success: out of line, see
@@ -928,7 +933,6 @@ impl<P: Policy> Breaker<P> {
                     u32::from(params.close_after),
                     params.close_max_failure_percent,
                 );
-                debug_assert_eq!(over, p.failures > params.allowed_failures());
                 if over {
                     let level = if w.level < self.core.params.backoff_max_level {
                         w.level + 1
@@ -947,11 +951,12 @@ impl<P: Policy> Breaker<P> {
         Some((w.with_counters(p.pack()), false, true))
     }
 
-    /// Whether this breaker's settings are in the ranges
-    /// [`Config::validate`] accepts: `false` for storage that was never
-    /// initialized (all zero) or was overwritten, for example a breaker in
-    /// C storage or shared memory that nobody set up yet. Every breaker
-    /// built by `new` / `try_new` is valid. A few compares, no atomics.
+    /// Whether this breaker's settings, the policy's included, are in the
+    /// ranges [`Config::validate`] and the policy's constructor accept:
+    /// `false` for storage that was never initialized (all zero) or was
+    /// overwritten, for example a breaker in C storage or shared memory that
+    /// nobody set up yet. Every breaker built by `new` / `try_new` /
+    /// `new_window` is valid. A few compares, no atomics.
     ///
     /// ```
     /// use tripbit::{Breaker, Config, Window};
@@ -964,6 +969,7 @@ impl<P: Policy> Breaker<P> {
         // Only the consecutive policy stores a threshold (a window
         // breaker's is 0: its trip bar lives in the policy).
         (p.threshold != 0 || !P::COUNTS_IN_WORD)
+            && self.policy.is_valid()
             && check_stored(&Stored {
                 open_ticks: p.open_ticks,
                 probe_ticks: p.probe_ticks,

@@ -3,7 +3,7 @@
 //! and the operations on them that the policies and the breaker share
 //! (publishing a stamp, timing a period, tripping, operator swaps).
 
-use crate::config::{Config, Trip, allowed_failures, open_ticks_at};
+use crate::config::{Config, Trip, open_ticks_at};
 use crate::state::{GEN_MASK, Probes, State, Word};
 use crate::sync::{AtomicU64, AtomicU128, Ordering, const_fn};
 use crate::types::Transition;
@@ -46,10 +46,6 @@ impl Params {
             self.backoff_max_level,
             level,
         )
-    }
-
-    pub(crate) fn allowed_failures(&self) -> u32 {
-        allowed_failures(u32::from(self.close_after), self.close_max_failure_percent)
     }
 }
 

@@ -44,6 +44,10 @@ pub trait Policy: sealed::Sealed + Sized {
     /// on a clean closed word changes nothing and can return after a load).
     #[doc(hidden)]
     const COUNTS_IN_WORD: bool;
+    /// Whether the policy's own settings are in the ranges its constructor
+    /// accepts (for storage a breaker did not write, see `Breaker::is_valid`).
+    #[doc(hidden)]
+    fn is_valid(&self) -> bool;
     /// Whether a closed breaker admits a call without its start tick (the
     /// policy never measures how long a closed call took).
     #[doc(hidden)]
@@ -68,6 +72,10 @@ impl sealed::Sealed for Consecutive {}
 
 impl Policy for Consecutive {
     const COUNTS_IN_WORD: bool = true;
+
+    fn is_valid(&self) -> bool {
+        true // zero-sized: its threshold is in the breaker's settings
+    }
 
     fn untimed_admission(&self) -> bool {
         true

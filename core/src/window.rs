@@ -141,7 +141,9 @@ pub struct Window<const N: usize, const S: usize = 4> {
     min_calls: u32,
     failure_percent: u8,
     slow_percent: u8,
-    by_time: bool,
+    /// 1: a time window, 0: a count window (a byte, not a `bool`, so that
+    /// [`Breaker::is_valid`] can check storage it did not write).
+    by_time: u8,
     _pad: u8,
     stripes: [Stripe<N>; S],
 }
@@ -292,7 +294,7 @@ impl<const N: usize, const S: usize> Window<N, S> {
                     min_calls,
                     failure_percent,
                     slow_percent,
-                    by_time,
+                    by_time: by_time as u8,
                     _pad: 0,
                     stripes: new_stripes(),
                 };
@@ -324,7 +326,7 @@ fn new_stripes<const N: usize, const S: usize>() -> [Stripe<N>; S] {
 impl<const N: usize, const S: usize> Window<N, S> {
     /// The epoch a call of stripe `st` recorded at `now` falls in.
     fn epoch(&self, st: &Stripe<N>, when: &mut When<'_>) -> u64 {
-        if self.by_time {
+        if self.by_time != 0 {
             when.now() / self.bucket
         } else {
             // Ordering: Relaxed, a ticket counter; nothing else is published.
@@ -335,7 +337,7 @@ impl<const N: usize, const S: usize> Window<N, S> {
     /// The epoch stripe `st`'s window ends at, at `now`, without counting
     /// a call.
     fn current_epoch(&self, st: &Stripe<N>, now: u64) -> u64 {
-        if self.by_time {
+        if self.by_time != 0 {
             now / self.bucket
         } else {
             // Ordering: Relaxed, as in `epoch`.
@@ -452,6 +454,30 @@ const fn newer_generation(a: u32, b: u32) -> bool {
 impl<const N: usize, const S: usize> Policy for Window<N, S> {
     const COUNTS_IN_WORD: bool = false;
 
+    fn is_valid(&self) -> bool {
+        let per_bucket = if self.by_time != 0 {
+            BUCKET_MAX
+        } else {
+            self.bucket
+        };
+        let slow_ok = match (self.slow_ticks, self.slow_percent) {
+            (0, 0) => true,
+            (0, _) | (_, 0) => false,
+            (_, p) => p <= 100,
+        };
+        N != 0
+            && N <= MAX_BUCKETS
+            && S != 0
+            && S <= MAX_STRIPES
+            && self.by_time <= 1
+            && self.bucket != 0
+            && (self.by_time != 0 || self.bucket <= BUCKET_MAX)
+            && (1..=100).contains(&self.failure_percent)
+            && self.min_calls != 0
+            && u64::from(self.min_calls) <= per_bucket * N as u64
+            && slow_ok
+    }
+
     fn untimed_admission(&self) -> bool {
         // Only a slow-call rule measures a call from its start.
         self.slow_ticks == 0
@@ -494,7 +520,7 @@ impl<const N: usize, const S: usize> Policy for Window<N, S> {
         // merely brings the window up to `min_calls` trips it at the next
         // failure or slow call, not by itself.
         if w.state == State::Closed && (failure || slow) {
-            let now = if win.by_time { when.now() } else { 0 };
+            let now = if win.by_time != 0 { when.now() } else { 0 };
             if win.trips(win.totals(Some((i, epoch)), now, w.generation)) {
                 // Closed words of a window breaker carry no counters, so the
                 // word only changes on a transition: exactly one caller trips it.
@@ -603,6 +629,42 @@ mod tests {
         assert!(!w.trips(w.totals(None, 7, 0))); // 3 < min_calls 4
         Window::<4, 2>::add(&w.stripes[0], 7, 0, false, false);
         assert!(w.trips(w.totals(None, 7, 0))); // 2 of 4 = 50 %
+    }
+
+    #[test]
+    fn is_valid_checks_the_window_settings_too() {
+        let b = match Breaker::<Window<4, 1>>::try_new_window(
+            Config::new(10).failure_rate(50, 8).count_window(2),
+        ) {
+            Ok(b) => b,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(b.is_valid());
+        let w = &b.policy;
+        let bad = |f: &dyn Fn(&mut Window<4, 1>)| {
+            let mut v = Window::<4, 1> {
+                bucket: w.bucket,
+                slow_ticks: w.slow_ticks,
+                min_calls: w.min_calls,
+                failure_percent: w.failure_percent,
+                slow_percent: w.slow_percent,
+                by_time: w.by_time,
+                _pad: 0,
+                stripes: new_stripes(),
+            };
+            assert!(v.is_valid());
+            f(&mut v);
+            assert!(!v.is_valid());
+        };
+        bad(&|v| v.bucket = 0); // would divide by zero
+        bad(&|v| v.by_time = 2); // not a kind
+        bad(&|v| v.bucket = BUCKET_MAX + 1); // count bucket too large
+        bad(&|v| v.failure_percent = 0);
+        bad(&|v| v.failure_percent = 101);
+        bad(&|v| v.min_calls = 0);
+        bad(&|v| v.min_calls = 9); // 4 buckets x 2 calls hold 8
+        bad(&|v| v.slow_percent = 50); // a percent without a duration
+        bad(&|v| v.slow_ticks = 5); // a duration without a percent
     }
 
     #[test]

@@ -277,17 +277,6 @@ fn validate<const N: usize>(c: &tripbit_window_config_t) -> Result<(), tripbit_r
     c.check_reserved()
 }
 
-/// Where `Breaker<Window<N, 1>>` keeps its bucket size and its window kind,
-/// in bytes from the start (the core's `#[repr(C)]` layout: the shared core,
-/// 56 bytes, then at 64 the window's `bucket: u64`, `slow_ticks: u64`,
-/// `min_calls: u32`, `failure_percent: u8`, `slow_percent: u8`,
-/// `by_time: bool`). The core's `is_valid` checks the shared settings only;
-/// these two are what garbage storage must not reach (a `bool` that is
-/// neither 0 nor 1, a bucket of 0 calls). `the_window_layout_holds` below
-/// fails when the core's layout moves them.
-const BUCKET_OFFSET: usize = 64;
-const BY_TIME_OFFSET: usize = 86;
-
 /// Checks a window pointer (NULL, alignment, initialized), as
 /// `breaker_ref` does for `tripbit_breaker_t`.
 ///
@@ -302,25 +291,14 @@ unsafe fn window_ref<'a, const N: usize, T>(p: *const T) -> Result<&'a W<N>, tri
     if !p.is_aligned() {
         return Err(TRIPBIT_E_MISALIGNED);
     }
-    let raw = p.cast::<u8>();
-    // SAFETY: both offsets are inside the storage (`size_of::<W<N>>()` ≥
-    // 128) and the bucket's is 8-aligned in a 64-aligned storage; plain
-    // reads of bytes that only `init` writes (before any concurrent use).
-    let (bucket, by_time) = unsafe {
-        (
-            raw.add(BUCKET_OFFSET).cast::<u64>().read(),
-            raw.add(BY_TIME_OFFSET).read(),
-        )
-    };
-    // Every window from C is a count window of 1..=8191 calls per bucket.
-    if by_time != 0 || bucket == 0 || bucket > u64::from(tripbit::MAX_BUCKET_CALLS) {
-        return Err(TRIPBIT_E_UNINIT);
-    }
     // SAFETY: non-NULL and aligned for `W<N>` (checked; the storage type
     // has the same size and alignment, asserted above) and valid for `'a`
-    // (contract). Every field is atomic words or integers, except one
-    // `bool` checked to be 0 just above. Shared access only: the atomics
-    // carry all mutation; `init` must complete before any concurrent use.
+    // (contract). Every field is an atomic word or an integer (the window
+    // kind is a byte, not a `bool`), so any bytes are a value of the type;
+    // `is_valid` (the core's, the window's own settings included: no bucket
+    // of 0 to divide by, a kind of 0 or 1) then refuses garbage. Shared
+    // access only: the atomics carry all mutation; `init` must complete
+    // before any concurrent use.
     let b = unsafe { &*p };
     if b.is_valid() {
         Ok(b)
@@ -963,34 +941,6 @@ pub unsafe extern "C" fn tripbit_window32_reset(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bytes_of<T>(v: &T) -> (u64, u8) {
-        let raw = core::ptr::from_ref(v).cast::<u8>();
-        // SAFETY: in bounds (asserted sizes); both are real fields of the
-        // breaker (not padding), as this test checks.
-        unsafe {
-            (
-                raw.add(BUCKET_OFFSET).cast::<u64>().read_unaligned(),
-                raw.add(BY_TIME_OFFSET).read(),
-            )
-        }
-    }
-
-    /// The offsets `window_ref` reads are the window's bucket size and
-    /// kind, for every size.
-    #[test]
-    fn the_window_layout_holds() {
-        fn check<const N: usize>() {
-            let count = W::<N>::new_window(Config::new(10).failure_rate(50, 1).count_window(7));
-            assert_eq!(bytes_of(&count), (7, 0));
-            let time = W::<N>::new_window(Config::new(10).failure_rate(50, 1).time_window(9));
-            assert_eq!(bytes_of(&time), (9, 1));
-        }
-        check::<4>();
-        check::<8>();
-        check::<16>();
-        check::<32>();
-    }
 
     #[test]
     fn zeroed_storage_is_uninit() {
