@@ -282,3 +282,33 @@ def test_staticmethods_keep_their_types() -> None:
     assert_type(Client.half(3), float)
     assert_type(Client.third(3), float)
     assert (Client.half(3), Client.third(3)) == (1.5, 1.0)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="tripbit.fleet is Linux-only")
+def test_the_fleet_surface_is_typed() -> None:
+    import socket
+
+    import tripbit.fleet
+
+    with socket.socket() as s:  # a free loopback port: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        url = f"redis://127.0.0.1:{s.getsockname()[1]}/0"
+    m = tripbit.fleet.connect(url, app="typing", flush_interval=0.05, close_timeout=0.2)
+    assert_type(m, tripbit.fleet.Monitor)
+    assert_type(m.id, str)
+    assert_type(m.pid, int)
+    cb = m.breaker("acme.typing.fleet", failure_threshold=2)
+    assert_type(cb, CircuitBreaker)
+    assert_type(cb.call(lambda: 1), int)
+    assert_type(cb.fleet_verdict(), Optional[Tuple[str, int]])
+    stats = m.stats()
+    assert_type(stats, tripbit.fleet.FleetStats)
+    assert_type(stats["counted"]["acme.typing.fleet"]["success"], int)
+    with pytest.raises(TypeError):
+        tripbit.fleet.connect(url, flush_interval="fast")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        m.breaker(b"acme.typing.bytes")  # type: ignore[arg-type]
+    with pytest.raises(tripbit.fleet.CloseTimeoutError) as e:
+        m.close()
+    assert_type(e.value, tripbit.fleet.CloseTimeoutError)
+    assert isinstance(e.value, TimeoutError)
