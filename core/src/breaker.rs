@@ -455,6 +455,19 @@ impl<P: Policy> Breaker<P> {
                 transition: None,
             });
         }
+        self.acquire_coarse_slow(cur, coarse, clock)
+    }
+
+    /// `try_acquire_coarse` off the closed path: out of line, so that the
+    /// closed path stays a load, a test and a branch in the caller (inlined,
+    /// the coarse check cost a closed `call()` 2 ns).
+    #[inline(never)]
+    fn acquire_coarse_slow(
+        &self,
+        cur: u64,
+        coarse: impl FnOnce() -> TickBounds,
+        clock: impl FnOnce() -> u64,
+    ) -> Result<Permit<'_, P>, Rejected> {
         match self.reject_coarse(cur, coarse) {
             Some(r) => Err(r),
             None => self.try_acquire(clock()),

@@ -293,7 +293,9 @@ pub(crate) struct CoreBreaker {
     name: Py<PyString>,
     /// `Circuit breaker OPEN for <name>`, built once: a rejected call only
     /// creates the exception object.
-    open_message: Py<PyString>,
+    /// `("Circuit breaker OPEN for <name>",)`: the open error's `args`, one
+    /// tuple for every rejection (no tuple to build per raise).
+    open_args: Py<PyTuple>,
     /// The Python value given, shown as is (`timeout=30s` for 30).
     open_timeout: Py<PyAny>,
     failure_threshold: u32,
@@ -498,7 +500,14 @@ impl CoreBreaker {
         let b = CoreBreaker {
             timed: core.is_window(),
             core,
-            open_message: PyString::new(py, &format!("Circuit breaker OPEN for {name}")).unbind(),
+            open_args: PyTuple::new(
+                py,
+                [PyString::new(
+                    py,
+                    &format!("Circuit breaker OPEN for {name}"),
+                )],
+            )?
+            .unbind(),
             name: name.unbind(),
             open_timeout: open_timeout.unbind(),
             failure_threshold,
@@ -1345,7 +1354,7 @@ impl CoreBreaker {
         // slots (`errors::open_error_type`): a rejection costs about what
         // raising any exception costs.
         let made = errors::open_error_type(py).and_then(|cls| {
-            let v = cls.call1((self.open_message.clone_ref(py),))?;
+            let v = cls.call1(self.open_args.bind(py))?;
             let cls = cls.clone();
             let retry_after = match r.retry_at {
                 Some(t) => time::seconds(now, t).into_pyobject(py)?.into_any(),
