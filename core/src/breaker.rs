@@ -495,6 +495,18 @@ impl<P: Policy> Breaker<P> {
         if self.untimed_closed(cur) {
             return Ok((Ticket::admitted_on(cur, 0, 0), None));
         }
+        self.acquire_ticket_coarse_slow(cur, coarse, clock)
+    }
+
+    /// `acquire_ticket_coarse` off the closed path, out of line (see
+    /// `acquire_coarse_slow`).
+    #[inline(never)]
+    fn acquire_ticket_coarse_slow(
+        &self,
+        cur: u64,
+        coarse: impl FnOnce() -> TickBounds,
+        clock: impl FnOnce() -> u64,
+    ) -> Result<(Ticket, Option<Transition>), Rejected> {
         match self.reject_coarse(cur, coarse) {
             Some(r) => Err(r),
             None => self.acquire_ticket(clock()),
