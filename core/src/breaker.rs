@@ -62,7 +62,7 @@
 //! any number of transitions below 2³².
 
 use crate::config::{Config, ConfigError, Stored, check_stored, close_bar_exceeded};
-use crate::machine::{Core, When, stamp_generation, stamp_tick, transition};
+use crate::machine::{At, Clock, Core, TickSource, When, stamp_generation, stamp_tick, transition};
 use crate::policy::{Consecutive, Policy};
 use crate::state::{GEN_MASK, MAX_HALF_OPEN_COUNT, Probes, REOPENED, State, Word};
 use crate::sync::{Ordering, const_fn};
@@ -117,7 +117,7 @@ impl<'a, P: Policy> Permit<'a, P> {
     #[inline]
     pub fn record(self, outcome: Outcome, now: u64) -> Option<Transition> {
         let elapsed = now.saturating_sub(self.acquired_at);
-        self.finish(outcome, || When::at(elapsed, now))
+        self.finish(outcome, At(elapsed, now))
     }
 
     /// Reports the outcome with an explicitly measured duration in ticks.
@@ -131,7 +131,7 @@ impl<'a, P: Policy> Permit<'a, P> {
     /// ```
     #[inline]
     pub fn record_elapsed(self, outcome: Outcome, elapsed: u64, now: u64) -> Option<Transition> {
-        self.finish(outcome, || When::at(elapsed, now))
+        self.finish(outcome, At(elapsed, now))
     }
 
     /// [`record`](Self::record) with the tick read from `clock` only when
@@ -146,16 +146,13 @@ impl<'a, P: Policy> Permit<'a, P> {
     /// ```
     #[inline]
     pub fn record_with(self, outcome: Outcome, clock: impl FnOnce() -> u64) -> Option<Transition> {
-        let mut clock = Some(clock);
-        let mut read = || clock.take().map_or(0, |c| c());
-        let acquired_at = self.acquired_at;
-        self.finish(outcome, || When::clock(acquired_at, &mut read))
+        self.finish(outcome, Clock(clock))
     }
 
     /// Records `outcome`; `when` gives the tick, read only where the record
     /// needs one (never on the fast path).
     #[inline]
-    fn finish<'w>(self, outcome: Outcome, when: impl FnOnce() -> When<'w>) -> Option<Transition> {
+    fn finish(self, outcome: Outcome, tick: impl TickSource) -> Option<Transition> {
         let this = core::mem::ManuallyDrop::new(self);
         let b = this.breaker;
         // Ordering: Relaxed: the word publishes no other memory to a record
@@ -173,10 +170,13 @@ impl<'a, P: Policy> Permit<'a, P> {
         {
             return None;
         }
-        // Built only here, off the fast path (its stores cost a closed
-        // success a dozen instructions on a Cortex-M3 when built before).
-        b.record_slow(cur, this.ticket(), outcome, &mut when())
-            .unwrap_or(None)
+        // The tick source is set up only here, off the fast path (built
+        // before it, its stores cost a closed success a dozen instructions
+        // on a Cortex-M3 and 3 ns in a loop on x86).
+        let ticket = this.ticket();
+        tick.with(ticket.acquired_at, |when| {
+            b.record_slow(cur, ticket, outcome, when).unwrap_or(None)
+        })
     }
 
     /// The ticket of this permit (what `into_ticket` hands out).
@@ -455,23 +455,14 @@ impl<P: Policy> Breaker<P> {
                 transition: None,
             });
         }
-        self.acquire_coarse_slow(cur, coarse, clock)
-    }
-
-    /// `try_acquire_coarse` off the closed path: out of line, so that the
-    /// closed path stays a load, a test and a branch in the caller (inlined,
-    /// the coarse check cost a closed `call()` 2 ns).
-    #[inline(never)]
-    fn acquire_coarse_slow(
-        &self,
-        cur: u64,
-        coarse: impl FnOnce() -> TickBounds,
-        clock: impl FnOnce() -> u64,
-    ) -> Result<Permit<'_, P>, Rejected> {
-        match self.reject_coarse(cur, coarse) {
-            Some(r) => Err(r),
-            None => self.try_acquire(clock()),
-        }
+        let (a, now) = self.admit_coarse_slow(cur, coarse, clock)?;
+        Ok(Permit {
+            breaker: self,
+            admitted: a.word,
+            probe_gen: a.probe_gen,
+            acquired_at: now,
+            transition: a.transition,
+        })
     }
 
     /// [`acquire_ticket_with`](Self::acquire_ticket_with) with a coarse
@@ -495,22 +486,25 @@ impl<P: Policy> Breaker<P> {
         if self.untimed_closed(cur) {
             return Ok((Ticket::admitted_on(cur, 0, 0), None));
         }
-        self.acquire_ticket_coarse_slow(cur, coarse, clock)
+        let (a, now) = self.admit_coarse_slow(cur, coarse, clock)?;
+        Ok((Ticket::admitted_on(a.word, now, a.probe_gen), a.transition))
     }
 
-    /// `acquire_ticket_coarse` off the closed path, out of line (see
-    /// `acquire_coarse_slow`).
+    /// The coarse admission off the closed path, out of line (inlined, the
+    /// coarse check cost a closed `call()` 2 ns): a rejection the coarse
+    /// reading proves, or the precise admission and its tick.
     #[inline(never)]
-    fn acquire_ticket_coarse_slow(
+    fn admit_coarse_slow(
         &self,
         cur: u64,
         coarse: impl FnOnce() -> TickBounds,
         clock: impl FnOnce() -> u64,
-    ) -> Result<(Ticket, Option<Transition>), Rejected> {
-        match self.reject_coarse(cur, coarse) {
-            Some(r) => Err(r),
-            None => self.acquire_ticket(clock()),
+    ) -> Result<(Admitted, u64), Rejected> {
+        if let Some(r) = self.reject_coarse(cur, coarse) {
+            return Err(r);
         }
+        let now = clock();
+        self.admit(now).map(|a| (a, now))
     }
 
     /// The rejections that need no precise tick: forced open (none at all),
@@ -777,7 +771,7 @@ impl<P: Policy> Breaker<P> {
         now: u64,
     ) -> Result<Option<Transition>, Stale> {
         let elapsed = now.saturating_sub(ticket.acquired_at);
-        self.record_inner(ticket, outcome, || When::at(elapsed, now))
+        self.record_inner(ticket, outcome, At(elapsed, now))
     }
 
     /// [`record_ticket`](Self::record_ticket) with the tick read from
@@ -797,11 +791,7 @@ impl<P: Policy> Breaker<P> {
         outcome: Outcome,
         clock: impl FnOnce() -> u64,
     ) -> Result<Option<Transition>, Stale> {
-        let mut clock = Some(clock);
-        let mut read = || clock.take().map_or(0, |c| c());
-        self.record_inner(ticket, outcome, || {
-            When::clock(ticket.acquired_at, &mut read)
-        })
+        self.record_inner(ticket, outcome, Clock(clock))
     }
 
     /// Releases an admitted call without counting it: frees its half-open
@@ -817,18 +807,18 @@ impl<P: Policy> Breaker<P> {
     /// assert_eq!(b.release(probe, 10), Err(tripbit::Stale)); // only once
     /// ```
     pub fn release(&self, ticket: Ticket, now: u64) -> Result<(), Stale> {
-        self.record_inner(ticket, Outcome::Ignored, || When::at(0, now))
+        self.record_inner(ticket, Outcome::Ignored, At(0, now))
             .map(|_| ())
     }
 
     /// Records `outcome` for `ticket`; `time(acquired_at)` gives
     /// `(elapsed, now)` and is called only off the fast path.
     #[inline]
-    fn record_inner<'w>(
+    fn record_inner(
         &self,
         ticket: Ticket,
         outcome: Outcome,
-        when: impl FnOnce() -> When<'w>,
+        tick: impl TickSource,
     ) -> Result<Option<Transition>, Stale> {
         // Ordering: Relaxed: the word publishes no other memory to a record.
         let cur = self.core.word.load(Ordering::Relaxed);
@@ -843,8 +833,10 @@ impl<P: Policy> Breaker<P> {
         {
             return Ok(None);
         }
-        // Built only here, off the fast path (see `Permit::finish`).
-        self.record_slow(cur, ticket, outcome, &mut when())
+        // Set up only here, off the fast path (see `Permit::finish`).
+        tick.with(ticket.acquired_at, |when| {
+            self.record_slow(cur, ticket, outcome, when)
+        })
     }
 
     /// Everything but the clean closed success: out of line, see

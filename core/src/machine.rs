@@ -136,6 +136,35 @@ impl<'a> When<'a> {
     }
 }
 
+/// Where a record's tick comes from: set up (`with`) only off the record's
+/// fast path, so that a closed success builds nothing.
+pub(crate) trait TickSource {
+    /// Runs `f` with the record's [`When`].
+    fn with<R>(self, acquired_at: u64, f: impl FnOnce(&mut When<'_>) -> R) -> R;
+}
+
+/// A tick the caller gave: `(elapsed, now)`.
+pub(crate) struct At(pub(crate) u64, pub(crate) u64);
+
+impl TickSource for At {
+    #[inline(always)]
+    fn with<R>(self, _acquired_at: u64, f: impl FnOnce(&mut When<'_>) -> R) -> R {
+        f(&mut When::at(self.0, self.1))
+    }
+}
+
+/// A clock, read at most once, and only if the record needs a tick.
+pub(crate) struct Clock<F>(pub(crate) F);
+
+impl<F: FnOnce() -> u64> TickSource for Clock<F> {
+    #[inline(always)]
+    fn with<R>(self, acquired_at: u64, f: impl FnOnce(&mut When<'_>) -> R) -> R {
+        let mut clock = Some(self.0);
+        let mut read = || clock.take().map_or(0, |c| c());
+        f(&mut When::clock(acquired_at, &mut read))
+    }
+}
+
 /// The part of a breaker every policy shares: `#[repr(C)]`, so a
 /// `Breaker` has the same layout whatever its policy (the policy's fields
 /// follow). `pub` only because the sealed `Policy` trait's hidden methods
