@@ -61,10 +61,14 @@
 //! ticket from an earlier period is told apart from the current one after
 //! any number of transitions below 2³².
 
+#![cfg_attr(tripbit_word32, allow(clippy::unnecessary_cast))] // the 32-bit word casts u32 to Raw = u32
+
 use crate::config::{Config, ConfigError, Stored, check_stored, close_bar_exceeded};
-use crate::machine::{At, Clock, Core, TickSource, When, stamp_generation, stamp_tick, transition};
+use crate::machine::{
+    At, Clock, Core, TickSource, When, full_generation, stamp_generation, transition,
+};
 use crate::policy::{Consecutive, Policy};
-use crate::state::{GEN_MASK, MAX_HALF_OPEN_COUNT, Probes, REOPENED, State, Word};
+use crate::state::{GEN_MASK, MAX_HALF_OPEN_COUNT, Probes, REOPENED, Raw, State, Word};
 use crate::sync::{Ordering, const_fn};
 use crate::types::{OpenedBy, Outcome, Rejected, Snapshot, Stale, TickBounds, Ticket, Transition};
 
@@ -85,7 +89,7 @@ pub struct Permit<'a, P: Policy = Consecutive> {
     /// the call's; it is a probe iff the word is `HalfOpen`. Kept whole (one
     /// `u64`, not a `Ticket`'s fields) so the record fast path compares it
     /// with the current word in one instruction.
-    admitted: u64,
+    admitted: Raw,
     /// A probe's 32-bit generation (0 for other calls).
     probe_gen: u32,
     acquired_at: u64,
@@ -324,7 +328,7 @@ impl Breaker<Consecutive> {
 /// What an admission hands to the permit or ticket.
 struct Admitted {
     /// The raw word the call was admitted on.
-    word: u64,
+    word: Raw,
     /// A probe's 32-bit generation (0 otherwise).
     probe_gen: u32,
     transition: Option<Transition>,
@@ -496,7 +500,7 @@ impl<P: Policy> Breaker<P> {
     #[inline(never)]
     fn admit_coarse_slow(
         &self,
-        cur: u64,
+        cur: Raw,
         coarse: impl FnOnce() -> TickBounds,
         clock: impl FnOnce() -> u64,
     ) -> Result<(Admitted, u64), Rejected> {
@@ -511,15 +515,15 @@ impl<P: Policy> Breaker<P> {
     /// and open while `coarse` proves the period is running. `None`: ask
     /// the precise clock (`acquire_slow` decides as usual).
     #[inline(always)]
-    fn reject_coarse(&self, cur: u64, coarse: impl FnOnce() -> TickBounds) -> Option<Rejected> {
-        let (since, len) = if Word::raw_is_open_level0(cur) {
+    fn reject_coarse(&self, cur: Raw, coarse: impl FnOnce() -> TickBounds) -> Option<Rejected> {
+        let (s, len) = if Word::raw_is_open_level0(cur) {
             // The common case inline, as in `reject_fast`.
             // Ordering: Acquire, pairs with the AcqRel CAS in `publish`.
             let s = self.core.stamp.load(Ordering::Acquire);
             if (stamp_generation(s) as u32) & GEN_MASK != Word::raw_generation(cur) {
                 return None; // not published yet: the precise path publishes
             }
-            (stamp_tick(s), self.core.params.open_ticks)
+            (s, self.core.params.open_ticks)
         } else {
             let w = Word::unpack(cur);
             match w.state {
@@ -529,15 +533,20 @@ impl<P: Policy> Breaker<P> {
                         retry_at: None,
                     });
                 }
-                State::Open => (
-                    self.core.stamp_of(w).0?,
-                    self.core.params.open_ticks_at(w.level),
-                ),
+                State::Open => {
+                    // Ordering: Acquire, pairs with the AcqRel CAS in `publish`.
+                    let s = self.core.stamp.load(Ordering::Acquire);
+                    if stamp_generation(s) != full_generation(s, w.generation) {
+                        return None;
+                    }
+                    (s, self.core.params.open_ticks_at(w.level))
+                }
                 _ => return None,
             }
         };
-        let until = since.saturating_add(len);
         let t = coarse();
+        let since = self.core.tick_of(s, t.lo);
+        let until = since.saturating_add(len);
         // lo ≤ now ≤ hi, so since ≤ now < until: `acquire_slow` would
         // reject with this `until` (no restamp, no probe).
         (t.lo >= since && t.hi < until).then_some(Rejected {
@@ -548,7 +557,7 @@ impl<P: Policy> Breaker<P> {
 
     /// Whether `cur` is a closed word this policy admits on without a tick.
     #[inline(always)]
-    fn untimed_closed(&self, cur: u64) -> bool {
+    fn untimed_closed(&self, cur: Raw) -> bool {
         (P::COUNTS_IN_WORD || self.policy.untimed_admission()) && Word::raw_is_closed(cur)
     }
 
@@ -556,7 +565,7 @@ impl<P: Policy> Breaker<P> {
     /// tick: the consecutive policy, and a window without a slow-call rule
     /// (neither times a closed call).
     #[inline(always)]
-    fn closed_untimed(&self) -> Option<u64> {
+    fn closed_untimed(&self) -> Option<Raw> {
         if !P::COUNTS_IN_WORD && !self.policy.untimed_admission() {
             return None;
         }
@@ -610,7 +619,7 @@ impl<P: Policy> Breaker<P> {
     /// is a critical section anyway, and the inlined check would cost flash
     /// at every call site.
     #[inline(always)]
-    fn reject_fast(&self, cur: u64, now: u64) -> Option<Rejected> {
+    fn reject_fast(&self, cur: Raw, now: u64) -> Option<Rejected> {
         if cfg!(not(target_has_atomic = "64")) || !Word::raw_is_open_level0(cur) {
             return None;
         }
@@ -619,7 +628,7 @@ impl<P: Policy> Breaker<P> {
         if (stamp_generation(s) as u32) & GEN_MASK != Word::raw_generation(cur) {
             return None;
         }
-        let since = stamp_tick(s);
+        let since = self.core.tick_of(s, now);
         let until = since.saturating_add(self.core.params.open_ticks);
         (now >= since && now < until).then_some(Rejected {
             state: State::Open,
@@ -630,7 +639,7 @@ impl<P: Policy> Breaker<P> {
     /// Every state but `Closed`: kept out of line so the closed path inlines
     /// into the caller as a load, a test and a branch.
     #[inline(never)]
-    fn acquire_slow(&self, mut cur: u64, now: u64) -> Result<Admitted, Rejected> {
+    fn acquire_slow(&self, mut cur: Raw, now: u64) -> Result<Admitted, Rejected> {
         loop {
             let w = Word::unpack(cur);
             let (next, transition) = match w.state {
@@ -737,7 +746,7 @@ impl<P: Policy> Breaker<P> {
                         // A new period or round starts at `now`.
                         self.core.publish(next.generation, now).map(|(_, g)| g)
                     } else {
-                        Some(self.core.stamp_of(next).1)
+                        Some(self.core.stamp_of(next, now).1)
                     };
                     return Ok(Admitted {
                         word: next.pack(),
@@ -844,7 +853,7 @@ impl<P: Policy> Breaker<P> {
     #[inline(never)]
     fn record_slow(
         &self,
-        mut cur: u64,
+        mut cur: Raw,
         ticket: Ticket,
         outcome: Outcome,
         when: &mut When<'_>,
@@ -890,7 +899,7 @@ impl<P: Policy> Breaker<P> {
                             // never from before the round began (a
                             // backwards `now` must not end the new open
                             // period at once).
-                            self.core.stamp_of(w).0.map_or(now, |t| t.max(now))
+                            self.core.stamp_of(w, now).0.map_or(now, |t| t.max(now))
                         } else {
                             now
                         };
@@ -917,7 +926,7 @@ impl<P: Policy> Breaker<P> {
         outcome: Outcome,
         now: u64,
     ) -> Option<(Word, bool, bool)> {
-        let (_, g) = self.core.stamp_of(w);
+        let (_, g) = self.core.stamp_of(w, now);
         let mut p = Probes::unpack(w.counters);
         let bit = 1u32.checked_shl(u32::from(ticket.slot)).unwrap_or(0);
         match w.state {
@@ -1041,7 +1050,7 @@ impl<P: Policy> Breaker<P> {
             && probes.claimed >= u32::from(self.core.params.probes)
             && probes.in_flight() > 0
         {
-            let since = self.core.stamp_of(w).0.unwrap_or(now);
+            let since = self.core.stamp_of(w, now).0.unwrap_or(now);
             Some(since.saturating_add(self.core.params.probe_ticks))
         } else {
             None

@@ -4,6 +4,8 @@
 //! passes (milliseconds, microseconds, timer counts: tripbit never reads a
 //! clock, so it never assumes one).
 
+#![cfg_attr(tripbit_word32, allow(clippy::unnecessary_cast))] // the 32-bit word casts u32 to Raw = u32
+
 use crate::state::{MAX_HALF_OPEN_COUNT, MAX_LEVEL, MAX_PROBES};
 
 /// Most concurrent half-open probes ([`Config::probes`]): the half-open
@@ -158,6 +160,36 @@ pub enum ConfigError {
     Policy,
 }
 
+/// The messages whose ranges depend on the state word's width.
+#[cfg(not(tripbit_word32))]
+mod msg {
+    pub(super) const FAILURE_THRESHOLD: &str = "consecutive_failures must be at least 1";
+    pub(super) const OPEN_TICKS: &str = "open_ticks must be at least 1";
+    pub(super) const BACKOFF_LEVEL: &str = "backoff max_level must be at most 31";
+    pub(super) const BACKOFF_OVERFLOW: &str =
+        "backoff: open_ticks x factor^max_level overflows u64 ticks";
+    pub(super) const PROBES: &str =
+        "probes must be 1..=8 and at most close_after plus the failures the close bar allows";
+    pub(super) const CLOSE_AFTER: &str = "close_after must be 1..=1023";
+    pub(super) const CLOSE_BAR: &str = "close_max_failure_percent: close_after x percent / (100 - percent) must allow at most 1022 half-open failures";
+    pub(super) const PROBE_TIMEOUT: &str = "probe_timeout must be at least 1 tick";
+}
+
+/// The messages of the 32-bit word's ranges (`state.rs`).
+#[cfg(tripbit_word32)]
+mod msg {
+    pub(super) const FAILURE_THRESHOLD: &str = "consecutive_failures must be 1..=262143";
+    pub(super) const OPEN_TICKS: &str = "open_ticks must be 1..=2^46-1";
+    pub(super) const BACKOFF_LEVEL: &str = "backoff max_level must be at most 7";
+    pub(super) const BACKOFF_OVERFLOW: &str =
+        "backoff: open_ticks x factor^max_level must be below 2^46 ticks";
+    pub(super) const PROBES: &str =
+        "probes must be 1..=4 and at most close_after plus the failures the close bar allows";
+    pub(super) const CLOSE_AFTER: &str = "close_after must be 1..=31";
+    pub(super) const CLOSE_BAR: &str = "close_max_failure_percent: close_after x percent / (100 - percent) must allow at most 30 half-open failures";
+    pub(super) const PROBE_TIMEOUT: &str = "probe_timeout must be 1..=2^46-1 ticks";
+}
+
 impl ConfigError {
     /// The name of the setting at fault, as the builder method spells it.
     ///
@@ -190,21 +222,15 @@ impl ConfigError {
     /// ```
     pub const fn message(self) -> &'static str {
         match self {
-            ConfigError::FailureThreshold => "consecutive_failures must be at least 1",
-            ConfigError::OpenTicks => "open_ticks must be at least 1",
+            ConfigError::FailureThreshold => msg::FAILURE_THRESHOLD,
+            ConfigError::OpenTicks => msg::OPEN_TICKS,
             ConfigError::BackoffFactor => "backoff factor must be at least 1",
-            ConfigError::BackoffLevel => "backoff max_level must be at most 31",
-            ConfigError::BackoffOverflow => {
-                "backoff: open_ticks x factor^max_level overflows u64 ticks"
-            }
-            ConfigError::Probes => {
-                "probes must be 1..=8 and at most close_after plus the failures the close bar allows"
-            }
-            ConfigError::CloseAfter => "close_after must be 1..=1023",
-            ConfigError::CloseBar => {
-                "close_max_failure_percent: close_after x percent / (100 - percent) must allow at most 1022 half-open failures"
-            }
-            ConfigError::ProbeTimeout => "probe_timeout must be at least 1 tick",
+            ConfigError::BackoffLevel => msg::BACKOFF_LEVEL,
+            ConfigError::BackoffOverflow => msg::BACKOFF_OVERFLOW,
+            ConfigError::Probes => msg::PROBES,
+            ConfigError::CloseAfter => msg::CLOSE_AFTER,
+            ConfigError::CloseBar => msg::CLOSE_BAR,
+            ConfigError::ProbeTimeout => msg::PROBE_TIMEOUT,
             ConfigError::CloseMaxFailurePercent => {
                 "close_max_failure_percent must be at most 99 and below the trip percent"
             }
@@ -533,6 +559,9 @@ impl Config {
     pub const fn validate(&self) -> Result<(), ConfigError> {
         match self.trip {
             Trip::ConsecutiveFailures(0) => return Err(ConfigError::FailureThreshold),
+            Trip::ConsecutiveFailures(n) if too_many_failures(n) => {
+                return Err(ConfigError::FailureThreshold);
+            }
             Trip::ConsecutiveFailures(_) => {}
             Trip::FailureRate { percent, min_calls } => {
                 if percent == 0 || percent > 100 {
@@ -586,9 +615,35 @@ pub(crate) struct Stored {
     pub(crate) close_max_failure_percent: u8,
 }
 
+/// Whether the stamp cannot time a period of `ticks`: never with the
+/// 64-bit tick; from 2⁴⁶ ticks on with the 32-bit stamps (`machine.rs`).
+#[cfg(not(tripbit_word32))]
+const fn too_long(_ticks: u64) -> bool {
+    false
+}
+/// Whether the stamp cannot time a period of `ticks`: never with the
+/// 64-bit tick; from 2⁴⁶ ticks on with the 32-bit stamps (`machine.rs`).
+#[cfg(tripbit_word32)]
+const fn too_long(ticks: u64) -> bool {
+    ticks > crate::machine::STAMP_MAX_PERIOD
+}
+
+/// Whether the closed counters cannot reach a threshold of `n` failures:
+/// never with 32-bit counters; above 262,143 with the 32-bit word's 18.
+#[cfg(not(tripbit_word32))]
+const fn too_many_failures(_n: u32) -> bool {
+    false
+}
+/// Whether the closed counters cannot reach a threshold of `n` failures:
+/// never with 32-bit counters; above 262,143 with the 32-bit word's 18.
+#[cfg(tripbit_word32)]
+const fn too_many_failures(n: u32) -> bool {
+    n > crate::state::COUNT_MAX
+}
+
 /// The rules for the stored settings, in the order `validate` reports them.
 pub(crate) const fn check_stored(c: &Stored) -> Result<(), ConfigError> {
-    if c.open_ticks == 0 {
+    if c.open_ticks == 0 || too_long(c.open_ticks) {
         return Err(ConfigError::OpenTicks);
     }
     if c.backoff_factor == 0 {
@@ -598,10 +653,11 @@ pub(crate) const fn check_stored(c: &Stored) -> Result<(), ConfigError> {
         return Err(ConfigError::BackoffLevel);
     }
     // Factor 1 never grows the period: no multiplications to check.
-    if c.backoff_factor > 1
-        && checked_open_ticks(c.open_ticks, c.backoff_factor, c.backoff_max_level).is_none()
-    {
-        return Err(ConfigError::BackoffOverflow);
+    if c.backoff_factor > 1 {
+        match checked_open_ticks(c.open_ticks, c.backoff_factor, c.backoff_max_level) {
+            Some(top) if !too_long(top) => {}
+            _ => return Err(ConfigError::BackoffOverflow),
+        }
     }
     if c.close_after == 0 || c.close_after as u32 > MAX_HALF_OPEN_COUNT {
         return Err(ConfigError::CloseAfter);
@@ -617,7 +673,7 @@ pub(crate) const fn check_stored(c: &Stored) -> Result<(), ConfigError> {
     if !close_bar_exceeded(MAX_HALF_OPEN_COUNT, s, p) {
         return Err(ConfigError::CloseBar);
     }
-    if c.probe_ticks == 0 {
+    if c.probe_ticks == 0 || too_long(c.probe_ticks) {
         return Err(ConfigError::ProbeTimeout);
     }
     // probes ≤ s + allowed  ⇔  probes ≤ s, or probes − s failures are
@@ -707,7 +763,9 @@ mod tests {
             (Config::new(1).backoff(0, 0), ConfigError::BackoffFactor),
             (Config::new(1).backoff(2, 32), ConfigError::BackoffLevel),
             (
-                Config::new(1 << 62).backoff(4, 1),
+                // Fits alone, overflows once multiplied (u64, or the 32-bit
+                // stamp's 2^23 ticks).
+                Config::new(if cfg!(tripbit_word32) { 1 << 45 } else { 1 << 62 }).backoff(4, 1),
                 ConfigError::BackoffOverflow,
             ),
             (Config::new(1).probes(0), ConfigError::Probes),
@@ -716,7 +774,7 @@ mod tests {
             (Config::new(1).close_after(1024), ConfigError::CloseAfter),
             (
                 Config::new(1)
-                    .close_after(1023)
+                    .close_after(MAX_CLOSE_AFTER)
                     .close_max_failure_percent(50),
                 ConfigError::CloseBar,
             ),
@@ -751,6 +809,21 @@ mod tests {
             (Config::new(1).count_window(0), ConfigError::WindowBucket),
             (Config::new(1).time_window(0), ConfigError::WindowBucket),
         ];
+        #[cfg(tripbit_word32)]
+        let cases = {
+            // The 32-bit word's own ranges (state.rs).
+            let mut all = cases.to_vec();
+            all.extend([
+                (Config::new(1 << 46), ConfigError::OpenTicks),
+                (Config::new((1 << 46) - 1), ConfigError::Probes), // fits: probes(5) is refused next
+                (Config::new(1).probe_timeout(1 << 46), ConfigError::ProbeTimeout),
+                (Config::new(1).consecutive_failures(1 << 18), ConfigError::FailureThreshold),
+                (Config::new(1).backoff(2, 8), ConfigError::BackoffLevel),
+            ]);
+            let fits = all.len() - 4;
+            all[fits].0 = all[fits].0.close_after(5).probes(5);
+            all
+        };
         for (config, expected) in cases {
             assert_eq!(config.validate(), Err(expected), "{config:?}");
             assert!(!expected.field().is_empty());

@@ -3,9 +3,11 @@
 //! and the operations on them that the policies and the breaker share
 //! (publishing a stamp, timing a period, tripping, operator swaps).
 
+#![cfg_attr(tripbit_word32, allow(clippy::unnecessary_cast))] // the 32-bit word casts u32 to Raw = u32
+
 use crate::config::{Config, Trip, open_ticks_at};
-use crate::state::{GEN_MASK, Probes, State, Word};
-use crate::sync::{AtomicU64, AtomicU128, Ordering, const_fn};
+use crate::state::{GEN_MASK, Probes, Raw, State, Word};
+use crate::sync::{Ordering, const_fn};
 use crate::types::Transition;
 
 /// Immutable settings, packed into 32 bytes.
@@ -49,19 +51,45 @@ impl Params {
     }
 }
 
+/// The stamp word: `(full 64-bit generation << 64) | tick` (128 bits), or
+/// on `tripbit_word32` targets `(8-bit generation << 24) | 24 bits of the
+/// tick` (32 bits, see [`stamp_tick`]).
+#[cfg(not(tripbit_word32))]
+pub(crate) type StampRaw = u128;
+/// The stamp word: `(full 64-bit generation << 64) | tick` (128 bits), or
+/// on `tripbit_word32` targets `(8-bit generation << 24) | 24 bits of the
+/// tick` (32 bits, see [`stamp_tick`]).
+#[cfg(tripbit_word32)]
+pub(crate) type StampRaw = u32;
+
+#[cfg(not(tripbit_word32))]
+type AtomicStamp = crate::sync::AtomicU128;
+#[cfg(tripbit_word32)]
+type AtomicStamp = crate::sync::AtomicU32;
+#[cfg(not(tripbit_word32))]
+type AtomicWord = crate::sync::AtomicU64;
+#[cfg(tripbit_word32)]
+type AtomicWord = crate::sync::AtomicU32;
+
 /// A stamp: the full generation it belongs to, and its tick.
+#[cfg(not(tripbit_word32))]
 #[inline(always)]
-pub(crate) const fn stamp_pack(generation: u64, tick: u64) -> u128 {
+pub(crate) const fn stamp_pack(generation: u64, tick: u64) -> StampRaw {
     ((generation as u128) << 64) | tick as u128
 }
 
+/// The full generation of a stamp.
+#[cfg(not(tripbit_word32))]
 #[inline(always)]
-pub(crate) const fn stamp_generation(s: u128) -> u64 {
+pub(crate) const fn stamp_generation(s: StampRaw) -> u64 {
     (s >> 64) as u64
 }
 
+/// The tick of a stamp (the high word and the caller's tick `near` only
+/// matter to the 32-bit stamps).
+#[cfg(not(tripbit_word32))]
 #[inline(always)]
-pub(crate) const fn stamp_tick(s: u128) -> u64 {
+pub(crate) const fn stamp_tick(s: StampRaw, _hi: u32, _near: u64) -> u64 {
     s as u64
 }
 
@@ -70,8 +98,9 @@ pub(crate) const fn stamp_tick(s: u128) -> u64 {
 /// bits. The stamp lags the current word by at most the transitions whose
 /// winners have not published yet, and a word a caller loaded earlier lags
 /// the stamp by at most the transitions since: both far below 2²³.
+#[cfg(not(tripbit_word32))]
 #[inline(always)]
-pub(crate) const fn full_generation(s: u128, g24: u32) -> u64 {
+pub(crate) const fn full_generation(s: StampRaw, g24: u32) -> u64 {
     let gs = stamp_generation(s);
     let d = g24.wrapping_sub(gs as u32) & GEN_MASK;
     if d < 1 << 23 {
@@ -79,6 +108,79 @@ pub(crate) const fn full_generation(s: u128, g24: u32) -> u64 {
     } else {
         gs.wrapping_sub(((1 << 24) - d) as u64)
     }
+}
+
+/// Bits of the tick a 32-bit stamp keeps.
+#[cfg(tripbit_word32)]
+const STAMP_TICK_BITS: u32 = 24;
+#[cfg(tripbit_word32)]
+const STAMP_TICK_MASK: u32 = (1 << STAMP_TICK_BITS) - 1;
+/// The longest period the 32-bit stamps can time: the tick they keep is
+/// 48 bits (`stamp` and `stamp_hi`), told apart from a caller's tick
+/// exactly within 2⁴⁷ (config validation keeps every period below 2⁴⁶ on
+/// `tripbit_word32` targets).
+#[cfg(tripbit_word32)]
+pub(crate) const STAMP_MAX_PERIOD: u64 = (1 << 46) - 1;
+
+/// A 32-bit stamp: the word's 8-bit generation, and the low 24 bits of the
+/// tick (`stamp_hi` keeps the next 24, tagged the same way).
+#[cfg(tripbit_word32)]
+#[inline(always)]
+pub(crate) const fn stamp_pack(generation: u64, tick: u64) -> StampRaw {
+    ((generation as u32 & GEN_MASK) << STAMP_TICK_BITS) | (tick as u32 & STAMP_TICK_MASK)
+}
+
+/// The generation of a 32-bit stamp: the word's own 8 bits, so "full"
+/// generations are 8 bits wide on `tripbit_word32` targets.
+#[cfg(tripbit_word32)]
+#[inline(always)]
+pub(crate) const fn stamp_generation(s: StampRaw) -> u64 {
+    (s >> STAMP_TICK_BITS) as u64
+}
+
+/// The high stamp word of `tick`: the generation, and tick bits 24..48.
+#[cfg(tripbit_word32)]
+#[inline(always)]
+const fn stamp_hi_pack(generation: u64, tick: u64) -> u32 {
+    ((generation as u32 & GEN_MASK) << STAMP_TICK_BITS) | ((tick >> 24) as u32 & STAMP_TICK_MASK)
+}
+
+/// The tick nearest `near` whose low `bits` bits are `low` (serial-number
+/// arithmetic, as for a wrapping MCU tick counter): exact while the two
+/// are less than 2^(bits − 1) apart. Before tick 0 it reads as 0.
+#[cfg(tripbit_word32)]
+#[inline(always)]
+const fn nearest(low: u64, bits: u32, near: u64) -> u64 {
+    let mask = (1u64 << bits) - 1;
+    let d = near.wrapping_sub(low) & mask;
+    if d < 1 << (bits - 1) {
+        near.saturating_sub(d)
+    } else {
+        near.saturating_add((1 << bits) - d)
+    }
+}
+
+/// The tick of a 32-bit stamp `s` whose high word is `hi`: all 48 bits
+/// when `hi` is of the same generation (the publisher has stored it),
+/// else the 24 low bits alone, read as the tick nearest `near` (exact
+/// while the publisher's two stores are less than 2²³ ticks apart).
+#[cfg(tripbit_word32)]
+#[inline(always)]
+pub(crate) const fn stamp_tick(s: StampRaw, hi: u32, near: u64) -> u64 {
+    let lo = (s & STAMP_TICK_MASK) as u64;
+    if hi >> STAMP_TICK_BITS == s >> STAMP_TICK_BITS {
+        nearest(((hi & STAMP_TICK_MASK) as u64) << 24 | lo, 48, near)
+    } else {
+        nearest(lo, STAMP_TICK_BITS, near)
+    }
+}
+
+/// The generation of a word whose generation is `g8`: on `tripbit_word32`
+/// targets the stamp keeps the same 8 bits, so it is `g8` itself.
+#[cfg(tripbit_word32)]
+#[inline(always)]
+pub(crate) const fn full_generation(_s: StampRaw, g8: u32) -> u64 {
+    (g8 & GEN_MASK) as u64
 }
 
 /// The time of a record: given by the caller, or read from its clock the
@@ -173,10 +275,15 @@ impl<F: FnOnce() -> u64> TickSource for Clock<F> {
 #[doc(hidden)]
 #[allow(unreachable_pub)]
 pub struct Core {
-    /// `(full generation << 64) | tick`; see `breaker.rs` for its protocol.
-    pub(crate) stamp: AtomicU128,
+    /// `(full generation << 64) | tick` (32 bits on `tripbit_word32`
+    /// targets, see [`StampRaw`]); see `breaker.rs` for its protocol.
+    pub(crate) stamp: AtomicStamp,
+    /// On `tripbit_word32` targets: the generation and tick bits 24..48 of
+    /// the stamp, stored by whoever published `stamp` (`publish`).
+    #[cfg(tripbit_word32)]
+    pub(crate) stamp_hi: crate::sync::AtomicU32,
     /// The state word; bit layout in `state.rs`. Written only by CAS.
-    pub(crate) word: AtomicU64,
+    pub(crate) word: AtomicWord,
     pub(crate) params: Params,
 }
 
@@ -184,8 +291,10 @@ impl Core {
     const_fn! {
         pub(crate) fn new(config: &Config) -> Core {
             Core {
-                stamp: AtomicU128::new(stamp_pack(0, 0)),
-                word: AtomicU64::new(Word::INIT.pack()),
+                stamp: AtomicStamp::new(stamp_pack(0, 0)),
+                #[cfg(tripbit_word32)]
+                stamp_hi: crate::sync::AtomicU32::new(0),
+                word: AtomicWord::new(Word::INIT.pack()),
                 params: Params::from_config(config),
             }
         }
@@ -193,21 +302,70 @@ impl Core {
 
     /// The stamp of word `w`: its tick if published (`None` while the
     /// winner of the transition has not published it), and `w`'s 64-bit
-    /// generation.
+    /// generation. `near` is a tick of the caller (the 32-bit stamp
+    /// rebuilds its tick around it, see [`stamp_tick`]).
     #[inline]
-    pub(crate) fn stamp_of(&self, w: Word) -> (Option<u64>, u64) {
+    pub(crate) fn stamp_of(&self, w: Word, near: u64) -> (Option<u64>, u64) {
         // Ordering: Acquire, pairs with the AcqRel CAS in `publish`.
         let s = self.stamp.load(Ordering::Acquire);
         let g = full_generation(s, w.generation);
-        let tick = (stamp_generation(s) == g).then_some(stamp_tick(s));
+        let tick = (stamp_generation(s) == g).then(|| self.tick_of(s, near));
         (tick, g)
+    }
+
+    /// The tick of the stamp `s` just loaded (on `tripbit_word32` targets
+    /// with the high word, see [`stamp_tick`]).
+    #[inline(always)]
+    pub(crate) fn tick_of(&self, s: StampRaw, near: u64) -> u64 {
+        #[cfg(tripbit_word32)]
+        // Ordering: Acquire, pairs with the Release CAS in `publish_hi`
+        // (the high word is stored after the stamp `s` we loaded with
+        // Acquire; an older one reads as of another generation).
+        let hi = self.stamp_hi.load(Ordering::Acquire);
+        #[cfg(not(tripbit_word32))]
+        let hi = 0;
+        stamp_tick(s, hi, near)
+    }
+
+    /// On `tripbit_word32` targets: stores the high word of the stamp of
+    /// generation `g` after its publisher's CAS on `stamp`, only over the
+    /// high word of an older generation (a late publisher never overwrites
+    /// a newer one); `replace` also replaces generation `g`'s own (restamp).
+    #[cfg(tripbit_word32)]
+    fn publish_hi(&self, g: u64, tick: u64, replace: Option<u64>) {
+        // Ordering: Relaxed load; the CAS below re-checks.
+        let mut cur = self.stamp_hi.load(Ordering::Relaxed);
+        loop {
+            let ours = (cur >> STAMP_TICK_BITS) as u64 == g & GEN_MASK as u64;
+            match replace {
+                Some(old) if ours && cur != stamp_hi_pack(g, old) => return,
+                None if ours => return,
+                _ => {}
+            }
+            // Serial order over 8 bits: a newer generation's word stays.
+            let d = (cur >> STAMP_TICK_BITS).wrapping_sub(g as u32) & GEN_MASK;
+            if d != 0 && d <= GEN_MASK / 2 {
+                return;
+            }
+            // Ordering: Release, pairs with the Acquire load in `tick_of`;
+            // failure Relaxed: re-decide on the value found.
+            match self.stamp_hi.compare_exchange(
+                cur,
+                stamp_hi_pack(g, tick),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
     }
 
     /// The stamp of `w`, publishing `now` for it if nobody has yet: the
     /// tick in effect for `w`'s state and its 64-bit generation; `None` if
     /// the word has moved past `w` (reload and decide again).
     pub(crate) fn stamp_or_publish(&self, w: Word, now: u64) -> Option<(u64, u64)> {
-        match self.stamp_of(w) {
+        match self.stamp_of(w, now) {
             (Some(t), g) => Some((t, g)),
             (None, _) => self.publish(w.generation, now),
         }
@@ -226,7 +384,7 @@ impl Core {
         loop {
             let g = full_generation(cur, g24);
             if stamp_generation(cur) == g {
-                return Some((stamp_tick(cur), g));
+                return Some((self.tick_of(cur, tick), g));
             }
             // Ordering: Acquire, see above: read-read coherence with the
             // word load of whoever published the stamp we just read.
@@ -243,7 +401,11 @@ impl Core {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return Some((tick, g)),
+                Ok(_) => {
+                    #[cfg(tripbit_word32)]
+                    self.publish_hi(g, tick, None);
+                    return Some((tick, g));
+                }
                 Err(actual) => cur = actual,
             }
         }
@@ -254,12 +416,21 @@ impl Core {
     /// another thread changed the stamp first.
     pub(crate) fn restamp(&self, g: u64, old: u64, now: u64) {
         // Ordering: AcqRel / Acquire, as in `publish`.
-        let _ = self.stamp.compare_exchange(
+        let done = self.stamp.compare_exchange(
             stamp_pack(g, old),
             stamp_pack(g, now),
             Ordering::AcqRel,
             Ordering::Acquire,
         );
+        // Between the two stores a reader combines the old high bits with
+        // the new low ones: a later tick than `now` (the clock went back, so
+        // `old` > `now`), which only makes the period longer.
+        #[cfg(tripbit_word32)]
+        if done.is_ok() {
+            self.publish_hi(g, now, Some(old));
+        }
+        #[cfg(not(tripbit_word32))]
+        let _ = done;
     }
 
     /// `Err` while a period of `len` ticks stamped at `since` runs at `now`:
@@ -282,7 +453,7 @@ impl Core {
     /// calls it when its bar is reached. The open period starts at `now`,
     /// the trip's own tick (never an older period's).
     #[inline(never)]
-    pub(crate) fn trip_from(&self, expected: u64, now: u64) -> Option<Transition> {
+    pub(crate) fn trip_from(&self, expected: Raw, now: u64) -> Option<Transition> {
         let w = Word::unpack(expected);
         if w.state != State::Closed {
             return None;
@@ -309,7 +480,7 @@ impl Core {
         if w.state != State::Open {
             return None;
         }
-        let since = self.stamp_of(w).0.unwrap_or(now);
+        let since = self.stamp_of(w, now).0.unwrap_or(now);
         let until = since.saturating_add(self.params.open_ticks_at(w.level));
         let ghosts_done = Probes::unpack(w.counters).in_flight() == 0
             || now >= since.saturating_add(self.params.probe_ticks);

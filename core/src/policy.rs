@@ -2,9 +2,11 @@
 //! [`Consecutive`] policy and its closed-state record. The sliding-window
 //! policy, `Window<N>`, is in `window.rs`.
 
+#![cfg_attr(tripbit_word32, allow(clippy::unnecessary_cast))] // the 32-bit word casts u32 to Raw = u32
+
 use crate::config::{Config, ConfigError, Trip};
 use crate::machine::{Core, When};
-use crate::state::{GEN_MASK, State, Word};
+use crate::state::{GEN_MASK, Raw, State, Word};
 use crate::sync::Ordering;
 use crate::types::{Outcome, Stale, Ticket, Transition, WindowCounts};
 
@@ -56,7 +58,7 @@ pub trait Policy: sealed::Sealed + Sized {
     fn record_closed(
         &self,
         core: &Core,
-        cur: u64,
+        cur: Raw,
         ticket: Ticket,
         outcome: Outcome,
         when: &mut When<'_>,
@@ -84,7 +86,7 @@ impl Policy for Consecutive {
     fn record_closed(
         &self,
         core: &Core,
-        cur: u64,
+        cur: Raw,
         ticket: Ticket,
         outcome: Outcome,
         when: &mut When<'_>,
@@ -107,7 +109,7 @@ impl Policy for Consecutive {
 /// hot path).
 pub(crate) fn record_consecutive(
     core: &Core,
-    mut cur: u64,
+    mut cur: Raw,
     ticket: Ticket,
     outcome: Outcome,
     when: &mut When<'_>,

@@ -1,4 +1,5 @@
-//! The state word: one `u64` that holds the whole decision of a breaker.
+//! The state word: one `u64` that holds the whole decision of a breaker
+//! (one `u32` on targets with only 32-bit atomics, second table below).
 //!
 //! | bits    | field        | meaning                                              | written by                  |
 //! |---------|--------------|------------------------------------------------------|-----------------------------|
@@ -38,7 +39,40 @@
 //! tickets carry 32 of those bits, so an old probe ticket is recognised
 //! after any number of transitions below 2³² (not just 2²⁴).
 //!
+//! # The 32-bit word (`cfg(tripbit_word32)`)
+//!
+//! Cortex-M3/M4/M7 and RV32 with the A extension have a 32-bit CAS and no
+//! 64-bit atomics; Cortex-M0 and RV32 without A have no CAS at all. On all
+//! of them (the build script sets `tripbit_word32` wherever the target has
+//! no 64-bit atomics; `RUSTFLAGS="--cfg tripbit_word32"` builds it on a
+//! host, for the tests, loom and miri) the word is a `u32`, so that every
+//! decision is one 32-bit atomic, lock-free where the core has a CAS:
+//!
+//! | bits    | field        | meaning                                      |
+//! |---------|--------------|----------------------------------------------|
+//! | 0..3    | `tag`        | [`State`]                                    |
+//! | 3..6    | `level`      | backoff level, 0..=7                         |
+//! | 6..14   | `generation` | 8 bits, wrapping                             |
+//! | 14..32  | `counters`   | 18 bits                                      |
+//!
+//! | state    | counters (bits of the 18)                                    |
+//! |----------|--------------------------------------------------------------|
+//! | Closed / Disabled | consecutive failures, 0..=262,143, saturating       |
+//! | HalfOpen | 0..3 `claimed` (0..=4), 3..7 `done`, 7..12 `successes` (0..=31), 12..17 `failures` (0..=31) |
+//! | Open     | `claimed` and `done` of the failed round (ghosts), bit 17 `REOPENED` |
+//!
+//! What the narrower word limits, checked by [`Config::validate`](crate::Config::validate)
+//! on these targets: `consecutive_failures` ≤ 262,143; `probes` ≤ 4;
+//! `close_after` ≤ 31 (and the close bar must allow at most 30 failures);
+//! backoff max level ≤ 7; and, because the stamps there keep 48 bits of
+//! the tick (`machine.rs`), every period they time (the open period at the
+//! top backoff level, the probe timeout) below 2⁴⁶ ticks. Tickets carry
+//! the 8-bit generation: a ticket kept across a multiple of 256
+//! transitions is not recognised as stale.
+//!
 //! All functions here are pure `const fn`s, tested exhaustively at the bottom.
+
+#![cfg_attr(tripbit_word32, allow(clippy::unnecessary_cast))] // the 32-bit word casts u32 to Raw = u32
 
 /// The state of a breaker.
 ///
@@ -144,20 +178,69 @@ impl core::fmt::Display for State {
     }
 }
 
-const TAG_MASK: u64 = 0b111;
-const LEVEL_SHIFT: u32 = 3;
-const LEVEL_MASK: u64 = 0b1_1111;
-const GEN_SHIFT: u32 = 8;
-/// Generations are 24 bits wide and wrap.
-pub(crate) const GEN_MASK: u32 = 0x00FF_FFFF;
-const COUNT_SHIFT: u32 = 32;
+/// The raw state word: 64 bits where 64-bit atomics are native, 32 bits on
+/// targets with only 32-bit atomics (`tripbit_word32`, see the 32-bit
+/// table in the module docs).
+#[cfg(not(tripbit_word32))]
+pub(crate) type Raw = u64;
+/// The raw state word: 64 bits where 64-bit atomics are native, 32 bits on
+/// targets with only 32-bit atomics (`tripbit_word32`, see the 32-bit
+/// table in the module docs).
+#[cfg(tripbit_word32)]
+pub(crate) type Raw = u32;
 
-/// Largest backoff level the word can hold.
-pub(crate) const MAX_LEVEL: u8 = 31;
-/// Largest number of concurrent half-open probes (slots of a round).
-pub(crate) const MAX_PROBES: u32 = 8;
-/// Largest half-open success or failure count (10 bits).
-pub(crate) const MAX_HALF_OPEN_COUNT: u32 = 0x3FF;
+const TAG_MASK: Raw = 0b111;
+const LEVEL_SHIFT: u32 = 3;
+
+#[cfg(not(tripbit_word32))]
+mod layout {
+    use super::Raw;
+    pub(super) const LEVEL_MASK: Raw = 0b1_1111;
+    pub(super) const GEN_SHIFT: u32 = 8;
+    pub(crate) const GEN_MASK: u32 = 0x00FF_FFFF;
+    pub(super) const COUNT_SHIFT: u32 = 32;
+    pub(crate) const COUNT_MAX: u32 = u32::MAX;
+    pub(crate) const MAX_LEVEL: u8 = 31;
+    pub(crate) const MAX_PROBES: u32 = 8;
+    pub(crate) const MAX_HALF_OPEN_COUNT: u32 = 0x3FF;
+    pub(super) const CLAIMED_MASK: u32 = 0xF;
+    pub(super) const DONE_SHIFT: u32 = 4;
+    pub(super) const DONE_MASK: u32 = 0xFF;
+    pub(super) const SUCCESS_SHIFT: u32 = 12;
+    pub(super) const FAILURE_SHIFT: u32 = 22;
+    pub(crate) const REOPENED: u32 = 1 << 31;
+}
+
+#[cfg(tripbit_word32)]
+mod layout {
+    use super::Raw;
+    pub(super) const LEVEL_MASK: Raw = 0b111;
+    pub(super) const GEN_SHIFT: u32 = 6;
+    pub(crate) const GEN_MASK: u32 = 0xFF;
+    pub(super) const COUNT_SHIFT: u32 = 14;
+    pub(crate) const COUNT_MAX: u32 = (1 << 18) - 1;
+    pub(crate) const MAX_LEVEL: u8 = 7;
+    pub(crate) const MAX_PROBES: u32 = 4;
+    pub(crate) const MAX_HALF_OPEN_COUNT: u32 = 0x1F;
+    pub(super) const CLAIMED_MASK: u32 = 0x7;
+    pub(super) const DONE_SHIFT: u32 = 3;
+    pub(super) const DONE_MASK: u32 = 0xF;
+    pub(super) const SUCCESS_SHIFT: u32 = 7;
+    pub(super) const FAILURE_SHIFT: u32 = 12;
+    pub(crate) const REOPENED: u32 = 1 << 17;
+}
+
+use layout::{
+    CLAIMED_MASK, COUNT_SHIFT, DONE_MASK, DONE_SHIFT, FAILURE_SHIFT, GEN_SHIFT, LEVEL_MASK,
+    SUCCESS_SHIFT,
+};
+// Exported: generations wrap inside GEN_MASK; COUNT_MAX is the largest
+// closed failure count (saturating); MAX_LEVEL the largest backoff level;
+// MAX_PROBES the slots of a round; MAX_HALF_OPEN_COUNT the largest
+// half-open success or failure count; REOPENED the `Open` flag (above).
+pub(crate) use layout::{
+    COUNT_MAX, GEN_MASK, MAX_HALF_OPEN_COUNT, MAX_LEVEL, MAX_PROBES, REOPENED,
+};
 
 /// A decoded state word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,14 +260,14 @@ impl Word {
         counters: 0,
     };
 
-    pub(crate) const fn pack(self) -> u64 {
-        (self.state as u64)
-            | (((self.level as u64) & LEVEL_MASK) << LEVEL_SHIFT)
-            | (((self.generation & GEN_MASK) as u64) << GEN_SHIFT)
-            | ((self.counters as u64) << COUNT_SHIFT)
+    pub(crate) const fn pack(self) -> Raw {
+        (self.state as Raw)
+            | (((self.level as Raw) & LEVEL_MASK) << LEVEL_SHIFT)
+            | (((self.generation & GEN_MASK) as Raw) << GEN_SHIFT)
+            | (((self.counters & COUNT_MAX) as Raw) << COUNT_SHIFT)
     }
 
-    pub(crate) const fn unpack(raw: u64) -> Word {
+    pub(crate) const fn unpack(raw: Raw) -> Word {
         let state = match State::from_tag((raw & TAG_MASK) as u8) {
             Some(s) => s,
             // Only `pack` writes the word, so tags 6 and 7 never occur. A word
@@ -196,7 +279,7 @@ impl Word {
             state,
             level: ((raw >> LEVEL_SHIFT) & LEVEL_MASK) as u8,
             generation: ((raw >> GEN_SHIFT) as u32) & GEN_MASK,
-            counters: (raw >> COUNT_SHIFT) as u32,
+            counters: ((raw >> COUNT_SHIFT) as u32) & COUNT_MAX,
         }
     }
 
@@ -216,13 +299,13 @@ impl Word {
 
     /// Whether a raw word is `Closed` (any generation, any counters).
     #[inline(always)]
-    pub(crate) const fn raw_is_closed(raw: u64) -> bool {
-        raw & TAG_MASK == State::Closed as u64
+    pub(crate) const fn raw_is_closed(raw: Raw) -> bool {
+        raw & TAG_MASK == State::Closed as Raw
     }
 
     /// The generation of a raw word.
     #[inline(always)]
-    pub(crate) const fn raw_generation(raw: u64) -> u32 {
+    pub(crate) const fn raw_generation(raw: Raw) -> u32 {
         ((raw >> GEN_SHIFT) as u32) & GEN_MASK
     }
 
@@ -230,34 +313,36 @@ impl Word {
     /// (only generation bits set): the word on which a success changes
     /// nothing.
     #[inline(always)]
-    pub(crate) const fn raw_is_closed_clean(raw: u64) -> bool {
-        raw & !((GEN_MASK as u64) << GEN_SHIFT) == 0
+    pub(crate) const fn raw_is_closed_clean(raw: Raw) -> bool {
+        raw & !((GEN_MASK as Raw) << GEN_SHIFT) == 0
     }
 
     /// Whether a raw word is `Open` at backoff level 0 (the open period is
     /// the configured one, no multiplication needed).
     #[inline(always)]
-    pub(crate) const fn raw_is_open_level0(raw: u64) -> bool {
-        raw & (TAG_MASK | (LEVEL_MASK << LEVEL_SHIFT)) == State::Open as u64
+    pub(crate) const fn raw_is_open_level0(raw: Raw) -> bool {
+        raw & (TAG_MASK | (LEVEL_MASK << LEVEL_SHIFT)) == State::Open as Raw
+    }
+
+    /// The counters of a raw word.
+    #[inline(always)]
+    pub(crate) const fn raw_counters(raw: Raw) -> u32 {
+        ((raw >> COUNT_SHIFT) as u32) & COUNT_MAX
     }
 
     /// Whether a raw word is `HalfOpen`.
     #[inline(always)]
-    pub(crate) const fn raw_is_half_open(raw: u64) -> bool {
-        raw & TAG_MASK == State::HalfOpen as u64
+    pub(crate) const fn raw_is_half_open(raw: Raw) -> bool {
+        raw & TAG_MASK == State::HalfOpen as Raw
     }
 
     /// The raw word of `Closed`, `generation`, level 0, no failures: the
     /// word on which a success changes nothing.
     #[inline(always)]
-    pub(crate) const fn raw_closed_clean(generation: u32) -> u64 {
-        ((generation & GEN_MASK) as u64) << GEN_SHIFT
+    pub(crate) const fn raw_closed_clean(generation: u32) -> Raw {
+        ((generation & GEN_MASK) as Raw) << GEN_SHIFT
     }
 }
-
-/// In an `Open` word's counters: set when a failed half-open trial (or its
-/// deadline) reopened the breaker, clear when it tripped from `Closed`.
-pub(crate) const REOPENED: u32 = 1 << 31;
 
 /// Half-open counters, packed into the word's upper 32 bits (table above).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -269,12 +354,6 @@ pub(crate) struct Probes {
     pub(crate) successes: u32,
     pub(crate) failures: u32,
 }
-
-const CLAIMED_MASK: u32 = 0xF;
-const DONE_SHIFT: u32 = 4;
-const DONE_MASK: u32 = 0xFF;
-const SUCCESS_SHIFT: u32 = 12;
-const FAILURE_SHIFT: u32 = 22;
 
 impl Probes {
     pub(crate) const ZERO: Probes = Probes {
@@ -343,8 +422,8 @@ mod tests {
 
     #[test]
     fn word_round_trips_every_state_level_and_edge_values() {
-        let gens = [0, 1, 2, 0x7F_FFFF, GEN_MASK - 1, GEN_MASK];
-        let counters = [0, 1, 0xFFFF, 0x8000_0000, u32::MAX];
+        let gens = [0, 1, 2, 0x7F_FFFF & GEN_MASK, GEN_MASK - 1, GEN_MASK];
+        let counters = [0, 1, 0xFFFF, 0x8000_0000, u32::MAX].map(|c| c & COUNT_MAX);
         for state in State::ALL {
             for level in 0..=MAX_LEVEL {
                 for &generation in &gens {
@@ -404,8 +483,8 @@ mod tests {
     #[test]
     fn probes_round_trip_exhaustively_on_field_edges() {
         for claimed in 0..=MAX_PROBES {
-            for done in [0, 1, 0x55, 0x80, 0xFF] {
-                for successes in [0, 1, 100, MAX_HALF_OPEN_COUNT] {
+            for done in [0, 1, 0x55, 0x80, 0xFF].map(|d| d & DONE_MASK) {
+                for successes in [0, 1, 100 & MAX_HALF_OPEN_COUNT, MAX_HALF_OPEN_COUNT] {
                     for failures in [0, 1, 7, MAX_HALF_OPEN_COUNT] {
                         let p = Probes {
                             claimed,
@@ -430,8 +509,8 @@ mod tests {
         assert_eq!(p.in_flight(), 2);
         assert!(p.holds(0) && !p.holds(1) && p.holds(2) && !p.holds(3));
         let full = Probes {
-            claimed: 8,
-            done: 0xFF,
+            claimed: MAX_PROBES,
+            done: DONE_MASK,
             ..Probes::ZERO
         };
         assert_eq!(full.in_flight(), 0);

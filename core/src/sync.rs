@@ -8,9 +8,14 @@
 //!   (native `cmpxchg16b` / `vmovdqa` on x86_64 via run-time detection,
 //!   `casp`/`ldxp` on aarch64; portable-atomic's lock-based fallback only
 //!   where the CPU has no 128-bit CAS at all);
-//! - the rest (thumbv6m, thumbv7m, thumbv7em, riscv32imc, ...): [`CsAtomicU64`]
-//!   and [`CsAtomicU128`], words behind the `critical-section` crate, whose
-//!   implementation the final binary provides.
+//! - the rest (thumbv6m, thumbv7m, thumbv7em, riscv32imc, riscv32imac, ...):
+//!   the breaker's own words are 32-bit there (`tripbit_word32`, see
+//!   `state.rs`): `core::sync::atomic::AtomicU32` where the core has a
+//!   32-bit CAS (Cortex-M3/M4/M7, RV32 with A: lock-free, no interrupt
+//!   masking), [`CsAtomicU32`] where it has none (Cortex-M0, RV32 without
+//!   A); the window policy's wider words are [`CsAtomicU64`] and
+//!   [`CsAtomicU128`]. The `Cs` words are behind the `critical-section`
+//!   crate, whose implementation the final binary provides.
 //!
 //! Why not `portable-atomic` on those targets: on cores that have 32-bit CAS
 //! but no 64-bit atomics (Cortex-M3/M4), its 64-bit fallback is a table of
@@ -23,6 +28,13 @@
 //! operation, so a breaker can be used from thread code and interrupt
 //! handlers at once, on every target, with one contract for the firmware:
 //! provide a `critical-section` implementation.
+
+#[cfg(all(tripbit_word32, loom))]
+pub(crate) use loom::sync::atomic::AtomicU32;
+#[cfg(all(tripbit_word32, not(loom), target_has_atomic = "32"))]
+pub(crate) use core::sync::atomic::AtomicU32;
+#[cfg(all(tripbit_word32, not(loom), not(target_has_atomic = "32")))]
+pub(crate) use cs::CsAtomicU32 as AtomicU32;
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
@@ -170,6 +182,21 @@ mod cs {
         };
     }
 
+    #[cfg(not(target_has_atomic = "32"))]
+    mod cs32 {
+        use core::cell::Cell;
+
+        use super::Ordering;
+
+        cs_atomic!(
+            /// A 32-bit atomic, for cores with no CAS (Cortex-M0, RV32
+            /// without the A extension): the words of `tripbit_word32`.
+            CsAtomicU32,
+            u32
+        );
+    }
+    #[cfg(not(target_has_atomic = "32"))]
+    pub(crate) use cs32::CsAtomicU32;
     cs_atomic!(
         /// A 64-bit atomic. Same size as a `u64` and its alignment (8 on Arm
         /// EABI and RV32), so `Breaker`'s `#[repr(C)]` layout is identical on

@@ -1,7 +1,9 @@
 //! The plain values of the API: outcomes, transitions, rejections, the
 //! stale marker, tickets, snapshots and window totals. No atomics here.
 
-use crate::state::{Probes, State, Word};
+#![cfg_attr(tripbit_word32, allow(clippy::unnecessary_cast))] // the 32-bit word casts u32 to Raw = u32
+
+use crate::state::{Probes, Raw, State, Word};
 
 /// The outcome of a guarded call.
 ///
@@ -176,7 +178,7 @@ impl Ticket {
     /// `admitted`: a probe iff the word is `HalfOpen`, its slot the last one
     /// the word hands out; `probe_gen` is the probe's 32-bit generation.
     #[inline(always)]
-    pub(crate) const fn admitted_on(admitted: u64, now: u64, probe_gen: u32) -> Ticket {
+    pub(crate) const fn admitted_on(admitted: Raw, now: u64, probe_gen: u32) -> Ticket {
         let probe = Word::raw_is_half_open(admitted);
         Ticket {
             acquired_at: now,
@@ -187,7 +189,7 @@ impl Ticket {
             },
             probe,
             slot: if probe {
-                (Probes::unpack((admitted >> 32) as u32).claimed as u8).wrapping_sub(1)
+                (Probes::unpack(Word::raw_counters(admitted)).claimed as u8).wrapping_sub(1)
             } else {
                 0
             },

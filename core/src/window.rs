@@ -44,11 +44,13 @@
 //!   its first 8191 calls: give it more, shorter buckets if a bucket sees
 //!   more calls than that.
 
+#![cfg_attr(tripbit_word32, allow(clippy::unnecessary_cast))] // the 32-bit word casts u32 to Raw = u32
+
 use crate::breaker::Breaker;
 use crate::config::{BUCKET_MAX, Config, ConfigError, Trip, WindowKind};
 use crate::machine::{Core, When};
 use crate::policy::{Policy, sealed};
-use crate::state::{GEN_MASK, State, Word};
+use crate::state::{GEN_MASK, Raw, State, Word};
 use crate::sync::{AtomicU64, AtomicU128, Ordering, const_fn};
 use crate::types::{Outcome, Stale, Ticket, Transition, WindowCounts};
 
@@ -445,10 +447,11 @@ impl Counts {
     }
 }
 
-/// Whether 24-bit generation `a` is newer than `b` (serial-number order).
+/// Whether generation `a` is newer than `b` (serial-number order over
+/// the word's generation bits: 24, or 8 in the 32-bit word).
 const fn newer_generation(a: u32, b: u32) -> bool {
     let d = a.wrapping_sub(b) & GEN_MASK;
-    d != 0 && d < (1 << 23)
+    d != 0 && d <= GEN_MASK / 2
 }
 
 impl<const N: usize, const S: usize> Policy for Window<N, S> {
@@ -486,7 +489,7 @@ impl<const N: usize, const S: usize> Policy for Window<N, S> {
     fn record_closed(
         &self,
         core: &Core,
-        _cur: u64,
+        _cur: Raw,
         ticket: Ticket,
         outcome: Outcome,
         when: &mut When<'_>,

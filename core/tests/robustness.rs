@@ -249,6 +249,10 @@ fn one_probe_success_recorded_twice_does_not_close() {
 
 #[test]
 #[cfg_attr(miri, ignore = "2^24 transitions")]
+// The 32-bit word keeps 8 generation bits: its tickets are told apart
+// across any number of transitions that is not a multiple of 256 (the
+// documented limit in state.rs), which this test is not about.
+#[cfg(not(tripbit_word32))]
 fn a_probe_ticket_from_2_pow_24_transitions_ago_is_stale() {
     let b = Breaker::new(Config::new(10).consecutive_failures(1));
     fail(&b, 0);
@@ -327,6 +331,7 @@ fn a_hung_ghost_delays_the_next_period_only_until_its_deadline() {
 
 #[test]
 #[cfg_attr(miri, ignore = "1 000 probes")]
+#[cfg(not(tripbit_word32))] // 1023 successes: the 64-bit word's range
 fn a_close_bar_that_could_never_reopen_is_a_config_error() {
     let c = Config::new(10)
         .close_after(1023)

@@ -13,6 +13,15 @@ fn succeed(b: &Breaker, now: u64) -> Option<tripbit::Transition> {
 }
 
 #[test]
+#[cfg(tripbit_word32)]
+fn the_32_bit_breaker_is_48_bytes_and_ticket_16() {
+    // stamp, stamp_hi and the word (32 bits each), then the settings.
+    assert_eq!(core::mem::size_of::<Breaker>(), 48);
+    assert_eq!(core::mem::size_of::<tripbit::Ticket>(), 16);
+}
+
+#[test]
+#[cfg(not(tripbit_word32))]
 fn consecutive_breaker_is_one_cache_line_and_ticket_16() {
     assert_eq!(core::mem::size_of::<Breaker>(), 64);
     assert_eq!(core::mem::align_of::<Breaker>(), 16);
@@ -230,6 +239,12 @@ fn ticks_going_backwards_never_panic_wrap_or_trip() {
     // Going back by more (a clock restart): the period restarts at the new
     // tick instead of waiting for the old clock's value.
     assert_eq!(b.try_acquire(0).unwrap_err().retry_at, Some(100));
+    if cfg!(tripbit_word32) {
+        // The 32-bit stamps keep 48 bits of the tick: 2^64 ticks later is
+        // past their range, 2^45 is not.
+        assert_eq!(b.state(1 << 45), State::HalfOpen);
+        return;
+    }
     assert_eq!(b.state(u64::MAX), State::HalfOpen);
     // Extreme ticks saturate instead of wrapping.
     let c = Breaker::new(Config::new(u64::MAX).consecutive_failures(1));
