@@ -15,15 +15,33 @@ pub const MAX_PROBES_LIMIT: u8 = MAX_PROBES as u8;
 /// close bar's allowed failures must also stay below it.
 pub const MAX_CLOSE_AFTER: u16 = MAX_HALF_OPEN_COUNT as u16;
 /// Most consecutive failures a [`Config::consecutive_failures`] threshold
-/// may ask for (the closed-state counter is 32 bits).
-pub const MAX_FAILURE_THRESHOLD: u32 = u32::MAX;
+/// may ask for (the closed-state counter is 32 bits; 18 in the 32-bit
+/// word, see [`WORD_BITS`]).
+pub const MAX_FAILURE_THRESHOLD: u32 = crate::state::COUNT_MAX;
+/// Width of the state word on this target: 64 where 64-bit atomics are
+/// native, 32 elsewhere (Cortex-M0/M3/M4/M7, RV32), where the limits
+/// above are narrower (4 probes, `close_after` ≤ 31, 262,143 failures,
+/// backoff level ≤ 7, periods below [`MAX_PERIOD_TICKS`]).
+///
+/// ```
+/// assert!(tripbit::WORD_BITS == 64 || tripbit::MAX_PROBES_LIMIT == 4);
+/// ```
+pub const WORD_BITS: u32 = if cfg!(tripbit_word32) { 32 } else { 64 };
+/// The longest period (open period at the top backoff level, probe
+/// timeout) a breaker can time: any `u64`, or 2⁴⁶ − 1 ticks with the
+/// 32-bit word's 48-bit stamps.
+pub const MAX_PERIOD_TICKS: u64 = if cfg!(tripbit_word32) {
+    (1 << 46) - 1
+} else {
+    u64::MAX
+};
 /// Largest backoff factor ([`Config::backoff`]'s `factor`, a `u8`).
 pub const MAX_BACKOFF_FACTOR: u8 = u8::MAX;
 /// Most backoff levels ([`Config::backoff`]'s `max_level`).
 pub const MAX_BACKOFF_LEVEL: u8 = MAX_LEVEL;
 /// The largest generation a closed-state [`Ticket`](crate::Ticket) can
-/// carry (the state word's 24-bit generation; probe tickets carry 32 bits of
-/// the 64-bit one). A binding that receives tickets as plain data can
+/// carry (the state word's 24-bit generation, 8-bit in the 32-bit word;
+/// probe tickets carry 32 bits of the 64-bit one). A binding that receives tickets as plain data can
 /// refuse a forged one with it.
 pub const MAX_CLOSED_TICKET_GENERATION: u32 = crate::state::GEN_MASK;
 /// Most calls one window bucket counts ([`Config::count_window`]'s limit;
@@ -765,7 +783,12 @@ mod tests {
             (
                 // Fits alone, overflows once multiplied (u64, or the 32-bit
                 // stamp's 2^23 ticks).
-                Config::new(if cfg!(tripbit_word32) { 1 << 45 } else { 1 << 62 }).backoff(4, 1),
+                Config::new(if cfg!(tripbit_word32) {
+                    1 << 45
+                } else {
+                    1 << 62
+                })
+                .backoff(4, 1),
                 ConfigError::BackoffOverflow,
             ),
             (Config::new(1).probes(0), ConfigError::Probes),
@@ -816,8 +839,14 @@ mod tests {
             all.extend([
                 (Config::new(1 << 46), ConfigError::OpenTicks),
                 (Config::new((1 << 46) - 1), ConfigError::Probes), // fits: probes(5) is refused next
-                (Config::new(1).probe_timeout(1 << 46), ConfigError::ProbeTimeout),
-                (Config::new(1).consecutive_failures(1 << 18), ConfigError::FailureThreshold),
+                (
+                    Config::new(1).probe_timeout(1 << 46),
+                    ConfigError::ProbeTimeout,
+                ),
+                (
+                    Config::new(1).consecutive_failures(1 << 18),
+                    ConfigError::FailureThreshold,
+                ),
                 (Config::new(1).backoff(2, 8), ConfigError::BackoffLevel),
             ]);
             let fits = all.len() - 4;

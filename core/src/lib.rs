@@ -34,7 +34,8 @@ pub use breaker::{Breaker, Permit};
 pub use call::{CallError, clock};
 pub use config::{
     Config, ConfigError, MAX_BACKOFF_FACTOR, MAX_BACKOFF_LEVEL, MAX_BUCKET_CALLS, MAX_CLOSE_AFTER,
-    MAX_CLOSED_TICKET_GENERATION, MAX_FAILURE_THRESHOLD, MAX_PROBES_LIMIT, Trip, WindowKind,
+    MAX_CLOSED_TICKET_GENERATION, MAX_FAILURE_THRESHOLD, MAX_PERIOD_TICKS, MAX_PROBES_LIMIT, Trip,
+    WORD_BITS, WindowKind,
 };
 pub use owned::OwnedPermit;
 pub use policy::{Consecutive, Policy};

@@ -271,7 +271,12 @@ impl<F: FnOnce() -> u64> TickSource for Clock<F> {
 /// `Breaker` has the same layout whatever its policy (the policy's fields
 /// follow). `pub` only because the sealed `Policy` trait's hidden methods
 /// name it; it is not reachable from outside the crate.
-#[repr(C)]
+#[cfg_attr(not(tripbit_word32), repr(C))]
+// The 32-bit words sit where the 64-bit layout has its wider ones, padded,
+// so that a breaker is 64 bytes, 16-aligned, with its settings at offset 24
+// on every target: one C header (`TRIPBIT_BREAKER_INIT`, the storage
+// type) serves them all, and zeroed storage is a fresh breaker on both.
+#[cfg_attr(tripbit_word32, repr(C, align(16)))]
 #[doc(hidden)]
 #[allow(unreachable_pub)]
 pub struct Core {
@@ -282,10 +287,20 @@ pub struct Core {
     /// the stamp, stored by whoever published `stamp` (`publish`).
     #[cfg(tripbit_word32)]
     pub(crate) stamp_hi: crate::sync::AtomicU32,
+    #[cfg(tripbit_word32)]
+    _pad_stamp: [u32; 2],
     /// The state word; bit layout in `state.rs`. Written only by CAS.
     pub(crate) word: AtomicWord,
+    #[cfg(tripbit_word32)]
+    _pad_word: u32,
     pub(crate) params: Params,
 }
+
+#[cfg(tripbit_word32)]
+const _: () = {
+    assert!(core::mem::offset_of!(Core, word) == 16);
+    assert!(core::mem::offset_of!(Core, params) == 24);
+};
 
 impl Core {
     const_fn! {
@@ -294,7 +309,11 @@ impl Core {
                 stamp: AtomicStamp::new(stamp_pack(0, 0)),
                 #[cfg(tripbit_word32)]
                 stamp_hi: crate::sync::AtomicU32::new(0),
+                #[cfg(tripbit_word32)]
+                _pad_stamp: [0; 2],
                 word: AtomicWord::new(Word::INIT.pack()),
+                #[cfg(tripbit_word32)]
+                _pad_word: 0,
                 params: Params::from_config(config),
             }
         }

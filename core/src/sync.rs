@@ -29,12 +29,12 @@
 //! handlers at once, on every target, with one contract for the firmware:
 //! provide a `critical-section` implementation.
 
-#[cfg(all(tripbit_word32, loom))]
-pub(crate) use loom::sync::atomic::AtomicU32;
 #[cfg(all(tripbit_word32, not(loom), target_has_atomic = "32"))]
 pub(crate) use core::sync::atomic::AtomicU32;
 #[cfg(all(tripbit_word32, not(loom), not(target_has_atomic = "32")))]
 pub(crate) use cs::CsAtomicU32 as AtomicU32;
+#[cfg(all(tripbit_word32, loom))]
+pub(crate) use loom::sync::atomic::AtomicU32;
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};

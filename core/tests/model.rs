@@ -54,7 +54,11 @@ struct ModelWindow {
 }
 
 /// The word's generation bits: 24, or 8 with `--cfg tripbit_word32`.
-const GEN: u64 = if cfg!(tripbit_word32) { 0xFF } else { 0xFF_FFFF };
+const GEN: u64 = if cfg!(tripbit_word32) {
+    0xFF
+} else {
+    0xFF_FFFF
+};
 /// Jumps of the clock: up to 2^63 ticks, or 2^45 with the 32-bit stamps
 /// (their 48-bit ticks tell a caller's tick apart within 2^47).
 const MAX_JUMP: u32 = if cfg!(tripbit_word32) { 45 } else { 64 };

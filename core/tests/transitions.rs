@@ -13,15 +13,6 @@ fn succeed(b: &Breaker, now: u64) -> Option<tripbit::Transition> {
 }
 
 #[test]
-#[cfg(tripbit_word32)]
-fn the_32_bit_breaker_is_48_bytes_and_ticket_16() {
-    // stamp, stamp_hi and the word (32 bits each), then the settings.
-    assert_eq!(core::mem::size_of::<Breaker>(), 48);
-    assert_eq!(core::mem::size_of::<tripbit::Ticket>(), 16);
-}
-
-#[test]
-#[cfg(not(tripbit_word32))]
 fn consecutive_breaker_is_one_cache_line_and_ticket_16() {
     assert_eq!(core::mem::size_of::<Breaker>(), 64);
     assert_eq!(core::mem::align_of::<Breaker>(), 16);

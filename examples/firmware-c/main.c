@@ -598,7 +598,7 @@ static void test_bad_input(void)
         CHECK(f != NULL && strcmp(f, cases[i].field) == 0);
     }
     tripbit_config_t ovf = tripbit_config_default();
-    ovf.open_ticks = UINT64_MAX / 2;
+    ovf.open_ticks = TRIPBIT_MAX_TICKS / 2; /* fits; x4 does not */
     ovf.backoff_factor = 4;
     ovf.backoff_max_level = 1;
     CHECK_RC(tripbit_config_check(&ovf), TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW);
@@ -625,6 +625,9 @@ static void test_bad_input(void)
     CHECK(strcmp(tripbit_state_name(99u), "unknown") == 0);
     CHECK(strcmp(tripbit_version(), "0.2.0") == 0);
     CHECK(tripbit_version_check(TRIPBIT_VERSION_MAJOR, TRIPBIT_VERSION_MINOR));
+    /* the header and the library agree on the state word (32 bits on these cores) */
+    CHECK(tripbit_word_bits() == (TRIPBIT_WORD32 ? 32u : 64u));
+    CHECK(TRIPBIT_WORD32 == 1);
     CHECK_CS_BALANCED();
     section_end();
 }

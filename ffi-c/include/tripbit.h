@@ -846,6 +846,17 @@ bool tripbit_version_check(uint32_t major,
                            uint32_t minor);
 
 /**
+ * Width of the library's state word: 64, or 32 on cores without 64-bit
+ * atomics (Cortex-M0/M3/M4/M7, RV32), where the config ranges are
+ * narrower (`TRIPBIT_MAX_PROBES` and the other `TRIPBIT_MAX_` macros).
+ * The header picks its own `TRIPBIT_WORD32` from the compiler's target
+ * macros; check once that the two agree:
+ * `tripbit_word_bits() == (TRIPBIT_WORD32 ? 32 : 64)`. Cannot fail.
+ * Thread-safe.
+ */
+uint32_t tripbit_word_bits(void);
+
+/**
  * The library version ("0.2.0"), NUL-terminated, static. Thread-safe.
  */
 const char *tripbit_version(void);
@@ -1589,18 +1600,44 @@ typedef char tripbit_assert_window32_size_[(sizeof(tripbit_window32_t) == TRIPBI
  * that config (tests/api.c compares them).
  */
 
-/* open × factor^level fits 64 bits: (UINT64_MAX / open) divided by the
- * factor once per level stays at least 1 (one division per level, so the
- * expression grows linearly with the 31 levels). */
+/* The library's state word is 32 bits on cores without 64-bit atomics
+ * (Cortex-M0/M0+/M3/M4/M7/M23/M33, RV32), 64 elsewhere: the header picks
+ * the same from the compiler's target macros (define TRIPBIT_WORD32 to 0
+ * or 1 yourself to override), and tripbit_word_bits() says what the
+ * library was built with. The 32-bit word narrows the config ranges. */
+#ifndef TRIPBIT_WORD32
+#if defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_BASE__) || defined(__ARM_ARCH_8M_MAIN__) || (defined(__riscv) && defined(__riscv_xlen) && __riscv_xlen == 32)
+#define TRIPBIT_WORD32 1
+#else
+#define TRIPBIT_WORD32 0
+#endif
+#endif
+#if TRIPBIT_WORD32
+#define TRIPBIT_MAX_CONSECUTIVE_FAILURES 262143ull
+#define TRIPBIT_MAX_PROBES 4u
+#define TRIPBIT_MAX_CLOSE_AFTER 31u
+#define TRIPBIT_MAX_BACKOFF_LEVEL 7u
+#define TRIPBIT_MAX_TICKS 70368744177663ull /* 2^46 - 1: open period x backoff, probe timeout */
+#else
+#define TRIPBIT_MAX_CONSECUTIVE_FAILURES 4294967295ull
+#define TRIPBIT_MAX_PROBES 8u
+#define TRIPBIT_MAX_CLOSE_AFTER 1023u
+#define TRIPBIT_MAX_BACKOFF_LEVEL 31u
+#define TRIPBIT_MAX_TICKS 18446744073709551615ull
+#endif
+
+/* open × factor^level ≤ TRIPBIT_MAX_TICKS: (TRIPBIT_MAX_TICKS / open)
+ * divided by the factor once per level stays at least 1 (one division per
+ * level, so the expression grows linearly with the 31 levels). */
 #define TRIPBIT_BACKOFF_D_(f, l, k) / ((l) > (k) ? (unsigned long long)(f) : 1ull)
-#define TRIPBIT_BACKOFF_FITS_(o, f, l) ((f) <= 1 || (l) == 0 || (l) > 31 || ((18446744073709551615ull / ((o) ? (unsigned long long)(o) : 1ull)) TRIPBIT_BACKOFF_D_(f, l, 0) TRIPBIT_BACKOFF_D_(f, l, 1) TRIPBIT_BACKOFF_D_(f, l, 2) TRIPBIT_BACKOFF_D_(f, l, 3) TRIPBIT_BACKOFF_D_(f, l, 4) TRIPBIT_BACKOFF_D_(f, l, 5) TRIPBIT_BACKOFF_D_(f, l, 6) TRIPBIT_BACKOFF_D_(f, l, 7) TRIPBIT_BACKOFF_D_(f, l, 8) TRIPBIT_BACKOFF_D_(f, l, 9) TRIPBIT_BACKOFF_D_(f, l, 10) TRIPBIT_BACKOFF_D_(f, l, 11) TRIPBIT_BACKOFF_D_(f, l, 12) TRIPBIT_BACKOFF_D_(f, l, 13) TRIPBIT_BACKOFF_D_(f, l, 14) TRIPBIT_BACKOFF_D_(f, l, 15) TRIPBIT_BACKOFF_D_(f, l, 16) TRIPBIT_BACKOFF_D_(f, l, 17) TRIPBIT_BACKOFF_D_(f, l, 18) TRIPBIT_BACKOFF_D_(f, l, 19) TRIPBIT_BACKOFF_D_(f, l, 20) TRIPBIT_BACKOFF_D_(f, l, 21) TRIPBIT_BACKOFF_D_(f, l, 22) TRIPBIT_BACKOFF_D_(f, l, 23) TRIPBIT_BACKOFF_D_(f, l, 24) TRIPBIT_BACKOFF_D_(f, l, 25) TRIPBIT_BACKOFF_D_(f, l, 26) TRIPBIT_BACKOFF_D_(f, l, 27) TRIPBIT_BACKOFF_D_(f, l, 28) TRIPBIT_BACKOFF_D_(f, l, 29) TRIPBIT_BACKOFF_D_(f, l, 30)) >= 1ull)
+#define TRIPBIT_BACKOFF_FITS_(o, f, l) ((f) <= 1 || (l) == 0 || (l) > 31 || ((TRIPBIT_MAX_TICKS / ((o) ? (unsigned long long)(o) : 1ull)) TRIPBIT_BACKOFF_D_(f, l, 0) TRIPBIT_BACKOFF_D_(f, l, 1) TRIPBIT_BACKOFF_D_(f, l, 2) TRIPBIT_BACKOFF_D_(f, l, 3) TRIPBIT_BACKOFF_D_(f, l, 4) TRIPBIT_BACKOFF_D_(f, l, 5) TRIPBIT_BACKOFF_D_(f, l, 6) TRIPBIT_BACKOFF_D_(f, l, 7) TRIPBIT_BACKOFF_D_(f, l, 8) TRIPBIT_BACKOFF_D_(f, l, 9) TRIPBIT_BACKOFF_D_(f, l, 10) TRIPBIT_BACKOFF_D_(f, l, 11) TRIPBIT_BACKOFF_D_(f, l, 12) TRIPBIT_BACKOFF_D_(f, l, 13) TRIPBIT_BACKOFF_D_(f, l, 14) TRIPBIT_BACKOFF_D_(f, l, 15) TRIPBIT_BACKOFF_D_(f, l, 16) TRIPBIT_BACKOFF_D_(f, l, 17) TRIPBIT_BACKOFF_D_(f, l, 18) TRIPBIT_BACKOFF_D_(f, l, 19) TRIPBIT_BACKOFF_D_(f, l, 20) TRIPBIT_BACKOFF_D_(f, l, 21) TRIPBIT_BACKOFF_D_(f, l, 22) TRIPBIT_BACKOFF_D_(f, l, 23) TRIPBIT_BACKOFF_D_(f, l, 24) TRIPBIT_BACKOFF_D_(f, l, 25) TRIPBIT_BACKOFF_D_(f, l, 26) TRIPBIT_BACKOFF_D_(f, l, 27) TRIPBIT_BACKOFF_D_(f, l, 28) TRIPBIT_BACKOFF_D_(f, l, 29) TRIPBIT_BACKOFF_D_(f, l, 30)) >= 1ull)
 
 /* The close bar: failures·(100 − p) > s·p means "over the bar" (no
  * division; the library's rule). */
 #define TRIPBIT_BAR_OVER_(f, s, p) ((unsigned long long)(f) * (100ull - (p)) > (unsigned long long)(s) * (p))
 
 /* Every rule of tripbit_config_check(), in its order: X(condition, text). */
-#define TRIPBIT_BREAKER_RULES_(X, o, n, pr, ca, pc, bf, bl) X((n) >= 1 && (unsigned long long)(n) <= 4294967295ull, "consecutive_failures must be 1..=4294967295") X((o) >= 1, "open_ticks must be at least 1") X((bf) >= 1 && (bf) <= 255, "backoff_factor must be 1..=255") X((bl) <= 31, "backoff_max_level must be at most 31") X(TRIPBIT_BACKOFF_FITS_(o, bf, bl), "open_ticks x backoff_factor^backoff_max_level must fit 64 bits") X((ca) >= 1 && (ca) <= 1023, "close_after must be 1..=1023") X((pc) <= 99, "close_max_failure_percent must be at most 99") X((pc) > 99 || TRIPBIT_BAR_OVER_(1023, ca, pc), "close_after x percent must be below 1023 x (100 - percent)") X((pr) >= 1 && (pr) <= 8, "probes must be 1..=8") X((pc) > 99 || (pr) <= (ca) || !TRIPBIT_BAR_OVER_((pr) - (ca), ca, pc), "probes must be at most close_after plus the failures the close bar allows")
+#define TRIPBIT_BREAKER_RULES_(X, o, n, pr, ca, pc, bf, bl) X((n) >= 1 && (unsigned long long)(n) <= TRIPBIT_MAX_CONSECUTIVE_FAILURES, "consecutive_failures must be 1..=TRIPBIT_MAX_CONSECUTIVE_FAILURES") X((o) >= 1 && (unsigned long long)(o) <= TRIPBIT_MAX_TICKS, "open_ticks must be 1..=TRIPBIT_MAX_TICKS") X((bf) >= 1 && (bf) <= 255, "backoff_factor must be 1..=255") X((bl) <= TRIPBIT_MAX_BACKOFF_LEVEL, "backoff_max_level must be at most TRIPBIT_MAX_BACKOFF_LEVEL") X(TRIPBIT_BACKOFF_FITS_(o, bf, bl), "open_ticks x backoff_factor^backoff_max_level must be at most TRIPBIT_MAX_TICKS") X((ca) >= 1 && (ca) <= TRIPBIT_MAX_CLOSE_AFTER, "close_after must be 1..=TRIPBIT_MAX_CLOSE_AFTER") X((pc) <= 99, "close_max_failure_percent must be at most 99") X((pc) > 99 || TRIPBIT_BAR_OVER_(TRIPBIT_MAX_CLOSE_AFTER, ca, pc), "close_after x percent must be below TRIPBIT_MAX_CLOSE_AFTER x (100 - percent)") X((pr) >= 1 && (pr) <= TRIPBIT_MAX_PROBES, "probes must be 1..=TRIPBIT_MAX_PROBES") X((pc) > 99 || (pr) <= (ca) || !TRIPBIT_BAR_OVER_((pr) - (ca), ca, pc), "probes must be at most close_after plus the failures the close bar allows")
 
 #if defined(__cplusplus) && __cplusplus >= 201103L
 template <bool tripbit_ok_> struct tripbit_static_check_ {
@@ -1624,10 +1661,10 @@ template <bool tripbit_ok_> struct tripbit_static_check_ {
 
 /* The initializer itself: the breaker's fields in layout order (the state
  * words zero, as in every new breaker; probe_ticks 0 means open_ticks). */
-#define TRIPBIT_BREAKER_INIT_FULL(open_ticks, consecutive_failures, probes, close_after, close_max_failure_percent, backoff_factor, backoff_max_level, probe_ticks) { { 0u, 0u, 0u }, (uint64_t)(open_ticks) TRIPBIT_BREAKER_RULES_(TRIPBIT_CHECK_EXPR_, open_ticks, consecutive_failures, probes, close_after, close_max_failure_percent, backoff_factor, backoff_max_level), (uint64_t)((probe_ticks) ? (probe_ticks) : (open_ticks)), (uint32_t)(consecutive_failures), (uint16_t)(close_after), (uint8_t)(probes), (uint8_t)(backoff_factor), (uint8_t)(backoff_max_level), (uint8_t)(close_max_failure_percent), { 0u, 0u, 0u, 0u, 0u, 0u }, (uint64_t)TRIPBIT_MARK_(open_ticks, (probe_ticks) ? (probe_ticks) : (open_ticks), consecutive_failures, close_after, probes, backoff_factor, backoff_max_level, close_max_failure_percent) }
+#define TRIPBIT_BREAKER_INIT_FULL(open_ticks, consecutive_failures, probes, close_after, close_max_failure_percent, backoff_factor, backoff_max_level, probe_ticks) { { 0u, 0u, 0u }, (uint64_t)(open_ticks) TRIPBIT_BREAKER_RULES_(TRIPBIT_CHECK_EXPR_, open_ticks, consecutive_failures, probes, close_after, close_max_failure_percent, backoff_factor, backoff_max_level), (uint64_t)((probe_ticks) ? (probe_ticks) : (open_ticks)) TRIPBIT_CHECK_EXPR_((unsigned long long)(probe_ticks) <= TRIPBIT_MAX_TICKS, "probe_ticks must be at most TRIPBIT_MAX_TICKS"), (uint32_t)(consecutive_failures), (uint16_t)(close_after), (uint8_t)(probes), (uint8_t)(backoff_factor), (uint8_t)(backoff_max_level), (uint8_t)(close_max_failure_percent), { 0u, 0u, 0u, 0u, 0u, 0u }, (uint64_t)TRIPBIT_MARK_(open_ticks, (probe_ticks) ? (probe_ticks) : (open_ticks), consecutive_failures, close_after, probes, backoff_factor, backoff_max_level, close_max_failure_percent) }
 
 /* The defaults for everything but the open period and the trip threshold. */
 #define TRIPBIT_BREAKER_INIT(open_ticks, consecutive_failures) TRIPBIT_BREAKER_INIT_FULL(open_ticks, consecutive_failures, 1u, 1u, 0u, 1u, 0u, 0u)
 
 /* File scope: one _Static_assert / static_assert per rule, with its text. */
-#define TRIPBIT_BREAKER_ASSERT(open_ticks, consecutive_failures, probes, close_after, close_max_failure_percent, backoff_factor, backoff_max_level, probe_ticks) TRIPBIT_BREAKER_RULES_(TRIPBIT_CHECK_DECL_, open_ticks, consecutive_failures, probes, close_after, close_max_failure_percent, backoff_factor, backoff_max_level) extern char tripbit_static_check_probe_ticks_[sizeof((probe_ticks) + 0ull)]
+#define TRIPBIT_BREAKER_ASSERT(open_ticks, consecutive_failures, probes, close_after, close_max_failure_percent, backoff_factor, backoff_max_level, probe_ticks) TRIPBIT_BREAKER_RULES_(TRIPBIT_CHECK_DECL_, open_ticks, consecutive_failures, probes, close_after, close_max_failure_percent, backoff_factor, backoff_max_level) extern char tripbit_static_check_probe_ticks_[((unsigned long long)(probe_ticks) <= TRIPBIT_MAX_TICKS) ? 1 : -1]

@@ -5,7 +5,7 @@
 //! Ranges: 0 success; 1..=99 misuse and run-time outcomes; 100..=199 a
 //! rejected `tripbit_config_t`, one code per field.
 
-use core::ffi::c_char;
+use core::ffi::{CStr, c_char};
 
 use tripbit::ConfigError;
 
@@ -181,20 +181,31 @@ impl tripbit_result_t {
             }
             TRIPBIT_E_PANIC => c"internal error: a Rust panic was caught at the C boundary",
             TRIPBIT_E_CONFIG => c"config rejected",
-            TRIPBIT_E_CONFIG_OPEN_TICKS => c"open_ticks must be at least 1",
-            TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES => c"consecutive_failures must be at least 1",
-            TRIPBIT_E_CONFIG_PROBES => {
-                c"probes must be 1..=8 and at most close_after plus the failures the close bar allows"
+            TRIPBIT_E_CONFIG_OPEN_TICKS => w(c"open_ticks must be at least 1", c"open_ticks must be 1..=2^46-1"),
+            TRIPBIT_E_CONFIG_CONSECUTIVE_FAILURES => w(
+                c"consecutive_failures must be at least 1",
+                c"consecutive_failures must be 1..=262143",
+            ),
+            TRIPBIT_E_CONFIG_PROBES => w(
+                c"probes must be 1..=8 and at most close_after plus the failures the close bar allows",
+                c"probes must be 1..=4 and at most close_after plus the failures the close bar allows",
+            ),
+            TRIPBIT_E_CONFIG_CLOSE_AFTER => {
+                w(c"close_after must be 1..=1023", c"close_after must be 1..=31")
             }
-            TRIPBIT_E_CONFIG_CLOSE_AFTER => c"close_after must be 1..=1023",
-            TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT => {
-                c"close_max_failure_percent must be at most 99 and allow at most 1022 half-open failures with close_after"
-            }
+            TRIPBIT_E_CONFIG_CLOSE_MAX_FAILURE_PERCENT => w(
+                c"close_max_failure_percent must be at most 99 and allow at most 1022 half-open failures with close_after",
+                c"close_max_failure_percent must be at most 99 and allow at most 30 half-open failures with close_after",
+            ),
             TRIPBIT_E_CONFIG_BACKOFF_FACTOR => c"backoff_factor must be 1..=255",
-            TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL => c"backoff_max_level must be at most 31",
-            TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW => {
-                c"open_ticks x backoff_factor^backoff_max_level overflows 64-bit ticks"
-            }
+            TRIPBIT_E_CONFIG_BACKOFF_MAX_LEVEL => w(
+                c"backoff_max_level must be at most 31",
+                c"backoff_max_level must be at most 7",
+            ),
+            TRIPBIT_E_CONFIG_BACKOFF_OVERFLOW => w(
+                c"open_ticks x backoff_factor^backoff_max_level overflows 64-bit ticks",
+                c"open_ticks x backoff_factor^backoff_max_level must be below 2^46 ticks",
+            ),
             TRIPBIT_E_CONFIG_FAILURE_PERCENT => c"failure_percent must be 1..=100",
             TRIPBIT_E_CONFIG_MIN_CALLS => {
                 c"min_calls must be at most the calls the window holds (buckets x bucket_calls)"
@@ -227,6 +238,16 @@ impl tripbit_result_t {
             TRIPBIT_E_CONFIG_SLOW_PERCENT => Some(c"slow_percent"),
             _ => None,
         }
+    }
+}
+
+/// The text for the 64-bit word's ranges, or for the 32-bit word's
+/// (`tripbit::WORD_BITS`).
+const fn w(wide: &'static CStr, narrow: &'static CStr) -> &'static CStr {
+    if tripbit::WORD_BITS == 32 {
+        narrow
+    } else {
+        wide
     }
 }
 

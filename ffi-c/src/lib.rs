@@ -71,6 +71,18 @@ pub extern "C" fn tripbit_version_check(major: u32, minor: u32) -> bool {
     })
 }
 
+/// Width of the library's state word: 64, or 32 on cores without 64-bit
+/// atomics (Cortex-M0/M3/M4/M7, RV32), where the config ranges are
+/// narrower (`TRIPBIT_MAX_PROBES` and the other `TRIPBIT_MAX_` macros).
+/// The header picks its own `TRIPBIT_WORD32` from the compiler's target
+/// macros; check once that the two agree:
+/// `tripbit_word_bits() == (TRIPBIT_WORD32 ? 32 : 64)`. Cannot fail.
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn tripbit_word_bits() -> u32 {
+    tripbit::WORD_BITS
+}
+
 /// The library version ("0.2.0"), NUL-terminated, static. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn tripbit_version() -> *const core::ffi::c_char {

@@ -50,6 +50,9 @@ static void test_strings(void) {
     CHECK(tripbit_version_check(0, TRIPBIT_VERSION_MINOR));
     CHECK(!tripbit_version_check(0, TRIPBIT_VERSION_MINOR - 1));
     CHECK(!tripbit_version_check(0, TRIPBIT_VERSION_MINOR + 1));
+    /* the header and the library agree on the state word (64 bits on a host) */
+    CHECK(tripbit_word_bits() == (TRIPBIT_WORD32 ? 32u : 64u));
+    CHECK(TRIPBIT_WORD32 == 0);
     /* E_MISALIGNED is about any pointer argument, not just the breaker. */
     CHECK(strstr(tripbit_strerror(TRIPBIT_E_MISALIGNED), "pointer argument") != NULL);
 
