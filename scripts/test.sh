@@ -37,6 +37,16 @@ embedded_builds() {
     done
 }
 
+word32_host() {
+    # The layout Cortex-M and RV32 run (state.rs, "The 32-bit word"), built
+    # on the host so that the model tests and loom check it too. Doctests
+    # are left out: they configure nanosecond periods of the host clock.
+    RUSTFLAGS="--cfg tripbit_word32" CARGO_TARGET_DIR=target/word32 \
+        cargo test -q -p tripbit --lib --tests || return 1
+    RUSTFLAGS="--cfg loom --cfg tripbit_word32" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom32 \
+        cargo test -q -p tripbit --release --test loom -- --nocapture --test-threads=1
+}
+
 loom_models() {
     # Bounded: 3 preemptions; every model prints the executions it explored
     # and fails below the floor it claims (core/tests/loom.rs). About 10 s
@@ -57,6 +67,7 @@ step "shm: shared breakers across real processes (hammer, SIGKILL mid-claim/mid-
 step "demo: 4 worker processes share one verdict (tripbit-shm)" \
     cargo run -q --release -p tripbit-shm --example workers
 step "loom models (LOOM_MAX_PREEMPTIONS=3, execution counts)" loom_models
+step "32-bit state word (--cfg tripbit_word32) on the host: unit, model and integration tests, loom models" word32_host
 step "tripbit feature powerset (check all 8, test 4)" bash scripts/features.sh
 step "miri (cargo +nightly miri test -p tripbit)" cargo +nightly miri test -q -p tripbit
 step "no_std builds for ${EMBEDDED_TARGETS[*]}" embedded_builds
@@ -69,6 +80,8 @@ step "C firmware on Cortex-M3 and Cortex-M0 under QEMU" bash examples/firmware-c
 # A report (flash/RAM tripbit adds on M0, M3, M4F): fails only if a build or
 # a QEMU run of the measured program fails, never on a figure.
 step "C firmware size report (M0, M3, M4F)" bash examples/firmware-c/run-qemu.sh --size-report
+step "C firmware: instructions per guarded call (M3, M0) and objdump: no interrupt masking on the M3" \
+    bash examples/firmware-c/count-insns.sh
 step "hal-sensor: no_std Rust firmware (embedded-hal + defmt) under QEMU" bash examples/hal-sensor/run-qemu.sh
 step "Python wheel: build, pytest, mypy --strict, stubtest" bash py/test.sh
 step "gRPC tree with tripbit swapped in: the five scenarios" \
