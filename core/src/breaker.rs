@@ -65,7 +65,7 @@
 
 use crate::config::{Config, ConfigError, Stored, check_stored, close_bar_exceeded};
 use crate::machine::{
-    At, Clock, Core, TickSource, When, full_generation, stamp_generation, transition,
+    At, AtNow, Clock, Core, TickSource, When, full_generation, stamp_generation, transition,
 };
 use crate::policy::{Consecutive, Policy};
 use crate::state::{GEN_MASK, MAX_HALF_OPEN_COUNT, Probes, REOPENED, Raw, State, Word};
@@ -120,8 +120,7 @@ impl<'a, P: Policy> Permit<'a, P> {
     /// ```
     #[inline]
     pub fn record(self, outcome: Outcome, now: u64) -> Option<Transition> {
-        let elapsed = now.saturating_sub(self.acquired_at);
-        self.finish(outcome, At(elapsed, now))
+        self.finish(outcome, AtNow(now))
     }
 
     /// Reports the outcome with an explicitly measured duration in ticks.
@@ -590,6 +589,52 @@ impl<P: Policy> Breaker<P> {
         Ok((Ticket::admitted_on(a.word, now, a.probe_gen), a.transition))
     }
 
+    /// The closed fast path of [`acquire_ticket`](Self::acquire_ticket)
+    /// alone: the ticket (admitted at `now`) when the breaker admits this
+    /// call with no decision to make (closed, and a policy that times no
+    /// closed call), else `None`, and then `acquire_ticket` decides. It
+    /// reads the state word and nothing else (no setting): bindings that
+    /// check their storage's settings lazily (the C API) call it first.
+    ///
+    /// ```
+    /// let b = tripbit::Breaker::new(tripbit::Config::new(10).consecutive_failures(1));
+    /// assert_eq!(b.acquire_closed(5).unwrap().acquired_at, 5);
+    /// b.force_open();
+    /// assert!(b.acquire_closed(6).is_none());
+    /// ```
+    #[inline(always)]
+    pub fn acquire_closed(&self, now: u64) -> Option<Ticket> {
+        // Ordering: Relaxed, as in `admit`.
+        let cur = self.core.word.load(Ordering::Relaxed);
+        self.untimed_closed(cur)
+            .then(|| Ticket::admitted_on(cur, now, 0))
+    }
+
+    /// Whether recording [`Outcome::Success`] for `ticket` changes nothing
+    /// at all (a closed call of the breaker's current generation, on a
+    /// clean closed breaker of the consecutive policy): then
+    /// [`record_ticket`](Self::record_ticket) would return `Ok(None)`, and
+    /// the record is complete without calling it. Reads the state word and
+    /// nothing else, as [`acquire_closed`](Self::acquire_closed).
+    ///
+    /// ```
+    /// use tripbit::{Breaker, Config, Outcome};
+    /// let b = Breaker::new(Config::new(10).consecutive_failures(2));
+    /// let t = b.acquire_closed(0).unwrap();
+    /// assert!(b.success_changes_nothing(t));
+    /// b.record_ticket(t, Outcome::Failure, 1).unwrap(); // one failure counted
+    /// assert!(!b.success_changes_nothing(b.acquire_closed(2).unwrap()));
+    /// ```
+    #[inline(always)]
+    pub fn success_changes_nothing(&self, ticket: Ticket) -> bool {
+        // Ordering: Relaxed, as in `record_inner`.
+        let cur = self.core.word.load(Ordering::Relaxed);
+        P::COUNTS_IN_WORD
+            && !ticket.probe
+            && ticket.generation <= GEN_MASK
+            && cur == Word::raw_closed_clean_in_range(ticket.generation)
+    }
+
     /// Admission, shared by `try_acquire` and `acquire_ticket`. The hot
     /// path: closed admits with this one load.
     #[inline(always)]
@@ -779,8 +824,7 @@ impl<P: Policy> Breaker<P> {
         outcome: Outcome,
         now: u64,
     ) -> Result<Option<Transition>, Stale> {
-        let elapsed = now.saturating_sub(ticket.acquired_at);
-        self.record_inner(ticket, outcome, At(elapsed, now))
+        self.record_inner(ticket, outcome, AtNow(now))
     }
 
     /// [`record_ticket`](Self::record_ticket) with the tick read from

@@ -255,6 +255,17 @@ impl TickSource for At {
     }
 }
 
+/// A tick the caller gave, `now`: the call's duration (`now` minus its
+/// admission tick) is computed only off the fast path.
+pub(crate) struct AtNow(pub(crate) u64);
+
+impl TickSource for AtNow {
+    #[inline(always)]
+    fn with<R>(self, acquired_at: u64, f: impl FnOnce(&mut When<'_>) -> R) -> R {
+        f(&mut When::at(self.0.saturating_sub(acquired_at), self.0))
+    }
+}
+
 /// A clock, read at most once, and only if the record needs a tick.
 pub(crate) struct Clock<F>(pub(crate) F);
 

@@ -1655,9 +1655,11 @@ template <bool tripbit_ok_> struct tripbit_static_check_ {
 #endif
 #endif
 
-/* The init mark of the stored settings (ffi-c/src/breaker.rs, mark_of):
- * lets every call skip the full range check of marked storage. */
-#define TRIPBIT_MARK_(o, pt, n, ca, pr, bf, bl, pc) ((((unsigned long long)(0x74726970u ^ (uint32_t)((unsigned long long)(o) >> 32) ^ (uint32_t)(pt) ^ ((uint32_t)(uint16_t)(ca) | ((uint32_t)(uint8_t)(pr) << 16) | ((uint32_t)(uint8_t)(bf) << 24)))) << 32) | (unsigned long long)(0x62697421u ^ (uint32_t)(o) ^ (uint32_t)((unsigned long long)(pt) >> 32) ^ (uint32_t)(n) ^ ((uint32_t)(uint8_t)(bl) | ((uint32_t)(uint8_t)(pc) << 8))))
+/* The init mark of the stored settings (ffi-c/src/breaker.rs, mark_of): a
+ * constant low half, which is all the guarded calls check, and a checksum
+ * of the settings in the high half, checked before any decision that reads
+ * them; it lets every call skip the full range check of marked storage. */
+#define TRIPBIT_MARK_(o, pt, n, ca, pr, bf, bl, pc) (((unsigned long long)(uint32_t)(0x74726970u ^ ((uint32_t)(o) ^ (uint32_t)((unsigned long long)(pt) >> 32)) ^ (uint32_t)(((uint32_t)((unsigned long long)(o) >> 32) ^ (uint32_t)(pt) ^ ((uint32_t)(uint16_t)(ca) | ((uint32_t)(uint8_t)(pr) << 16) | ((uint32_t)(uint8_t)(bf) << 24))) * 3u) ^ (uint32_t)(((uint32_t)(n) ^ ((uint32_t)(uint8_t)(bl) | ((uint32_t)(uint8_t)(pc) << 8))) * 5u)) << 32) | 0x00B100B1ull)
 
 /* The initializer itself: the breaker's fields in layout order (the state
  * words zero, as in every new breaker; probe_ticks 0 means open_ticks). */

@@ -6,7 +6,7 @@
 //! exactly a `Breaker`: same size, same alignment (asserted at compile time
 //! here and in the header).
 
-use tripbit::{Breaker, Outcome, Rejected, Stale};
+use tripbit::{Breaker, Outcome, Rejected, Stale, Ticket};
 
 use crate::panic::{boundary, opt_out_ptr, out_ptr, read_in, ref_in, try_ffi, write_out};
 use crate::tripbit_result_t::{self, *};
@@ -89,20 +89,25 @@ pub(crate) const fn mark_of(
     level: u8,
     percent: u8,
 ) -> u64 {
-    // Two 32-bit halves of plain XORs (a few instructions on a 32-bit core;
-    // `probe_ticks`' halves swapped so that open == probe does not cancel).
+    // The low half is a constant (`MARK_MAGIC`: the guarded calls' whole
+    // check), the high half a 32-bit checksum of the settings, plain XORs
+    // and two constant multiplies (a few instructions on a 32-bit core;
+    // `probe_ticks`' halves swapped and the groups weighted so that equal
+    // settings do not cancel, as open == probe does by default).
     let small = close_after as u32 | (probes as u32) << 16 | (factor as u32) << 24;
-    let lo = (MARK_SEED as u32)
-        ^ open_ticks as u32
-        ^ (probe_ticks >> 32) as u32
-        ^ failures
-        ^ (level as u32 | (percent as u32) << 8);
-    let hi = (MARK_SEED >> 32) as u32 ^ (open_ticks >> 32) as u32 ^ probe_ticks as u32 ^ small;
-    (hi as u64) << 32 | lo as u64
+    let a = open_ticks as u32 ^ (probe_ticks >> 32) as u32;
+    let b = (open_ticks >> 32) as u32 ^ probe_ticks as u32 ^ small;
+    let c = failures ^ (level as u32 | (percent as u32) << 8);
+    let sum = MARK_SEED ^ a ^ b.wrapping_mul(3) ^ c.wrapping_mul(5);
+    (sum as u64) << 32 | MARK_MAGIC as u64
 }
 
-/// "tripbit!" in ASCII: the mark of all-zero settings is not zero.
-const MARK_SEED: u64 = 0x7472_6970_6269_7421;
+/// The mark's constant half: never the low half of zeroed or byte-filled
+/// storage, and of the `0x00XY00XY` form a Thumb-2 `cmp` takes as an
+/// immediate (one instruction on the guarded path, no literal load).
+pub(crate) const MARK_MAGIC: u32 = 0x00B1_00B1;
+/// The seed of the checksum half: "trip" in ASCII.
+const MARK_SEED: u32 = 0x7472_6970;
 
 /// Offset of `_mark`: the breaker's tail padding (its settings end at 50,
 /// its size is 64; `storage_fields_mirror_the_breaker_layout` checks the
@@ -159,20 +164,7 @@ unsafe fn breaker_ref<'a>(p: *const tripbit_breaker_t) -> Result<&'a Breaker, tr
     // use. No reference to the storage struct is made, so these reads
     // never overlap a `&Breaker` of another thread's call in a way that
     // matters: they are reads of bytes nobody writes.
-    let marked = unsafe {
-        use core::ptr::addr_of;
-        addr_of!((*p)._mark).read()
-            == mark_of(
-                addr_of!((*p)._open_ticks).read(),
-                addr_of!((*p)._probe_ticks).read(),
-                addr_of!((*p)._consecutive_failures).read(),
-                addr_of!((*p)._close_after).read(),
-                addr_of!((*p)._probes).read(),
-                addr_of!((*p)._backoff_factor).read(),
-                addr_of!((*p)._backoff_max_level).read(),
-                addr_of!((*p)._close_max_failure_percent).read(),
-            )
-    };
+    let marked = unsafe { settings_marked(p) };
     // SAFETY: non-NULL and aligned for `Breaker` (same alignment as the
     // storage, asserted above); 64 bytes, valid for `'a` per the contract.
     // Every bit pattern is a valid `Breaker`: atomic words and integer
@@ -210,6 +202,55 @@ fn fully_checked(b: &Breaker) -> bool {
 #[inline(always)]
 fn fully_checked(_: &Breaker) -> bool {
     false
+}
+
+/// Whether the storage's mark is the mark of its settings (both halves).
+///
+/// # Safety
+/// `p` is non-NULL, aligned and readable (the contract of [`breaker_ref`]).
+#[inline(always)]
+unsafe fn settings_marked(p: *const tripbit_breaker_t) -> bool {
+    // SAFETY: the function's contract. Plain reads of the settings and the
+    // mark, which only `_init` (or the compiler, for `TRIPBIT_BREAKER_INIT`)
+    // writes, before any concurrent use. No reference to the storage struct
+    // is made, so these reads never overlap a `&Breaker` of another
+    // thread's call in a way that matters: they are reads of bytes nobody
+    // writes.
+    unsafe {
+        use core::ptr::addr_of;
+        addr_of!((*p)._mark).read()
+            == mark_of(
+                addr_of!((*p)._open_ticks).read(),
+                addr_of!((*p)._probe_ticks).read(),
+                addr_of!((*p)._consecutive_failures).read(),
+                addr_of!((*p)._close_after).read(),
+                addr_of!((*p)._probes).read(),
+                addr_of!((*p)._backoff_factor).read(),
+                addr_of!((*p)._backoff_max_level).read(),
+                addr_of!((*p)._close_max_failure_percent).read(),
+            )
+    }
+}
+
+/// The guarded calls' check of the storage: non-NULL, aligned and carrying
+/// the mark's constant half, and nothing else (no setting is read). Enough
+/// for the paths that read only the state word (`Breaker::acquire_closed`,
+/// `Breaker::success_changes_nothing`), on which every word is safe; any
+/// other path (and any failed check, for its precise error) goes through
+/// [`breaker_ref`], which checks the settings against the whole mark.
+///
+/// # Safety
+/// As [`breaker_ref`].
+#[inline(always)]
+unsafe fn breaker_marked<'a>(p: *const tripbit_breaker_t) -> Option<&'a Breaker> {
+    if p.is_null() || !p.is_aligned() {
+        return None;
+    }
+    // SAFETY: non-NULL, aligned, readable (contract); the mark is written
+    // only by `_init` or the compiler, before any concurrent use.
+    let magic = unsafe { core::ptr::addr_of!((*p)._mark).read() } as u32;
+    // SAFETY: as in `breaker_ref`: every bit pattern is a valid `Breaker`.
+    (magic == MARK_MAGIC).then(|| unsafe { &*p.cast::<Breaker>() })
 }
 
 /// [`breaker_ref`] out of line, for the calls off the guarded path
@@ -325,6 +366,40 @@ impl tripbit_breaker_t {
         transition_out: *mut tripbit_transition_t,
     ) -> tripbit_result_t {
         boundary(TRIPBIT_E_PANIC, || {
+            // The guarded path: a closed breaker admits on its state word
+            // alone (no setting read, so only the mark's constant half is
+            // checked); every error, and every other state, takes the full
+            // path below, with its checks in their documented order.
+            // SAFETY: forwarded contract.
+            if let Some(b) = unsafe { breaker_marked(breaker) } {
+                if !ticket_out.is_null() && ticket_out.is_aligned() && transition_out.is_aligned() {
+                    if let Some(ticket) = b.acquire_closed(now) {
+                        // SAFETY: checked just above; writable per the contract.
+                        unsafe { write_out(ticket_out, tripbit_ticket_t::from_core(ticket)) };
+                        let out = (!transition_out.is_null()).then_some(transition_out);
+                        write_transition(out, None);
+                        return TRIPBIT_OK;
+                    }
+                }
+            }
+            // SAFETY: forwarded contract.
+            unsafe { Self::acquire_checked(breaker, now, ticket_out, transition_out) }
+        })
+    }
+
+    /// `tripbit_breaker_acquire` off its guarded path: every check, then
+    /// the core's decision.
+    ///
+    /// # Safety
+    /// As `tripbit_breaker_acquire`.
+    #[inline(never)]
+    unsafe fn acquire_checked(
+        breaker: *mut tripbit_breaker_t,
+        now: u64,
+        ticket_out: *mut tripbit_ticket_t,
+        transition_out: *mut tripbit_transition_t,
+    ) -> tripbit_result_t {
+        {
             // SAFETY: forwarded contract.
             let b = try_ffi!(unsafe { breaker_ref(breaker) });
             let ticket_out = try_ffi!(out_ptr(ticket_out));
@@ -339,7 +414,7 @@ impl tripbit_breaker_t {
                 }
                 Err(Rejected { .. }) => TRIPBIT_E_REJECTED,
             }
-        })
+        }
     }
 
     /// Reports the outcome (`TRIPBIT_OUTCOME_*`) of the call admitted as
@@ -371,6 +446,53 @@ impl tripbit_breaker_t {
         transition_out: *mut tripbit_transition_t,
     ) -> tripbit_result_t {
         boundary(TRIPBIT_E_PANIC, || {
+            // The guarded path: a success on a clean closed breaker changes
+            // nothing and reads only the state word (see `_acquire`).
+            // SAFETY: forwarded contract.
+            if let Some(b) = unsafe { breaker_marked(breaker) } {
+                if outcome == tripbit_outcome_t::TRIPBIT_OUTCOME_SUCCESS as u32
+                    && !ticket.is_null()
+                    && ticket.is_aligned()
+                    && transition_out.is_aligned()
+                {
+                    // SAFETY: non-NULL and aligned (checked); readable per
+                    // the contract; plain integers.
+                    let t = unsafe { ticket.read() };
+                    // A closed call's ticket (a probe's, or a forged one,
+                    // takes the full path); `success_changes_nothing`
+                    // refuses a generation out of range.
+                    let closed = Ticket {
+                        acquired_at: t.acquired_at,
+                        generation: t.generation,
+                        probe: false,
+                        slot: 0,
+                    };
+                    if t.probe == 0 && t.slot == 0 && b.success_changes_nothing(closed) {
+                        let out = (!transition_out.is_null()).then_some(transition_out);
+                        write_transition(out, None);
+                        return TRIPBIT_OK;
+                    }
+                }
+            }
+            // SAFETY: forwarded contract.
+            unsafe { Self::record_checked(breaker, ticket, outcome, now, transition_out) }
+        })
+    }
+
+    /// `tripbit_breaker_record` off its guarded path: every check, then
+    /// the core's record.
+    ///
+    /// # Safety
+    /// As `tripbit_breaker_record`.
+    #[inline(never)]
+    unsafe fn record_checked(
+        breaker: *mut tripbit_breaker_t,
+        ticket: *const tripbit_ticket_t,
+        outcome: u32,
+        now: u64,
+        transition_out: *mut tripbit_transition_t,
+    ) -> tripbit_result_t {
+        {
             // SAFETY: forwarded contract.
             let b = try_ffi!(unsafe { breaker_ref(breaker) });
             // SAFETY: forwarded contract; `tripbit_ticket_t` is plain integers.
@@ -390,7 +512,7 @@ impl tripbit_breaker_t {
                 }
                 Err(Stale) => TRIPBIT_E_STALE,
             }
-        })
+        }
     }
 
     /// Gives up an admitted call without counting anything (the call was not

@@ -250,6 +250,26 @@ static void test_init_and_uninit(void) {
         CHECK(detected > 19900);
     }
 
+    /* Settings overwritten after init (the mark's checksum half no longer
+     * matches, its constant half does): the guarded calls' fast path reads
+     * only the state word, so a closed breaker still admits and a clean
+     * success still changes nothing; every call that reads a setting (a
+     * failure, the state, the snapshot) reports the storage uninitialized,
+     * so the state machine never runs on the bad settings. */
+    {
+        tripbit_breaker_t bent;
+        tripbit_config_t bc = tripbit_config_default();
+        bc.open_ticks = 10;
+        CHECK_RC(tripbit_breaker_init(&bent, &bc), TRIPBIT_OK);
+        bent._consecutive_failures = 0; /* out of range, and not what was marked */
+        CHECK_RC(tripbit_breaker_acquire(&bent, 1, &t, &tr), TRIPBIT_OK);
+        CHECK_RC(tripbit_breaker_record(&bent, &t, TRIPBIT_OUTCOME_SUCCESS, 2, &tr), TRIPBIT_OK);
+        CHECK(!tr.occurred);
+        CHECK_RC(tripbit_breaker_record(&bent, &t, TRIPBIT_OUTCOME_FAILURE, 3, &tr), TRIPBIT_E_UNINIT);
+        CHECK_RC(tripbit_breaker_state(&bent, 3, &st), TRIPBIT_E_UNINIT);
+        CHECK_RC(tripbit_breaker_snapshot(&bent, 3, &snap), TRIPBIT_E_UNINIT);
+    }
+
     /* Misaligned storage: reported before anything is read. */
     memset(raw, 0, sizeof raw);
     CHECK_RC(tripbit_breaker_acquire(mis, 0, &t, NULL), TRIPBIT_E_MISALIGNED);
