@@ -31,10 +31,10 @@
 
 #[cfg(all(tripbit_word32, not(loom), target_has_atomic = "32"))]
 pub(crate) use core::sync::atomic::AtomicU32;
-#[cfg(all(tripbit_word32, not(loom), not(target_has_atomic = "32")))]
-pub(crate) use cs::CsAtomicU32 as AtomicU32;
 #[cfg(all(tripbit_word32, loom))]
 pub(crate) use loom::sync::atomic::AtomicU32;
+#[cfg(all(tripbit_word32, not(loom), not(target_has_atomic = "32")))]
+pub(crate) use portable_atomic::AtomicU32;
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
@@ -182,21 +182,6 @@ mod cs {
         };
     }
 
-    #[cfg(not(target_has_atomic = "32"))]
-    mod cs32 {
-        use core::cell::Cell;
-
-        use super::Ordering;
-
-        cs_atomic!(
-            /// A 32-bit atomic, for cores with no CAS (Cortex-M0, RV32
-            /// without the A extension): the words of `tripbit_word32`.
-            CsAtomicU32,
-            u32
-        );
-    }
-    #[cfg(not(target_has_atomic = "32"))]
-    pub(crate) use cs32::CsAtomicU32;
     cs_atomic!(
         /// A 64-bit atomic. Same size as a `u64` and its alignment (8 on Arm
         /// EABI and RV32), so `Breaker`'s `#[repr(C)]` layout is identical on
