@@ -544,7 +544,7 @@ impl<P: Policy> Breaker<P> {
             }
         };
         let t = coarse();
-        let since = self.core.tick_of(s, t.lo);
+        let since = self.core.tick_of(s, t.lo)?;
         let until = since.saturating_add(len);
         // lo ≤ now ≤ hi, so since ≤ now < until: `acquire_slow` would
         // reject with this `until` (no restamp, no probe).
@@ -673,7 +673,7 @@ impl<P: Policy> Breaker<P> {
         if (stamp_generation(s) as u32) & GEN_MASK != Word::raw_generation(cur) {
             return None;
         }
-        let since = self.core.tick_of(s, now);
+        let since = self.core.tick_of(s, now)?;
         let until = since.saturating_add(self.core.params.open_ticks);
         (now >= since && now < until).then_some(Rejected {
             state: State::Open,

@@ -340,22 +340,48 @@ impl Core {
         // Ordering: Acquire, pairs with the AcqRel CAS in `publish`.
         let s = self.stamp.load(Ordering::Acquire);
         let g = full_generation(s, w.generation);
-        let tick = (stamp_generation(s) == g).then(|| self.tick_of(s, near));
+        let tick = if stamp_generation(s) == g {
+            self.tick_of(s, near)
+        } else {
+            None
+        };
         (tick, g)
     }
 
-    /// The tick of the stamp `s` just loaded (on `tripbit_word32` targets
-    /// with the high word, see [`stamp_tick`]).
+    /// The tick of the stamp `s` just loaded: always, with the 128-bit
+    /// stamp. On `tripbit_word32` targets the high word is read next, and
+    /// the stamp again: the low word is stored before the high one (CAS,
+    /// then a Release CAS), so a high word newer than `s` shows as a changed
+    /// stamp, and is never combined with `s`'s older low bits (a re-stamp
+    /// after the clock went back would read earlier than both ticks). A
+    /// changed stamp of the same generation is read again; of another one,
+    /// `None`: the caller treats it as not published for its word. (A low
+    /// word that changes and changes back to the same 32 bits between the
+    /// two loads, two re-stamps to ticks 2²⁴·k apart, is not told apart.)
     #[inline(always)]
-    pub(crate) fn tick_of(&self, s: StampRaw, near: u64) -> u64 {
+    pub(crate) fn tick_of(&self, s: StampRaw, near: u64) -> Option<u64> {
         #[cfg(tripbit_word32)]
-        // Ordering: Acquire, pairs with the Release CAS in `publish_hi`
-        // (the high word is stored after the stamp `s` we loaded with
-        // Acquire; an older one reads as of another generation).
-        let hi = self.stamp_hi.load(Ordering::Acquire);
+        {
+            let mut s = s;
+            loop {
+                // Ordering: Acquire, pairs with the Release CAS in
+                // `publish_hi`: the stamp load below then sees the low word
+                // stored before that high word, or a later one.
+                let hi = self.stamp_hi.load(Ordering::Acquire);
+                // Ordering: Acquire, as every stamp load (pairs with the
+                // AcqRel CAS in `publish` and `restamp`).
+                let again = self.stamp.load(Ordering::Acquire);
+                if again == s {
+                    return Some(stamp_tick(s, hi, near));
+                }
+                if stamp_generation(again) != stamp_generation(s) {
+                    return None;
+                }
+                s = again;
+            }
+        }
         #[cfg(not(tripbit_word32))]
-        let hi = 0;
-        stamp_tick(s, hi, near)
+        Some(stamp_tick(s, 0, near))
     }
 
     /// On `tripbit_word32` targets: stores the high word of the stamp of
@@ -415,7 +441,15 @@ impl Core {
         loop {
             let g = full_generation(cur, g24);
             if stamp_generation(cur) == g {
-                return Some((self.tick_of(cur, tick), g));
+                match self.tick_of(cur, tick) {
+                    Some(t) => return Some((t, g)),
+                    None => {
+                        // Moved on while we read it: decide on the new one.
+                        // Ordering: Acquire, as above.
+                        cur = self.stamp.load(Ordering::Acquire);
+                        continue;
+                    }
+                }
             }
             // Ordering: Acquire, see above: read-read coherence with the
             // word load of whoever published the stamp we just read.

@@ -169,6 +169,43 @@ fn a_reader_that_sees_open_never_ends_the_period_early() {
     });
 }
 
+/// A clock that went back (a restart) races another caller: one caller
+/// re-stamps the open period to its own tick while the other reads the
+/// stamp. With the 32-bit stamps (`--cfg tripbit_word32`) the re-stamp is
+/// two stores (low word, then high word), and a reader that loaded the old
+/// low word and then the new high word would combine them into a tick
+/// earlier than both (this model caught that in the first version; the
+/// reader now loads the stamp again after the high word, `Core::tick_of`).
+/// Neither caller is ever admitted, and each is told to retry no earlier
+/// than the period restarted at its own tick or the other's. The trip is at
+/// 2^30, so the old and new ticks differ in both stamp words.
+/// (2 threads; 124 executions at LOOM_MAX_PREEMPTIONS=3 with the 64-bit
+/// word, 924 with the 32-bit one.)
+#[test]
+fn a_restamp_after_the_clock_went_back_never_ends_the_period_early() {
+    model("restamp_vs_reader", 100, || {
+        const TRIP: u64 = 1 << 30;
+        let b = Arc::new(Breaker::new(Config::new(100).consecutive_failures(1)));
+        b.try_acquire(TRIP).unwrap().record(Outcome::Failure, TRIP);
+        let spawn = |now: u64| {
+            let b = b.clone();
+            thread::spawn(move || match b.try_acquire(now) {
+                Ok(p) => panic!(
+                    "admitted at {now} (probe: {}) after the clock went back",
+                    p.is_probe()
+                ),
+                Err(r) => r.retry_at,
+            })
+        };
+        let (a, c) = (spawn(10), spawn(50));
+        let (ra, rc) = (a.join().unwrap(), c.join().unwrap());
+        // Each is rejected until at least its own restarted period ends.
+        assert!(ra.is_some_and(|t| t >= 110), "{ra:?}");
+        assert!(rc.is_some_and(|t| t >= 150 || t == 110), "{rc:?}");
+        assert_eq!(b.state(60), State::Open);
+    });
+}
+
 /// Window records race a bucket rollover and `reset()`: a result of the old
 /// generation never lands in the new generation's window, and a result of
 /// the new one is never lost. Count window of 1-call buckets, so every
