@@ -17,10 +17,14 @@
  *   TRIPBIT_BREAKER_INIT(...) sets one up at compile time.
  * - Thread-safe: every tripbit_breaker_* call except _init may run on one
  *   breaker from many threads or interrupt handlers at once (lock-free
- *   where the target has 64- and 128-bit atomics; see Bare metal below).
+ *   where the core has a CAS; see Bare metal below).
  * - Time is ticks: you pass `now` (uint64_t, your unit); tripbit never reads
  *   a clock.
- * - Bare metal without 64-bit atomics (Cortex-M0/M3/M4, RV32): each atomic
+ * - Bare metal without 64-bit atomics (Cortex-M0/M3/M4/M7, RV32): the state
+ *   word is 32 bits (TRIPBIT_WORD32, narrower ranges: TRIPBIT_MAX_*).
+ *   tripbit_breaker_t is lock-free on cores with a 32-bit CAS (M3/M4/M7,
+ *   RV32 with A: no interrupt masking). On cores without CAS (M0, RV32IMC),
+ *   and for the tripbit_window<N>_t buckets everywhere here, each atomic
  *   access is a short critical section (interrupt-safe, not lock-free), and
  *   the final image must define
  *     uint32_t _critical_section_1_0_acquire(void);
@@ -433,9 +437,10 @@ typedef struct tripbit_region_t tripbit_region_t;
  *
  * Thread-safety: every `tripbit_breaker_*` function except `_init` is
  * safe to call on the same breaker from any number of threads or
- * interrupt handlers at once (lock-free where the target has 64- and
- * 128-bit atomics; on Cortex-M and RV32 each atomic access is a short
- * critical section, see ffi-c/README.md). `_init` must complete before any
+ * interrupt handlers at once: lock-free where the target has 64- and
+ * 128-bit atomics, and on Cortex-M3/M4/M7 and RV32 with the A extension
+ * (a 32-bit state word updated by CAS); on Cortex-M0 and RV32IMC each
+ * atomic access is a short critical section, see ffi-c/README.md. `_init` must complete before any
  * other call on that storage starts (initialize before starting threads or
  * enabling interrupts). No `_free` exists: a breaker owns nothing, so the
  * storage can simply go out of scope.

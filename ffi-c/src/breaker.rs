@@ -31,9 +31,10 @@ pub const TRIPBIT_BREAKER_ALIGN: usize = 16;
 ///
 /// Thread-safety: every `tripbit_breaker_*` function except `_init` is
 /// safe to call on the same breaker from any number of threads or
-/// interrupt handlers at once (lock-free where the target has 64- and
-/// 128-bit atomics; on Cortex-M and RV32 each atomic access is a short
-/// critical section, see ffi-c/README.md). `_init` must complete before any
+/// interrupt handlers at once: lock-free where the target has 64- and
+/// 128-bit atomics, and on Cortex-M3/M4/M7 and RV32 with the A extension
+/// (a 32-bit state word updated by CAS); on Cortex-M0 and RV32IMC each
+/// atomic access is a short critical section, see ffi-c/README.md. `_init` must complete before any
 /// other call on that storage starts (initialize before starting threads or
 /// enabling interrupts). No `_free` exists: a breaker owns nothing, so the
 /// storage can simply go out of scope.
