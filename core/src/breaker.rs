@@ -64,9 +64,7 @@
 #![cfg_attr(tripbit_word32, allow(clippy::unnecessary_cast))] // the 32-bit word casts u32 to Raw = u32
 
 use crate::config::{Config, ConfigError, Stored, check_stored, close_bar_exceeded};
-use crate::machine::{
-    At, AtNow, Clock, Core, TickSource, When, full_generation, stamp_generation, transition,
-};
+use crate::machine::{At, AtNow, Clock, Core, TickSource, When, stamp_generation, transition};
 use crate::policy::{Consecutive, Policy};
 use crate::state::{GEN_MASK, MAX_HALF_OPEN_COUNT, Probes, REOPENED, Raw, State, Word};
 use crate::sync::{Ordering, const_fn};
@@ -413,8 +411,8 @@ impl<P: Policy> Breaker<P> {
         &self,
         clock: impl FnOnce() -> u64,
     ) -> Result<(Ticket, Option<Transition>), Rejected> {
-        match self.closed_untimed() {
-            Some(cur) => Ok((Ticket::admitted_on(cur, 0, 0), None)),
+        match self.acquire_closed(0) {
+            Some(ticket) => Ok((ticket, None)),
             None => self.acquire_ticket(clock()),
         }
     }
@@ -515,36 +513,36 @@ impl<P: Policy> Breaker<P> {
     /// the precise clock (`acquire_slow` decides as usual).
     #[inline(always)]
     fn reject_coarse(&self, cur: Raw, coarse: impl FnOnce() -> TickBounds) -> Option<Rejected> {
-        let (s, len) = if Word::raw_is_open_level0(cur) {
+        if Word::raw_is_open_level0(cur) {
             // The common case inline, as in `reject_fast`.
             // Ordering: Acquire, pairs with the AcqRel CAS in `publish`.
             let s = self.core.stamp.load(Ordering::Acquire);
             if (stamp_generation(s) as u32) & GEN_MASK != Word::raw_generation(cur) {
                 return None; // not published yet: the precise path publishes
             }
-            (s, self.core.params.open_ticks)
-        } else {
-            let w = Word::unpack(cur);
-            match w.state {
-                State::ForcedOpen => {
-                    return Some(Rejected {
-                        state: State::ForcedOpen,
-                        retry_at: None,
-                    });
-                }
-                State::Open => {
-                    // Ordering: Acquire, pairs with the AcqRel CAS in `publish`.
-                    let s = self.core.stamp.load(Ordering::Acquire);
-                    if stamp_generation(s) != full_generation(s, w.generation) {
-                        return None;
-                    }
-                    (s, self.core.params.open_ticks_at(w.level))
-                }
-                _ => return None,
+            let t = coarse();
+            let since = self.core.tick_of(s, t.lo)?;
+            return Self::coarse_rejection(t, since, self.core.params.open_ticks);
+        }
+        let w = Word::unpack(cur);
+        match w.state {
+            State::ForcedOpen => Some(Rejected {
+                state: State::ForcedOpen,
+                retry_at: None,
+            }),
+            State::Open => {
+                let t = coarse();
+                let since = self.core.stamp_of(w, t.lo).0?;
+                Self::coarse_rejection(t, since, self.core.params.open_ticks_at(w.level))
             }
-        };
-        let t = coarse();
-        let since = self.core.tick_of(s, t.lo)?;
+            _ => None,
+        }
+    }
+
+    /// The rejection the coarse bounds `t` prove for a period of `len`
+    /// ticks stamped at `since`, if they prove one.
+    #[inline(always)]
+    fn coarse_rejection(t: TickBounds, since: u64, len: u64) -> Option<Rejected> {
         let until = since.saturating_add(len);
         // lo ≤ now ≤ hi, so since ≤ now < until: `acquire_slow` would
         // reject with this `until` (no restamp, no probe).
@@ -604,10 +602,8 @@ impl<P: Policy> Breaker<P> {
     /// ```
     #[inline(always)]
     pub fn acquire_closed(&self, now: u64) -> Option<Ticket> {
-        // Ordering: Relaxed, as in `admit`.
-        let cur = self.core.word.load(Ordering::Relaxed);
-        self.untimed_closed(cur)
-            .then(|| Ticket::admitted_on(cur, now, 0))
+        self.closed_untimed()
+            .map(|cur| Ticket::admitted_on(cur, now, 0))
     }
 
     /// Whether recording [`Outcome::Success`] for `ticket` changes nothing
@@ -629,10 +625,15 @@ impl<P: Policy> Breaker<P> {
     pub fn success_changes_nothing(&self, ticket: Ticket) -> bool {
         // Ordering: Relaxed, as in `record_inner`.
         let cur = self.core.word.load(Ordering::Relaxed);
-        P::COUNTS_IN_WORD
-            && !ticket.probe
-            && ticket.generation <= GEN_MASK
-            && cur == Word::raw_closed_clean_in_range(ticket.generation)
+        ticket.generation <= GEN_MASK && Self::clean_success(cur, &ticket)
+    }
+
+    /// Whether a success of the closed call `ticket` on the word `cur`
+    /// changes nothing: the consecutive policy, a closed ticket, and `cur`
+    /// the clean closed word of its generation. The record fast path.
+    #[inline(always)]
+    fn clean_success(cur: Raw, ticket: &Ticket) -> bool {
+        P::COUNTS_IN_WORD && !ticket.probe && cur == Word::raw_closed_clean(ticket.generation)
     }
 
     /// Admission, shared by `try_acquire` and `acquire_ticket`. The hot
@@ -879,11 +880,7 @@ impl<P: Policy> Breaker<P> {
         // this generation with no failures counted changes nothing: one load,
         // no read-modify-write, so cores sharing a breaker never contend on
         // its cache line. That is where tripbit's speed comes from; keep it.
-        if P::COUNTS_IN_WORD
-            && matches!(outcome, Outcome::Success)
-            && cur == Word::raw_closed_clean(ticket.generation)
-            && !ticket.probe
-        {
+        if matches!(outcome, Outcome::Success) && Self::clean_success(cur, &ticket) {
             return Ok(None);
         }
         // Set up only here, off the fast path (see `Permit::finish`).

@@ -317,13 +317,6 @@ impl Word {
         raw & !((GEN_MASK as Raw) << GEN_SHIFT) == 0
     }
 
-    /// [`raw_closed_clean`](Self::raw_closed_clean) of a generation the
-    /// caller has checked is at most `GEN_MASK` (no masking).
-    #[inline(always)]
-    pub(crate) const fn raw_closed_clean_in_range(generation: u32) -> Raw {
-        (generation as Raw) << GEN_SHIFT
-    }
-
     /// Whether a raw word is `Open` at backoff level 0 (the open period is
     /// the configured one, no multiplication needed).
     #[inline(always)]

@@ -6,13 +6,13 @@
 //! exactly a `Breaker`: same size, same alignment (asserted at compile time
 //! here and in the header).
 
-use tripbit::{Breaker, Outcome, Rejected, Stale, Ticket};
+use tripbit::{Breaker, Rejected, Stale, Ticket};
 
 use crate::panic::{boundary, opt_out_ptr, out_ptr, read_in, ref_in, try_ffi, write_out};
 use crate::tripbit_result_t::{self, *};
 use crate::types::{
-    tripbit_config_t, tripbit_outcome_t, tripbit_snapshot_t, tripbit_state_t, tripbit_ticket_t,
-    tripbit_transition_t,
+    outcome_of, tripbit_config_t, tripbit_outcome_t, tripbit_snapshot_t, tripbit_state_t,
+    tripbit_ticket_t, tripbit_transition_t, write_transition,
 };
 
 /// `sizeof(tripbit_breaker_t)`: RAM per breaker, in bytes.
@@ -268,15 +268,6 @@ unsafe fn breaker_ref_outlined<'a>(
     unsafe { breaker_ref(p) }
 }
 
-/// Writes the optional transition out-parameter (already checked).
-fn write_transition(out: Option<*mut tripbit_transition_t>, t: Option<tripbit::Transition>) {
-    if let Some(out) = out {
-        // SAFETY: the out-parameter passed `out_ptr`/`opt_out_ptr`, and the
-        // caller promised it is writable (the header's contract).
-        unsafe { write_out(out, tripbit_transition_t::from_core(t)) };
-    }
-}
-
 impl tripbit_breaker_t {
     /// Initializes (or re-initializes) `breaker` with `config`: closed, no
     /// counts, generation 0. On error the storage is left untouched.
@@ -400,21 +391,19 @@ impl tripbit_breaker_t {
         ticket_out: *mut tripbit_ticket_t,
         transition_out: *mut tripbit_transition_t,
     ) -> tripbit_result_t {
-        {
-            // SAFETY: forwarded contract.
-            let b = try_ffi!(unsafe { breaker_ref(breaker) });
-            let ticket_out = try_ffi!(out_ptr(ticket_out));
-            let transition_out = try_ffi!(opt_out_ptr(transition_out));
-            match b.acquire_ticket(now) {
-                Ok((ticket, transition)) => {
-                    // SAFETY: the out-parameter passed `out_ptr`/`opt_out_ptr`, and the
-                    // caller promised it is writable (the header's contract).
-                    unsafe { write_out(ticket_out, tripbit_ticket_t::from_core(ticket)) };
-                    write_transition(transition_out, transition);
-                    TRIPBIT_OK
-                }
-                Err(Rejected { .. }) => TRIPBIT_E_REJECTED,
+        // SAFETY: forwarded contract.
+        let b = try_ffi!(unsafe { breaker_ref(breaker) });
+        let ticket_out = try_ffi!(out_ptr(ticket_out));
+        let transition_out = try_ffi!(opt_out_ptr(transition_out));
+        match b.acquire_ticket(now) {
+            Ok((ticket, transition)) => {
+                // SAFETY: the out-parameter passed `out_ptr`/`opt_out_ptr`, and the
+                // caller promised it is writable (the header's contract).
+                unsafe { write_out(ticket_out, tripbit_ticket_t::from_core(ticket)) };
+                write_transition(transition_out, transition);
+                TRIPBIT_OK
             }
+            Err(Rejected { .. }) => TRIPBIT_E_REJECTED,
         }
     }
 
@@ -493,26 +482,19 @@ impl tripbit_breaker_t {
         now: u64,
         transition_out: *mut tripbit_transition_t,
     ) -> tripbit_result_t {
-        {
-            // SAFETY: forwarded contract.
-            let b = try_ffi!(unsafe { breaker_ref(breaker) });
-            // SAFETY: forwarded contract; `tripbit_ticket_t` is plain integers.
-            let ticket = try_ffi!(unsafe { read_in(ticket) });
-            let transition_out = try_ffi!(opt_out_ptr(transition_out));
-            let outcome = match outcome {
-                o if o == tripbit_outcome_t::TRIPBIT_OUTCOME_SUCCESS as u32 => Outcome::Success,
-                o if o == tripbit_outcome_t::TRIPBIT_OUTCOME_FAILURE as u32 => Outcome::Failure,
-                o if o == tripbit_outcome_t::TRIPBIT_OUTCOME_IGNORED as u32 => Outcome::Ignored,
-                _ => return TRIPBIT_E_OUTCOME,
-            };
-            let ticket = try_ffi!(ticket.to_core());
-            match b.record_ticket(ticket, outcome, now) {
-                Ok(transition) => {
-                    write_transition(transition_out, transition);
-                    TRIPBIT_OK
-                }
-                Err(Stale) => TRIPBIT_E_STALE,
+        // SAFETY: forwarded contract.
+        let b = try_ffi!(unsafe { breaker_ref(breaker) });
+        // SAFETY: forwarded contract; `tripbit_ticket_t` is plain integers.
+        let ticket = try_ffi!(unsafe { read_in(ticket) });
+        let transition_out = try_ffi!(opt_out_ptr(transition_out));
+        let outcome = try_ffi!(outcome_of(outcome));
+        let ticket = try_ffi!(ticket.to_core());
+        match b.record_ticket(ticket, outcome, now) {
+            Ok(transition) => {
+                write_transition(transition_out, transition);
+                TRIPBIT_OK
             }
+            Err(Stale) => TRIPBIT_E_STALE,
         }
     }
 

@@ -11,12 +11,13 @@
 //! a firmware links only the sizes it uses, and a storage can never be
 //! used with another `N` than it was built for (that would index past it).
 
-use tripbit::{Breaker, Config, Outcome, Rejected, Stale, Window};
+use tripbit::{Breaker, Config, Rejected, Stale, Window};
 
 use crate::panic::{boundary, opt_out_ptr, out_ptr, read_in, ref_in, try_ffi, write_out};
 use crate::tripbit_result_t::{self, *};
 use crate::types::{
-    tripbit_outcome_t, tripbit_snapshot_t, tripbit_state_t, tripbit_ticket_t, tripbit_transition_t,
+    outcome_of, tripbit_snapshot_t, tripbit_state_t, tripbit_ticket_t, tripbit_transition_t,
+    write_transition,
 };
 
 /// The breaker type behind every `tripbit_window<N>_t`.
@@ -352,10 +353,7 @@ unsafe fn acquire<const N: usize, T>(
             Ok((ticket, transition)) => {
                 // SAFETY: checked out-parameters, writable per the contract.
                 unsafe { write_out(ticket_out, tripbit_ticket_t::from_core(ticket)) };
-                if let Some(out) = transition_out {
-                    // SAFETY: as above.
-                    unsafe { write_out(out, tripbit_transition_t::from_core(transition)) };
-                }
+                write_transition(transition_out, transition);
                 TRIPBIT_OK
             }
             Err(Rejected { .. }) => TRIPBIT_E_REJECTED,
@@ -380,19 +378,11 @@ unsafe fn record<const N: usize, T>(
         // SAFETY: forwarded contract; plain integers.
         let ticket = try_ffi!(unsafe { read_in(ticket) });
         let transition_out = try_ffi!(opt_out_ptr(transition_out));
-        let outcome = match outcome {
-            o if o == tripbit_outcome_t::TRIPBIT_OUTCOME_SUCCESS as u32 => Outcome::Success,
-            o if o == tripbit_outcome_t::TRIPBIT_OUTCOME_FAILURE as u32 => Outcome::Failure,
-            o if o == tripbit_outcome_t::TRIPBIT_OUTCOME_IGNORED as u32 => Outcome::Ignored,
-            _ => return TRIPBIT_E_OUTCOME,
-        };
+        let outcome = try_ffi!(outcome_of(outcome));
         let ticket = try_ffi!(ticket.to_core());
         match b.record_ticket(ticket, outcome, now) {
             Ok(transition) => {
-                if let Some(out) = transition_out {
-                    // SAFETY: a checked out-parameter, writable per the contract.
-                    unsafe { write_out(out, tripbit_transition_t::from_core(transition)) };
-                }
+                write_transition(transition_out, transition);
                 TRIPBIT_OK
             }
             Err(Stale) => TRIPBIT_E_STALE,
@@ -484,10 +474,7 @@ unsafe fn reset<const N: usize, T>(
         let b = try_ffi!(unsafe { window_ref::<N, T>(w) });
         let transition_out = try_ffi!(opt_out_ptr(transition_out));
         let t = b.reset();
-        if let Some(out) = transition_out {
-            // SAFETY: a checked out-parameter, writable per the contract.
-            unsafe { write_out(out, tripbit_transition_t::from_core(t)) };
-        }
+        write_transition(transition_out, t);
         TRIPBIT_OK
     })
 }

@@ -207,6 +207,36 @@ pub enum tripbit_outcome_t {
     TRIPBIT_OUTCOME_IGNORED = 2,
 }
 
+/// The core's outcome for a `TRIPBIT_OUTCOME_*` number, or
+/// `TRIPBIT_E_OUTCOME` (the record calls of every breaker type).
+pub(crate) const fn outcome_of(outcome: u32) -> Result<tripbit::Outcome, crate::tripbit_result_t> {
+    match outcome {
+        o if o == tripbit_outcome_t::TRIPBIT_OUTCOME_SUCCESS as u32 => {
+            Ok(tripbit::Outcome::Success)
+        }
+        o if o == tripbit_outcome_t::TRIPBIT_OUTCOME_FAILURE as u32 => {
+            Ok(tripbit::Outcome::Failure)
+        }
+        o if o == tripbit_outcome_t::TRIPBIT_OUTCOME_IGNORED as u32 => {
+            Ok(tripbit::Outcome::Ignored)
+        }
+        _ => Err(crate::tripbit_result_t::TRIPBIT_E_OUTCOME),
+    }
+}
+
+/// Writes an optional transition out-parameter (already checked with
+/// `opt_out_ptr`).
+pub(crate) fn write_transition(
+    out: Option<*mut tripbit_transition_t>,
+    t: Option<tripbit::Transition>,
+) {
+    if let Some(out) = out {
+        // SAFETY: the out-parameter passed `opt_out_ptr`, and the caller
+        // promised it is writable (the header's contract).
+        unsafe { crate::panic::write_out(out, tripbit_transition_t::from_core(t)) };
+    }
+}
+
 /// An admitted call, in plain data: keep it from `tripbit_breaker_acquire()`
 /// until you report the call with `tripbit_breaker_record()` or give it up
 /// with `tripbit_breaker_release()`, exactly once. Do not build or edit

@@ -15,20 +15,6 @@ const KEY: &str = "acme.search.hotels";
 const OTHER: &str = "acme.maps.geocode";
 const WAIT: Duration = Duration::from_secs(25);
 
-/// Fast settings; the open period is long so a tripped key stays unhealthy.
-const FAST: &[&str] = &[
-    "--min-calls",
-    "40",
-    "--window-ms",
-    "2000",
-    "--open-ms",
-    "60000",
-    "--tick-ms",
-    "100",
-    "--lease-ms",
-    "1000",
-];
-
 fn token_file(name: &str) -> String {
     let p = tmp_dir("panel").join(name);
     std::fs::write(&p, format!("# test tokens\nalice {TOKEN}\n")).unwrap();
@@ -53,7 +39,7 @@ fn api_auth_bad_input_forces_reach_every_monitor_and_survive_restarts() {
     let redis = Redis::start();
     let rt = rt();
     let s = redis.store();
-    let mut p1 = processor(redis.port, "p1", FAST);
+    let mut p1 = processor(redis.port, "p1", FAST_LONG_OPEN);
     let mut mons: Vec<SimProc> = (0..2)
         .map(|i| {
             sim(
@@ -318,7 +304,7 @@ fn api_auth_bad_input_forces_reach_every_monitor_and_survive_restarts() {
 
     // The processor restarts (killed; a new one takes over): the force holds.
     p1.proc.kill9();
-    let _p2 = processor(redis.port, "p2", FAST);
+    let _p2 = processor(redis.port, "p2", FAST_LONG_OPEN);
     wait_for("p2 to lead", WAIT, || {
         let v = get(port, "/api/overview").json();
         (v["processor"]["leader"]["id"] == "p2").then_some(())
@@ -469,7 +455,7 @@ fn no_token_refuses_to_start_unless_public_read_and_read_only() {
     );
 
     // Public and read-only: reads need no token, mutations are refused.
-    let _p = processor(redis.port, "p1", FAST);
+    let _p = processor(redis.port, "p1", FAST_LONG_OPEN);
     let mut m = sim(redis.port, "m0", &[KEY], &["--flush-ms", "100"]);
     let pan = try_panel(redis.port, None, &["--public-read", "--read-only"]).expect("starts");
     wait_for("the key listed", WAIT, || {

@@ -157,23 +157,7 @@ fn trip_recovery_and_silence_alert_once_each_across_failover() {
     let s = redis.store();
     let webhook = format!("http://127.0.0.1:{}/alerts", hook.port);
     let smtp = format!("127.0.0.1:{}", sink.port);
-    let flags: Vec<String> = [
-        "--min-calls",
-        "40",
-        "--window-ms",
-        "2000",
-        "--open-ms",
-        "1500",
-        "--close-after",
-        "3",
-        "--tick-ms",
-        "100",
-        "--lease-ms",
-        "1000",
-        "--backoff-factor",
-        "1",
-        "--backoff-max",
-        "0",
+    let alerting = [
         "--silent-after-ms",
         "1500",
         "--alert-webhook",
@@ -184,11 +168,8 @@ fn trip_recovery_and_silence_alert_once_each_across_failover() {
         "tripbit@fleet.test",
         "--alert-to",
         "ops@fleet.test",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    ];
+    let flags: Vec<&str> = FAST.iter().copied().chain(alerting).collect();
     let mut p1 = processor(redis.port, "p1", &flags);
     wait_for("p1 to lead", WAIT, || {
         (rt.block_on(tripbit_fleet::Store::leader(&s)).ok()??.id == "p1").then_some(())

@@ -19,19 +19,6 @@ const OTHER: &str = "acme.maps.geocode";
 const WAIT: Duration = Duration::from_secs(30);
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-const FAST: &[&str] = &[
-    "--min-calls",
-    "40",
-    "--window-ms",
-    "2000",
-    "--open-ms",
-    "60000",
-    "--tick-ms",
-    "100",
-    "--lease-ms",
-    "1000",
-];
-
 /// A WebDriver session on a chromedriver child; deleted, and chromedriver
 /// killed by PID, on drop.
 struct Browser {
@@ -228,8 +215,8 @@ fn card(key: &str, sel: &str) -> String {
 #[test]
 fn the_page_shows_a_trip_live_and_force_healthy_reaches_every_monitor() {
     let redis = Redis::start();
-    let _p1 = processor(redis.port, "p1", FAST);
-    let _p2 = processor(redis.port, "p2", FAST);
+    let _p1 = processor(redis.port, "p1", FAST_LONG_OPEN);
+    let _p2 = processor(redis.port, "p2", FAST_LONG_OPEN);
     let mut mons: Vec<SimProc> = (0..3)
         .map(|i| {
             sim(

@@ -17,26 +17,6 @@ use tripbit_fleet::{Counts, Effective, Health, Monitor, MonitorConfig, Store};
 const KEY: &str = "acme.search.hotels";
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Fast settings so a test takes seconds: 2 s window, 1.5 s open, 1 s lease.
-const FAST: &[&str] = &[
-    "--min-calls",
-    "40",
-    "--window-ms",
-    "2000",
-    "--open-ms",
-    "1500",
-    "--close-after",
-    "3",
-    "--tick-ms",
-    "100",
-    "--lease-ms",
-    "1000",
-    "--backoff-factor",
-    "1",
-    "--backoff-max",
-    "0",
-];
-
 fn sum(acks: &[Vec<(String, [u64; 5])>], key: &str) -> Counts {
     let mut c = Counts::default();
     for a in acks {

@@ -26,26 +26,6 @@ const WAIT: Duration = Duration::from_secs(15);
 /// The sentinel's name for the primary.
 const MASTER: &str = "tb";
 
-/// Fast processor settings: 2 s window, 1.5 s open, 1 s lease.
-const FAST: &[&str] = &[
-    "--min-calls",
-    "40",
-    "--window-ms",
-    "2000",
-    "--open-ms",
-    "1500",
-    "--close-after",
-    "3",
-    "--tick-ms",
-    "100",
-    "--lease-ms",
-    "1000",
-    "--backoff-factor",
-    "1",
-    "--backoff-max",
-    "0",
-];
-
 /// A `redis-server` replicating `primary`; `dir` takes the RDB it loads
 /// the initial sync from.
 fn start_replica(port: u16, primary: u16, dir: &Path) -> Proc {

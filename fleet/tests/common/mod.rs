@@ -172,6 +172,42 @@ impl Lines {
     }
 }
 
+/// Processor settings so a test takes seconds: 2 s window, 1.5 s open,
+/// 1 s lease, no backoff.
+pub const FAST: &[&str] = &[
+    "--min-calls",
+    "40",
+    "--window-ms",
+    "2000",
+    "--open-ms",
+    "1500",
+    "--close-after",
+    "3",
+    "--tick-ms",
+    "100",
+    "--lease-ms",
+    "1000",
+    "--backoff-factor",
+    "1",
+    "--backoff-max",
+    "0",
+];
+
+/// Fast settings whose open period is long, so a tripped key stays
+/// unhealthy for the whole test (the panel's tests).
+pub const FAST_LONG_OPEN: &[&str] = &[
+    "--min-calls",
+    "40",
+    "--window-ms",
+    "2000",
+    "--open-ms",
+    "60000",
+    "--tick-ms",
+    "100",
+    "--lease-ms",
+    "1000",
+];
+
 /// A `tripbit-fleet processor` child; its log goes to `log` (and is collected).
 pub struct ProcessorProc {
     pub proc: Proc,
@@ -180,23 +216,7 @@ pub struct ProcessorProc {
 }
 
 pub fn processor(port: u16, id: &str, extra: &[&str]) -> ProcessorProc {
-    let mut child = Command::new(BIN)
-        .args(["processor", "--redis", &url(port), "--id", id])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn processor");
-    let log = Lines::follow(child.stderr.take().unwrap(), Some(format!("[{id}]")));
-    ProcessorProc {
-        proc: Proc {
-            child,
-            name: id.to_string(),
-        },
-        log,
-        id: id.to_string(),
-    }
+    processor_at(&url(port), id, extra)
 }
 
 /// A `tripbit-fleet sim-monitor` child driven over stdin.
