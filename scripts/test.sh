@@ -43,6 +43,11 @@ word32_host() {
     # are left out: they configure nanosecond periods of the host clock.
     RUSTFLAGS="--cfg tripbit_word32" CARGO_TARGET_DIR=target/word32 \
         cargo test -q -p tripbit --lib --tests || return 1
+    # The same tests as cores without CAS run it (Cortex-M0, RV32IMC): each
+    # writing operation one critical section (sync::op), on critical-section's
+    # std lock; debug builds panic if a word is written outside one.
+    RUSTFLAGS="--cfg tripbit_word32 --cfg tripbit_cs_ops" CARGO_TARGET_DIR=target/csops \
+        cargo test -q -p tripbit --lib --tests || return 1
     RUSTFLAGS="--cfg loom --cfg tripbit_word32" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom32 \
         cargo test -q -p tripbit --release --test loom -- --nocapture --test-threads=1
 }
@@ -67,7 +72,7 @@ step "shm: shared breakers across real processes (hammer, SIGKILL mid-claim/mid-
 step "demo: 4 worker processes share one verdict (tripbit-shm)" \
     cargo run -q --release -p tripbit-shm --example workers
 step "loom models (LOOM_MAX_PREEMPTIONS=3, execution counts)" loom_models
-step "32-bit state word (--cfg tripbit_word32) on the host: unit, model and integration tests, loom models" word32_host
+step "32-bit state word (--cfg tripbit_word32, and with tripbit_cs_ops) on the host: unit, model and integration tests, loom models" word32_host
 step "tripbit feature powerset (check all 8, test 4)" bash scripts/features.sh
 step "miri (cargo +nightly miri test -p tripbit)" cargo +nightly miri test -q -p tripbit
 step "no_std builds for ${EMBEDDED_TARGETS[*]}" embedded_builds

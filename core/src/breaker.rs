@@ -661,9 +661,10 @@ impl<P: Policy> Breaker<P> {
     /// one more load and a compare. Everything else (backoff levels, an
     /// unpublished stamp, a clock that went back, the move to `HalfOpen`,
     /// the other states) is `acquire_slow`'s. Compiled in only where 64-bit
-    /// atomics are native (servers); on microcontrollers every atomic access
-    /// is a critical section anyway, and the inlined check would cost flash
-    /// at every call site.
+    /// atomics are native (servers); on microcontrollers the inlined check
+    /// (three stamp loads with the 32-bit stamp) would cost flash at every
+    /// call site, and a rejection there is `acquire_slow`'s (one critical
+    /// section on cores without CAS).
     #[inline(always)]
     fn reject_fast(&self, cur: Raw, now: u64) -> Option<Rejected> {
         if cfg!(not(target_has_atomic = "64")) || !Word::raw_is_open_level0(cur) {
@@ -686,125 +687,129 @@ impl<P: Policy> Breaker<P> {
     /// into the caller as a load, a test and a branch.
     #[inline(never)]
     fn acquire_slow(&self, mut cur: Raw, now: u64) -> Result<Admitted, Rejected> {
-        loop {
-            let w = Word::unpack(cur);
-            let (next, transition) = match w.state {
-                State::Closed | State::ForcedClosed | State::Disabled => {
-                    return Ok(Admitted {
-                        word: cur,
-                        probe_gen: 0,
-                        transition: None,
-                    });
-                }
-                State::ForcedOpen => {
-                    return Err(Rejected {
-                        state: State::ForcedOpen,
-                        retry_at: None,
-                    });
-                }
-                State::Open => {
-                    let Some((since, g)) = self.core.stamp_or_publish(w, now) else {
-                        // Ordering: Relaxed, as in `admit`.
-                        cur = self.core.word.load(Ordering::Relaxed);
-                        continue;
-                    };
-                    let period = self.core.params.open_ticks_at(w.level);
-                    if let Err(until) = self.core.period_running(g, since, period, now) {
-                        return Err(Rejected {
-                            state: State::Open,
-                            retry_at: Some(until),
+        crate::sync::op(|| {
+            loop {
+                let w = Word::unpack(cur);
+                let (next, transition) = match w.state {
+                    State::Closed | State::ForcedClosed | State::Disabled => {
+                        return Ok(Admitted {
+                            word: cur,
+                            probe_gen: 0,
+                            transition: None,
                         });
                     }
-                    // Probes of the failed trial still running (ghosts): the
-                    // new period waits for them, or for their deadline, so
-                    // that calls in flight never exceed `probes`.
-                    if Probes::unpack(w.counters).in_flight() > 0 {
-                        if let Err(deadline) =
-                            self.core
-                                .period_running(g, since, self.core.params.probe_ticks, now)
-                        {
+                    State::ForcedOpen => {
+                        return Err(Rejected {
+                            state: State::ForcedOpen,
+                            retry_at: None,
+                        });
+                    }
+                    State::Open => {
+                        let Some((since, g)) = self.core.stamp_or_publish(w, now) else {
+                            // Ordering: Relaxed, as in `admit`.
+                            cur = self.core.word.load(Ordering::Relaxed);
+                            continue;
+                        };
+                        let period = self.core.params.open_ticks_at(w.level);
+                        if let Err(until) = self.core.period_running(g, since, period, now) {
                             return Err(Rejected {
                                 state: State::Open,
-                                retry_at: Some(deadline.max(since.saturating_add(period))),
+                                retry_at: Some(until),
                             });
                         }
-                    }
-                    let next = w.next(State::HalfOpen, w.level).with_counters(
-                        Probes {
-                            claimed: 1,
-                            ..Probes::ZERO
-                        }
-                        .pack(),
-                    );
-                    (next, Some(transition(w, next)))
-                }
-                State::HalfOpen => {
-                    let mut p = Probes::unpack(w.counters);
-                    if p.claimed < u32::from(self.core.params.probes) {
-                        p.claimed += 1;
-                        (w.with_counters(p.pack()), None)
-                    } else {
-                        if p.in_flight() > 0 {
-                            // Every slot busy: wait, unless the round is past
-                            // its deadline (its probes leaked, hung or died).
-                            let Some((since, g)) = self.core.stamp_or_publish(w, now) else {
-                                // Ordering: Relaxed, as in `admit`.
-                                cur = self.core.word.load(Ordering::Relaxed);
-                                continue;
-                            };
-                            if self
-                                .core
-                                .period_running(g, since, self.core.params.probe_ticks, now)
-                                .is_err()
-                            {
+                        // Probes of the failed trial still running (ghosts): the
+                        // new period waits for them, or for their deadline, so
+                        // that calls in flight never exceed `probes`.
+                        if Probes::unpack(w.counters).in_flight() > 0 {
+                            if let Err(deadline) = self.core.period_running(
+                                g,
+                                since,
+                                self.core.params.probe_ticks,
+                                now,
+                            ) {
                                 return Err(Rejected {
-                                    state: State::HalfOpen,
-                                    retry_at: None,
+                                    state: State::Open,
+                                    retry_at: Some(deadline.max(since.saturating_add(period))),
                                 });
                             }
                         }
-                        // A new round: a new generation (earlier tickets are
-                        // stale), slot 0 for this caller, the trial's
-                        // totals carried over.
-                        let round = Probes {
-                            claimed: 1,
-                            done: 0,
-                            ..p
-                        };
-                        (
-                            w.next(State::HalfOpen, w.level).with_counters(round.pack()),
-                            None,
-                        )
+                        let next = w.next(State::HalfOpen, w.level).with_counters(
+                            Probes {
+                                claimed: 1,
+                                ..Probes::ZERO
+                            }
+                            .pack(),
+                        );
+                        (next, Some(transition(w, next)))
                     }
+                    State::HalfOpen => {
+                        let mut p = Probes::unpack(w.counters);
+                        if p.claimed < u32::from(self.core.params.probes) {
+                            p.claimed += 1;
+                            (w.with_counters(p.pack()), None)
+                        } else {
+                            if p.in_flight() > 0 {
+                                // Every slot busy: wait, unless the round is past
+                                // its deadline (its probes leaked, hung or died).
+                                let Some((since, g)) = self.core.stamp_or_publish(w, now) else {
+                                    // Ordering: Relaxed, as in `admit`.
+                                    cur = self.core.word.load(Ordering::Relaxed);
+                                    continue;
+                                };
+                                if self
+                                    .core
+                                    .period_running(g, since, self.core.params.probe_ticks, now)
+                                    .is_err()
+                                {
+                                    return Err(Rejected {
+                                        state: State::HalfOpen,
+                                        retry_at: None,
+                                    });
+                                }
+                            }
+                            // A new round: a new generation (earlier tickets are
+                            // stale), slot 0 for this caller, the trial's
+                            // totals carried over.
+                            let round = Probes {
+                                claimed: 1,
+                                done: 0,
+                                ..p
+                            };
+                            (
+                                w.next(State::HalfOpen, w.level).with_counters(round.pack()),
+                                None,
+                            )
+                        }
+                    }
+                };
+                // Ordering: Relaxed both ways: claiming a probe slot or moving to
+                // HalfOpen publishes no other memory (the round's tick goes to
+                // the stamp, below, with its own Release). Failure: re-decode.
+                match self.core.word.compare_exchange_weak(
+                    cur,
+                    next.pack(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        let g = if next.generation != w.generation {
+                            // A new period or round starts at `now`.
+                            self.core.publish(next.generation, now).map(|(_, g)| g)
+                        } else {
+                            Some(self.core.stamp_of(next, now).1)
+                        };
+                        return Ok(Admitted {
+                            word: next.pack(),
+                            // `None`: the word already moved on; the probe's
+                            // generation is then stale anyway.
+                            probe_gen: g.unwrap_or(u64::MAX) as u32,
+                            transition,
+                        });
+                    }
+                    Err(actual) => cur = actual,
                 }
-            };
-            // Ordering: Relaxed both ways: claiming a probe slot or moving to
-            // HalfOpen publishes no other memory (the round's tick goes to
-            // the stamp, below, with its own Release). Failure: re-decode.
-            match self.core.word.compare_exchange_weak(
-                cur,
-                next.pack(),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    let g = if next.generation != w.generation {
-                        // A new period or round starts at `now`.
-                        self.core.publish(next.generation, now).map(|(_, g)| g)
-                    } else {
-                        Some(self.core.stamp_of(next, now).1)
-                    };
-                    return Ok(Admitted {
-                        word: next.pack(),
-                        // `None`: the word already moved on; the probe's
-                        // generation is then stale anyway.
-                        probe_gen: g.unwrap_or(u64::MAX) as u32,
-                        transition,
-                    });
-                }
-                Err(actual) => cur = actual,
             }
-        }
+        })
     }
 
     /// Reports the outcome of a call admitted as `ticket`. `Err(Stale)` when
@@ -899,61 +904,63 @@ impl<P: Policy> Breaker<P> {
         outcome: Outcome,
         when: &mut When<'_>,
     ) -> Result<Option<Transition>, Stale> {
-        loop {
-            let w = Word::unpack(cur);
-            let (next, tr, counted) = if ticket.probe {
-                let now = when.now();
-                match self.probe_next(w, ticket, outcome, now) {
-                    Some(n) => n,
-                    None => return Err(Stale),
-                }
-            } else {
-                if w.generation != ticket.generation & GEN_MASK {
-                    return Err(Stale);
-                }
-                match w.state {
-                    State::Closed | State::Disabled => {
-                        return self
-                            .policy
-                            .record_closed(&self.core, cur, ticket, outcome, when);
+        crate::sync::op(|| {
+            loop {
+                let w = Word::unpack(cur);
+                let (next, tr, counted) = if ticket.probe {
+                    let now = when.now();
+                    match self.probe_next(w, ticket, outcome, now) {
+                        Some(n) => n,
+                        None => return Err(Stale),
                     }
-                    State::ForcedClosed => return Ok(None),
-                    // A closed ticket of this generation cannot come from
-                    // these states.
-                    _ => return Err(Stale),
-                }
-            };
-            // Ordering: Relaxed both ways: the counters publish no other
-            // memory; a new period's tick goes to the stamp (below), which
-            // has its own Release. Failure: re-decode.
-            match self.core.word.compare_exchange_weak(
-                cur,
-                next.pack(),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    if next.generation != w.generation {
-                        let now = when.now();
-                        let tick = if next.state == State::Open {
-                            // A failed trial reopens from its own tick, but
-                            // never from before the round began (a
-                            // backwards `now` must not end the new open
-                            // period at once).
-                            self.core.stamp_of(w, now).0.map_or(now, |t| t.max(now))
-                        } else {
-                            now
-                        };
-                        let _ = self.core.publish(next.generation, tick);
-                    }
-                    if !counted {
+                } else {
+                    if w.generation != ticket.generation & GEN_MASK {
                         return Err(Stale);
                     }
-                    return Ok(if tr { Some(transition(w, next)) } else { None });
+                    match w.state {
+                        State::Closed | State::Disabled => {
+                            return self
+                                .policy
+                                .record_closed(&self.core, cur, ticket, outcome, when);
+                        }
+                        State::ForcedClosed => return Ok(None),
+                        // A closed ticket of this generation cannot come from
+                        // these states.
+                        _ => return Err(Stale),
+                    }
+                };
+                // Ordering: Relaxed both ways: the counters publish no other
+                // memory; a new period's tick goes to the stamp (below), which
+                // has its own Release. Failure: re-decode.
+                match self.core.word.compare_exchange_weak(
+                    cur,
+                    next.pack(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        if next.generation != w.generation {
+                            let now = when.now();
+                            let tick = if next.state == State::Open {
+                                // A failed trial reopens from its own tick, but
+                                // never from before the round began (a
+                                // backwards `now` must not end the new open
+                                // period at once).
+                                self.core.stamp_of(w, now).0.map_or(now, |t| t.max(now))
+                            } else {
+                                now
+                            };
+                            let _ = self.core.publish(next.generation, tick);
+                        }
+                        if !counted {
+                            return Err(Stale);
+                        }
+                        return Ok(if tr { Some(transition(w, next)) } else { None });
+                    }
+                    Err(actual) => cur = actual,
                 }
-                Err(actual) => cur = actual,
             }
-        }
+        })
     }
 
     /// A probe's report on word `w`: the next word, whether it is a
@@ -1140,40 +1147,42 @@ impl<P: Policy> Breaker<P> {
     /// assert!(b.try_acquire(11).unwrap().is_probe()); // the first probe
     /// ```
     pub fn advance(&self, now: u64) -> Option<Transition> {
-        // Ordering: Relaxed, as in `admit`.
-        let mut cur = self.core.word.load(Ordering::Relaxed);
-        loop {
-            let w = Word::unpack(cur);
-            if w.state != State::Open {
-                return None;
-            }
-            let (since, _) = match self.core.stamp_or_publish(w, now) {
-                Some(s) => s,
-                None => {
-                    // Ordering: Relaxed, as above.
-                    cur = self.core.word.load(Ordering::Relaxed);
-                    continue;
+        crate::sync::op(|| {
+            // Ordering: Relaxed, as in `admit`.
+            let mut cur = self.core.word.load(Ordering::Relaxed);
+            loop {
+                let w = Word::unpack(cur);
+                if w.state != State::Open {
+                    return None;
                 }
-            };
-            match self.core.open_view(w, now) {
-                Some((s, _, true)) if s == since => {}
-                _ => return None,
-            }
-            let next = w.next(State::HalfOpen, w.level);
-            // Ordering: Relaxed both ways, as in `acquire_slow`.
-            match self.core.word.compare_exchange_weak(
-                cur,
-                next.pack(),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    let _ = self.core.publish(next.generation, now);
-                    return Some(transition(w, next));
+                let (since, _) = match self.core.stamp_or_publish(w, now) {
+                    Some(s) => s,
+                    None => {
+                        // Ordering: Relaxed, as above.
+                        cur = self.core.word.load(Ordering::Relaxed);
+                        continue;
+                    }
+                };
+                match self.core.open_view(w, now) {
+                    Some((s, _, true)) if s == since => {}
+                    _ => return None,
                 }
-                Err(actual) => cur = actual,
+                let next = w.next(State::HalfOpen, w.level);
+                // Ordering: Relaxed both ways, as in `acquire_slow`.
+                match self.core.word.compare_exchange_weak(
+                    cur,
+                    next.pack(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        let _ = self.core.publish(next.generation, now);
+                        return Some(transition(w, next));
+                    }
+                    Err(actual) => cur = actual,
+                }
             }
-        }
+        })
     }
 
     /// Operator override: reject every call until [`reset`](Self::reset).

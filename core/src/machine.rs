@@ -553,32 +553,34 @@ impl Core {
     }
 
     pub(crate) fn swap_word(&self, f: impl Fn(Word) -> Word) -> (Word, Word) {
-        // Ordering: Relaxed load; the CAS below re-checks.
-        let mut cur = self.word.load(Ordering::Relaxed);
-        loop {
-            let from = Word::unpack(cur);
-            let to = f(from);
-            if to == from {
-                return (from, to);
-            }
-            // Ordering: Relaxed both ways: an operator action publishes no
-            // other memory (the window needs no clearing: its buckets are
-            // tagged with the generation). Failure: re-decode.
-            match self.word.compare_exchange_weak(
-                cur,
-                to.pack(),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    // Keeps the stamp's full generation current (no tick is
-                    // needed by the states an operator sets).
-                    let _ = self.publish(to.generation, 0);
+        crate::sync::op(|| {
+            // Ordering: Relaxed load; the CAS below re-checks.
+            let mut cur = self.word.load(Ordering::Relaxed);
+            loop {
+                let from = Word::unpack(cur);
+                let to = f(from);
+                if to == from {
                     return (from, to);
                 }
-                Err(actual) => cur = actual,
+                // Ordering: Relaxed both ways: an operator action publishes no
+                // other memory (the window needs no clearing: its buckets are
+                // tagged with the generation). Failure: re-decode.
+                match self.word.compare_exchange_weak(
+                    cur,
+                    to.pack(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        // Keeps the stamp's full generation current (no tick is
+                        // needed by the states an operator sets).
+                        let _ = self.publish(to.generation, 0);
+                        return (from, to);
+                    }
+                    Err(actual) => cur = actual,
+                }
             }
-        }
+        })
     }
 }
 

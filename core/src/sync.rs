@@ -12,10 +12,12 @@
 //!   the breaker's own words are 32-bit there (`tripbit_word32`, see
 //!   `state.rs`): `core::sync::atomic::AtomicU32` where the core has a
 //!   32-bit CAS (Cortex-M3/M4/M7, RV32 with A: lock-free, no interrupt
-//!   masking), [`CsAtomicU32`] where it has none (Cortex-M0, RV32 without
-//!   A); the window policy's wider words are [`CsAtomicU64`] and
-//!   [`CsAtomicU128`]. The `Cs` words are behind the `critical-section`
-//!   crate, whose implementation the final binary provides.
+//!   masking); where it has none (Cortex-M0, RV32 without A:
+//!   `tripbit_cs_ops`), `OpAtomicU32`, written only inside [`op`], which
+//!   runs each writing operation as one critical section. The window
+//!   policy's wider words are `CsAtomicU64` and `CsAtomicU128`. The
+//!   critical sections are the `critical-section` crate's, whose
+//!   implementation the final binary provides.
 //!
 //! Why not `portable-atomic` on those targets: on cores that have 32-bit CAS
 //! but no 64-bit atomics (Cortex-M3/M4), its 64-bit fallback is a table of
@@ -29,27 +31,302 @@
 //! handlers at once, on every target, with one contract for the firmware:
 //! provide a `critical-section` implementation.
 
-#[cfg(all(tripbit_word32, not(loom), target_has_atomic = "32"))]
+#[cfg(all(tripbit_word32, not(loom), not(tripbit_cs_ops)))]
 pub(crate) use core::sync::atomic::AtomicU32;
 #[cfg(all(tripbit_word32, loom))]
 pub(crate) use loom::sync::atomic::AtomicU32;
-#[cfg(all(tripbit_word32, not(loom), not(target_has_atomic = "32")))]
-pub(crate) use portable_atomic::AtomicU32;
+#[cfg(all(tripbit_cs_ops, not(loom)))]
+pub(crate) use op_word::OpAtomicU32 as AtomicU32;
+
+#[cfg(all(tripbit_cs_ops, not(tripbit_word32)))]
+compile_error!("tripbit_cs_ops needs tripbit_word32: pass both --cfg flags");
+
+/// Runs `f` as one operation of the state machine: on cores without a CAS
+/// instruction (`tripbit_cs_ops`: Cortex-M0, RV32 without A) inside one
+/// critical section, so that the load-compare-store of every word it writes
+/// is atomic and the operation takes one critical section instead of one
+/// per access; elsewhere `f()` as it is (the words are lock-free atomics).
+///
+/// Every path that writes the state word or the stamp goes through it
+/// (`acquire_slow`, `record_slow`, `advance`, `swap_word`), and every path
+/// that touches the window policy's buckets (`record_slow`, `Window::counts`).
+/// Paths that only read the 32-bit words need none: an aligned 32-bit load
+/// is atomic on every core, with or without a CAS, so the closed fast paths
+/// stay free of interrupt masking.
+/// Any closure the operation calls (a clock passed to `record_with`) runs
+/// inside the critical section.
+#[inline(always)]
+pub(crate) fn op<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(all(tripbit_cs_ops, not(loom)))]
+    {
+        critical_section::with(|_| {
+            let _inside = op_word::Inside::enter();
+            f()
+        })
+    }
+    #[cfg(not(all(tripbit_cs_ops, not(loom))))]
+    {
+        f()
+    }
+}
+
+/// The 32-bit words of cores without a CAS instruction. Why not
+/// `portable-atomic`'s critical-section `AtomicU32` (used here before):
+/// with that feature it takes a critical section for every access, loads
+/// included, and a transition is a CAS loop in which each load and each CAS
+/// is a critical section of its own: 2 critical sections per closed success
+/// and 5 per rejection on a Cortex-M0 (`count-insns.sh`). Here the whole
+/// operation is one critical section ([`op`]) and the accesses inside it
+/// are plain 32-bit loads and stores; a closed success takes none.
+#[cfg(all(tripbit_cs_ops, not(loom)))]
+mod op_word {
+    use super::Ordering;
+
+    /// A 32-bit word whose writes happen only inside [`super::op`]: `load`
+    /// is an atomic load (anywhere); `store` and `compare_exchange` are a
+    /// plain load and store, atomic because the caller's critical section
+    /// excludes every other writer (interrupt handlers, and the other cores
+    /// with a multi-core `critical-section` implementation). Debug builds
+    /// check that they run inside one. `Ordering` arguments are accepted and
+    /// ignored: a critical section orders memory at least as strongly as
+    /// any of them (its acquire and release are compiler barriers at the
+    /// least, and the hardware fences of a multi-core implementation).
+    #[repr(transparent)]
+    pub(crate) struct OpAtomicU32(core::sync::atomic::AtomicU32);
+
+    #[allow(dead_code)]
+    impl OpAtomicU32 {
+        pub(crate) const fn new(v: u32) -> Self {
+            OpAtomicU32(core::sync::atomic::AtomicU32::new(v))
+        }
+
+        #[inline(always)]
+        pub(crate) fn load(&self, _: Ordering) -> u32 {
+            // Ordering: Relaxed: see the type; the critical section of the
+            // writer and of any reader's operation orders the rest.
+            self.0.load(Ordering::Relaxed)
+        }
+
+        #[inline(always)]
+        pub(crate) fn store(&self, v: u32, _: Ordering) {
+            Inside::check();
+            // Ordering: Relaxed, inside the operation's critical section.
+            self.0.store(v, Ordering::Relaxed);
+        }
+
+        #[inline(always)]
+        pub(crate) fn compare_exchange(
+            &self,
+            current: u32,
+            new: u32,
+            _: Ordering,
+            _: Ordering,
+        ) -> Result<u32, u32> {
+            Inside::check();
+            // Ordering: Relaxed both, inside the operation's critical
+            // section: nothing else writes between this load and the store.
+            let v = self.0.load(Ordering::Relaxed);
+            if v == current {
+                self.0.store(new, Ordering::Relaxed);
+                Ok(v)
+            } else {
+                Err(v)
+            }
+        }
+
+        /// Never fails spuriously.
+        #[inline(always)]
+        pub(crate) fn compare_exchange_weak(
+            &self,
+            current: u32,
+            new: u32,
+            success: Ordering,
+            failure: Ordering,
+        ) -> Result<u32, u32> {
+            self.compare_exchange(current, new, success, failure)
+        }
+    }
+
+    const _: () = assert!(core::mem::size_of::<OpAtomicU32>() == 4);
+
+    /// Defines a wider word (the window policy's buckets) for the same
+    /// cores, as `$n` 32-bit words (no `unsafe` in this crate): every
+    /// access, loads included (a wider load is several instructions, which
+    /// an interrupt could split), runs inside [`super::op`], where the
+    /// halves are read and written one after the other. Debug builds check
+    /// it. The layout is the one `CsAtomicU64`/`CsAtomicU128` have on the
+    /// cores with CAS, so `Breaker`'s `#[repr(C)]` layout is the same.
+    macro_rules! op_cell {
+        ($(#[$meta:meta])* $name:ident, $int:ty, $n:literal) => {
+            $(#[$meta])*
+            pub(crate) struct $name([core::sync::atomic::AtomicU32; $n]);
+
+            #[allow(dead_code)]
+            impl $name {
+                pub(crate) const fn new(v: $int) -> Self {
+                    let mut words = [const { core::sync::atomic::AtomicU32::new(0) }; $n];
+                    let mut i = 0;
+                    while i < $n {
+                        words[i] = core::sync::atomic::AtomicU32::new((v >> (32 * i)) as u32);
+                        i += 1;
+                    }
+                    $name(words)
+                }
+
+                /// Out of line, as `store`: inlined at every bucket access,
+                /// the word-by-word copies cost the C API 224 B on a Cortex-M0.
+                #[inline(never)]
+                pub(crate) fn load(&self, _: Ordering) -> $int {
+                    Inside::check();
+                    let mut v: $int = 0;
+                    for (i, w) in self.0.iter().enumerate() {
+                        // Ordering: Relaxed, inside the operation's critical
+                        // section: no other context writes any half meanwhile.
+                        v |= (w.load(Ordering::Relaxed) as $int) << (32 * i);
+                    }
+                    v
+                }
+
+                #[inline(never)]
+                pub(crate) fn store(&self, v: $int, _: Ordering) {
+                    Inside::check();
+                    for (i, w) in self.0.iter().enumerate() {
+                        // Ordering: Relaxed, as in `load`.
+                        w.store((v >> (32 * i)) as u32, Ordering::Relaxed);
+                    }
+                }
+
+                #[inline]
+                pub(crate) fn compare_exchange(
+                    &self,
+                    current: $int,
+                    new: $int,
+                    _: Ordering,
+                    _: Ordering,
+                ) -> Result<$int, $int> {
+                    let v = self.load(Ordering::Relaxed);
+                    if v == current {
+                        self.store(new, Ordering::Relaxed);
+                        Ok(v)
+                    } else {
+                        Err(v)
+                    }
+                }
+
+                /// Never fails spuriously.
+                #[inline]
+                pub(crate) fn compare_exchange_weak(
+                    &self,
+                    current: $int,
+                    new: $int,
+                    success: Ordering,
+                    failure: Ordering,
+                ) -> Result<$int, $int> {
+                    self.compare_exchange(current, new, success, failure)
+                }
+
+                /// Wrapping, as the native `fetch_add`.
+                #[inline]
+                pub(crate) fn fetch_add(&self, v: $int, _: Ordering) -> $int {
+                    let old = self.load(Ordering::Relaxed);
+                    self.store(old.wrapping_add(v), Ordering::Relaxed);
+                    old
+                }
+            }
+        };
+    }
+
+    op_cell!(
+        /// A 64-bit word, written and read only inside an operation.
+        #[repr(C, align(8))]
+        OpCell64,
+        u64,
+        2
+    );
+    op_cell!(
+        /// A 128-bit word, written and read only inside an operation;
+        /// 16-aligned like `portable_atomic::AtomicU128`.
+        #[repr(C, align(16))]
+        OpCell128,
+        u128,
+        4
+    );
+
+    const _: () = assert!(core::mem::size_of::<OpCell64>() == 8);
+    const _: () = assert!(core::mem::size_of::<OpCell128>() == 16);
+    const _: () = assert!(core::mem::align_of::<OpCell128>() == 16);
+
+    /// Debug builds: how deep the current context is in [`super::op`]
+    /// (per thread with `std`, where the host tests run this layout; one
+    /// counter without, where the critical section excludes every other
+    /// context while it is non-zero). Release builds: nothing.
+    pub(crate) struct Inside(());
+
+    #[cfg(all(debug_assertions, feature = "std"))]
+    std::thread_local! {
+        static DEPTH: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+    }
+
+    #[cfg(all(debug_assertions, not(feature = "std")))]
+    static DEPTH: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+    impl Inside {
+        #[inline(always)]
+        pub(crate) fn enter() -> Inside {
+            #[cfg(all(debug_assertions, feature = "std"))]
+            DEPTH.with(|d| d.set(d.get() + 1));
+            // Ordering: Relaxed, inside the critical section.
+            #[cfg(all(debug_assertions, not(feature = "std")))]
+            DEPTH.store(DEPTH.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            Inside(())
+        }
+
+        #[inline(always)]
+        pub(crate) fn check() {
+            #[cfg(all(debug_assertions, feature = "std"))]
+            debug_assert!(
+                DEPTH.with(core::cell::Cell::get) > 0,
+                "tripbit: a state word written outside sync::op"
+            );
+            // Ordering: Relaxed: non-zero only while a critical section is held.
+            #[cfg(all(debug_assertions, not(feature = "std")))]
+            debug_assert!(
+                DEPTH.load(Ordering::Relaxed) > 0,
+                "tripbit: a state word written outside sync::op"
+            );
+        }
+    }
+
+    impl Drop for Inside {
+        #[inline(always)]
+        fn drop(&mut self) {
+            #[cfg(all(debug_assertions, feature = "std"))]
+            DEPTH.with(|d| d.set(d.get() - 1));
+            // Ordering: Relaxed, still inside the critical section.
+            #[cfg(all(debug_assertions, not(feature = "std")))]
+            DEPTH.store(DEPTH.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+        }
+    }
+}
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
 #[cfg(loom)]
 pub(crate) use loom_u128::AtomicU128;
 
+#[cfg(all(not(loom), target_has_atomic = "64", not(tripbit_cs_ops)))]
+pub(crate) use core::sync::atomic::AtomicU64;
 #[cfg(all(not(loom), target_has_atomic = "64"))]
-pub(crate) use core::sync::atomic::{AtomicU64, Ordering};
-#[cfg(all(not(loom), target_has_atomic = "64"))]
+pub(crate) use core::sync::atomic::Ordering;
+#[cfg(all(not(loom), target_has_atomic = "64", not(tripbit_cs_ops)))]
 pub(crate) use portable_atomic::AtomicU128;
 
 #[cfg(all(not(loom), not(target_has_atomic = "64")))]
 pub(crate) use core::sync::atomic::Ordering;
-#[cfg(all(not(loom), not(target_has_atomic = "64")))]
+#[cfg(all(not(loom), not(target_has_atomic = "64"), not(tripbit_cs_ops)))]
 pub(crate) use cs::{CsAtomicU64 as AtomicU64, CsAtomicU128 as AtomicU128};
+#[cfg(all(not(loom), tripbit_cs_ops))]
+pub(crate) use op_word::{OpCell64 as AtomicU64, OpCell128 as AtomicU128};
 
 /// loom has no 128-bit atomic: a mutex-protected `u128` with the same API.
 /// Each operation is one lock acquisition, which loom treats as a
@@ -98,7 +375,7 @@ mod loom_u128 {
     }
 }
 
-#[cfg(all(not(loom), not(target_has_atomic = "64")))]
+#[cfg(all(not(loom), not(target_has_atomic = "64"), not(tripbit_cs_ops)))]
 mod cs {
     use core::cell::Cell;
 

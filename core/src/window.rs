@@ -534,7 +534,9 @@ impl<const N: usize, const S: usize> Policy for Window<N, S> {
     }
 
     fn counts(&self, now: u64, generation: u32) -> WindowCounts {
-        self.totals(None, now, generation)
+        // One operation: on cores without CAS the buckets are read inside
+        // its critical section (`sync::op`); `record_closed` already is.
+        crate::sync::op(|| self.totals(None, now, generation))
     }
 
     fn make(config: &Config) -> Result<Self, ConfigError> {
@@ -583,8 +585,10 @@ mod tests {
         let w = &b.policy;
         let st = &w.stripes[0];
         // A time window with 1-tick buckets: the epoch is the tick.
-        let add = |e, g, failure| Window::<4, 1>::add(st, e, g, failure, false);
-        let totals = |e, g| w.totals(None, e, g);
+        // (Each through `sync::op`, as the breaker's own paths: on cores
+        // without CAS the buckets are only touched inside one.)
+        let add = |e, g, failure| crate::sync::op(|| Window::<4, 1>::add(st, e, g, failure, false));
+        let totals = |e, g| crate::sync::op(|| w.totals(None, e, g));
         add(5, 0, true);
         add(5, 0, false);
         assert_eq!(totals(5, 0).calls, 2);
@@ -616,22 +620,24 @@ mod tests {
             Ok(b) => b,
             Err(e) => panic!("{e}"),
         };
-        let w = &b.policy;
-        Window::<4, 2>::add(&w.stripes[0], 7, 0, false, false);
-        Window::<4, 2>::add(&w.stripes[1], 7, 0, true, false);
-        Window::<4, 2>::add(&w.stripes[1], 6, 0, true, false);
-        Window::<4, 2>::add(&w.stripes[0], 2, 0, true, false); // outside 4..=7
-        assert_eq!(
-            w.totals(None, 7, 0),
-            WindowCounts {
-                calls: 3,
-                failures: 2,
-                slow: 0
-            }
-        );
-        assert!(!w.trips(w.totals(None, 7, 0))); // 3 < min_calls 4
-        Window::<4, 2>::add(&w.stripes[0], 7, 0, false, false);
-        assert!(w.trips(w.totals(None, 7, 0))); // 2 of 4 = 50 %
+        crate::sync::op(|| {
+            let w = &b.policy;
+            Window::<4, 2>::add(&w.stripes[0], 7, 0, false, false);
+            Window::<4, 2>::add(&w.stripes[1], 7, 0, true, false);
+            Window::<4, 2>::add(&w.stripes[1], 6, 0, true, false);
+            Window::<4, 2>::add(&w.stripes[0], 2, 0, true, false); // outside 4..=7
+            assert_eq!(
+                w.totals(None, 7, 0),
+                WindowCounts {
+                    calls: 3,
+                    failures: 2,
+                    slow: 0
+                }
+            );
+            assert!(!w.trips(w.totals(None, 7, 0))); // 3 < min_calls 4
+            Window::<4, 2>::add(&w.stripes[0], 7, 0, false, false);
+            assert!(w.trips(w.totals(None, 7, 0))); // 2 of 4 = 50 %
+        });
     }
 
     #[test]

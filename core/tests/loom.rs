@@ -8,10 +8,13 @@
 //!
 //! The 128-bit stamp and window buckets are a loom `Mutex<u128>` under loom
 //! (`src/sync.rs`): each of their operations is still an interleaving point.
-//! Not modelled here: the critical-section atomic of the targets without
-//! 64-bit atomics (`CsAtomicU64`/`CsAtomicU128`), whose every operation is
-//! one critical section with interrupts masked; it is exercised on real
-//! cores by the firmware's `--isr-race` test under QEMU.
+//! Not modelled here: the critical sections of the targets without 64-bit
+//! atomics or CAS (`CsAtomicU64`/`CsAtomicU128`, and `sync::op` around each
+//! writing operation with `tripbit_cs_ops`). A critical section only removes
+//! interleavings from the ones modelled here; they are exercised on real
+//! cores by the firmware's `--isr-race` test under QEMU, and `sync::op` by
+//! the host tests with `--cfg tripbit_word32 --cfg tripbit_cs_ops`, which
+//! also check that no word is written outside one.
 #![cfg(loom)]
 
 use std::sync::Arc as StdArc;

@@ -23,9 +23,13 @@
  * - Bare metal without 64-bit atomics (Cortex-M0/M3/M4/M7, RV32): the state
  *   word is 32 bits (TRIPBIT_WORD32, narrower ranges: TRIPBIT_MAX_*).
  *   tripbit_breaker_t is lock-free on cores with a 32-bit CAS (M3/M4/M7,
- *   RV32 with A: no interrupt masking). On cores without CAS (M0, RV32IMC),
- *   and for the tripbit_window<N>_t buckets everywhere here, each atomic
- *   access is a short critical section (interrupt-safe, not lock-free), and
+ *   RV32 with A: no interrupt masking). On cores without CAS (M0, RV32IMC)
+ *   each call off the closed path (a rejection, a transition, a counted
+ *   failure) is one short critical section, and a closed success takes
+ *   none. The tripbit_window<N>_t buckets are behind critical sections on
+ *   all of these cores (one per access where there is a CAS, the call's
+ *   one where there is none). Critical sections are interrupt-safe, not
+ *   lock-free, and
  *   the final image must define
  *     uint32_t _critical_section_1_0_acquire(void);
  *     void _critical_section_1_0_release(uint32_t restore);
@@ -439,8 +443,8 @@ typedef struct tripbit_region_t tripbit_region_t;
  * safe to call on the same breaker from any number of threads or
  * interrupt handlers at once: lock-free where the target has 64- and
  * 128-bit atomics, and on Cortex-M3/M4/M7 and RV32 with the A extension
- * (a 32-bit state word updated by CAS); on Cortex-M0 and RV32IMC each
- * atomic access is a short critical section, see ffi-c/README.md. `_init` must complete before any
+ * (a 32-bit state word updated by CAS); on Cortex-M0 and RV32IMC each call
+ * that changes the state is one short critical section, see ffi-c/README.md. `_init` must complete before any
  * other call on that storage starts (initialize before starting threads or
  * enabling interrupts). No `_free` exists: a breaker owns nothing, so the
  * storage can simply go out of scope.
@@ -900,8 +904,9 @@ tripbit_result_t tripbit_breaker_init(tripbit_breaker_t *breaker,
  * `TRIPBIT_E_UNINIT`. `transition_out` may be NULL. Out-params are
  * written only on `TRIPBIT_OK`.
  *
- * Thread-safe. While closed, one atomic load of the state word (a short
- * critical section on targets without 64-bit atomics: Cortex-M, RV32).
+ * Thread-safe. While closed, one atomic load of the state word (no
+ * critical section on any target: a 32-bit word is loaded atomically
+ * even where there is no CAS).
  *
  * # Safety
  * Each pointer is NULL or valid for its type (`breaker`: the storage).

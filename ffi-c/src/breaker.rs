@@ -33,8 +33,8 @@ pub const TRIPBIT_BREAKER_ALIGN: usize = 16;
 /// safe to call on the same breaker from any number of threads or
 /// interrupt handlers at once: lock-free where the target has 64- and
 /// 128-bit atomics, and on Cortex-M3/M4/M7 and RV32 with the A extension
-/// (a 32-bit state word updated by CAS); on Cortex-M0 and RV32IMC each
-/// atomic access is a short critical section, see ffi-c/README.md. `_init` must complete before any
+/// (a 32-bit state word updated by CAS); on Cortex-M0 and RV32IMC each call
+/// that changes the state is one short critical section, see ffi-c/README.md. `_init` must complete before any
 /// other call on that storage starts (initialize before starting threads or
 /// enabling interrupts). No `_free` exists: a breaker owns nothing, so the
 /// storage can simply go out of scope.
@@ -344,8 +344,9 @@ impl tripbit_breaker_t {
     /// `TRIPBIT_E_UNINIT`. `transition_out` may be NULL. Out-params are
     /// written only on `TRIPBIT_OK`.
     ///
-    /// Thread-safe. While closed, one atomic load of the state word (a short
-    /// critical section on targets without 64-bit atomics: Cortex-M, RV32).
+    /// Thread-safe. While closed, one atomic load of the state word (no
+    /// critical section on any target: a 32-bit word is loaded atomically
+    /// even where there is no CAS).
     ///
     /// # Safety
     /// Each pointer is NULL or valid for its type (`breaker`: the storage).
