@@ -5,6 +5,9 @@
 #   baseline  the trivial operation alone, in a loop (count_plain)
 #   success   closed breaker: acquire -> operation -> record(SUCCESS)
 #   rejected  open breaker: acquire returns TRIPBIT_E_REJECTED
+#   success_with, rejected_with
+#             the same through acquire_with/record_with (a clock function
+#             instead of a tick, called only when tripbit needs the time)
 # and added = guarded - baseline.
 #
 # Method (exact): QEMU translates one guest instruction per translation block
@@ -24,7 +27,9 @@
 #
 # The last line is machine-readable:
 #   count-insns: PASS | v7m baseline=8 success=... rejected=... added_success=...
-#   added_rejected=... cs_success=... cs_rejected=... | v6m ... | method=...
+#   added_rejected=... cs_success=... cs_rejected=... added_success_with=...
+#   added_rejected_with=... cs_success_with=... cs_rejected_with=...
+#   | v6m ... | method=...
 #
 # Needs what run-qemu.sh needs (cargo + thumbv6m/thumbv7m targets,
 # arm-none-eabi-gcc + newlib, qemu-system-arm).
@@ -141,7 +146,7 @@ analyse_trace() {
             d1 = cnt[i2] - cnt[i1]; d2 = cnt[i3] - cnt[i2]
             exact = (d1 * (n3 - n2) == d2 * (n2 - n1) && d1 % (n2 - n1) == 0) ? 1 : 0
             printf "kind %s %.4f %d %.4f\n", k, (cnt[i3] - cnt[i1]) / (n3 - n1), exact, (csn[i3] - csn[i1]) / (n3 - n1)
-            if (k == "success" || k == "rejected")
+            if (k != "plain" && k != "calib")
                 for (s in syms) {
                     d = fn[i3, s] - fn[i1, s]
                     if (d != 0) printf "fn %s %.2f %s\n", k, d / (n3 - n1), s
@@ -232,8 +237,8 @@ measure() {
             if (static !~ /^n\/a/ && per["plain"] != static) why = why " baseline-not-objdump"
             rate = (t2["calib"] - t1["calib"]) / (2 * (n2["calib"] - n1["calib"]))
             maxdiff = 0
-            split("plain success rejected", ks, " ")
-            for (j = 1; j <= 3; j++) {
+            nk = split("plain success rejected success_with rejected_with", ks, " ")
+            for (j = 1; j <= nk; j++) {
                 k = ks[j]
                 tm[k] = (t2[k] - t1[k]) / (n2[k] - n1[k]) / rate
                 # timer resolution: 2 ticks per difference, plus the ratio error
@@ -243,7 +248,8 @@ measure() {
                 if (d > maxdiff) maxdiff = d
             }
             printf "plain=%d success=%d rejected=%d cs_success=%g cs_rejected=%g ", per["plain"], per["success"], per["rejected"], csc["success"], csc["rejected"]
-            printf "t_plain=%.3f t_success=%.3f t_rejected=%.3f mhz=%.4f maxdiff=%.3f ", tm["plain"], tm["success"], tm["rejected"], rate * 1000, maxdiff
+            printf "success_with=%d rejected_with=%d cs_success_with=%g cs_rejected_with=%g ", per["success_with"], per["rejected_with"], csc["success_with"], csc["rejected_with"]
+            printf "t_plain=%.3f t_success=%.3f t_rejected=%.3f t_success_with=%.3f t_rejected_with=%.3f mhz=%.4f maxdiff=%.3f ", tm["plain"], tm["success"], tm["rejected"], tm["success_with"], tm["rejected_with"], rate * 1000, maxdiff
             gsub(/^ /, "", why); gsub(/ /, ",", why)
             printf "why=%s\n", why
         }' "$dir/trace.txt" "$dir/timer.out")
@@ -258,7 +264,7 @@ measure() {
 
     echo "   where the instructions go, per call (trace, n=70 minus n=10, / 60):"
     local kind
-    for kind in success rejected; do
+    for kind in success rejected success_with rejected_with; do
         echo "     $kind:"
         awk -v k="$kind" '$1 == "fn" && $2 == k { print $3, $4 }' "$dir/trace.txt" | sort -rn |
             while read -r per sym; do
@@ -296,6 +302,13 @@ for name in v7m v6m; do
         "${!tp} / ${!ts} / ${!tr} (SysTick $(printf '%.3f' "${!mhz}") MHz)"
     parts+=" | $name baseline=${!p} success=${!s} rejected=${!r} added_success=$(( ${!s} - ${!p} ))"
     parts+=" added_rejected=$(( ${!r} - ${!p} )) cs_success=${!cs1} cs_rejected=${!cs2}"
+    sw="R_${name}_success_with" rw="R_${name}_rejected_with"
+    cs3="R_${name}_cs_success_with" cs4="R_${name}_cs_rejected_with"
+    tsw="R_${name}_t_success_with" trw="R_${name}_t_rejected_with"
+    printf '%-28s  %8s  %7d  %8d  %13d  %14d  %14s  %s\n' "  ..._with(clock) calls" "" "${!sw}" "${!rw}" \
+        $(( ${!sw} - ${!p} )) $(( ${!rw} - ${!p} )) "${!cs3} / ${!cs4}" "- / ${!tsw} / ${!trw}"
+    parts+=" added_success_with=$(( ${!sw} - ${!p} )) added_rejected_with=$(( ${!rw} - ${!p} ))"
+    parts+=" cs_success_with=${!cs3} cs_rejected_with=${!cs4}"
 done
 echo "(per call: the n=70 minus n=10 difference / 60; 'crit. sections' = _critical_section_1_0_acquire calls per success / rejection;"
 echo " checks: 1 instruction per block, exactly linear in n, calib loop = 2/iteration, baseline = its disassembly, cross-check within resolution;"

@@ -9,6 +9,10 @@
  *             count_op(), tripbit_breaker_record(SUCCESS) == TRIPBIT_OK;
  *   rejected  the same loop code on an open breaker: every acquire returns
  *             TRIPBIT_E_REJECTED, so count_op() is not called;
+ *   success_with, rejected_with
+ *             the same two through tripbit_breaker_acquire_with() /
+ *             _record_with(), which take a clock function instead of a
+ *             tick (count_clock(), called only when tripbit needs the time);
  *   calib     a hand-written 2-instruction loop (subs; bne), whose count is
  *             known without any tool: 2 per iteration.
  * Every result is checked (a wrong one fails the run), as the Rust benches do.
@@ -114,6 +118,33 @@ __attribute__((noinline)) uint32_t count_guarded(tripbit_breaker_t *b, uint64_t 
     return rejected;
 }
 
+/* The clock of the `_with` calls: the loops' fixed tick, out of line as a
+ * HAL's tick function is. */
+static volatile uint64_t clock_tick = 1000u;
+__attribute__((noinline)) uint64_t count_clock(void)
+{
+    return clock_tick;
+}
+
+/* count_guarded through the clock-taking calls: no tick is passed, and
+ * tripbit calls count_clock() only when it needs the time. */
+__attribute__((noinline)) uint32_t count_guarded_with(tripbit_breaker_t *b, uint32_t n)
+{
+    uint32_t rejected = 0;
+    do {
+        tripbit_ticket_t t;
+        if (tripbit_breaker_acquire_with(b, count_clock, &t) == TRIPBIT_OK) {
+            count_op();
+            if (tripbit_breaker_record_with(b, &t, TRIPBIT_OUTCOME_SUCCESS, count_clock) != TRIPBIT_OK) {
+                record_errors++;
+            }
+        } else {
+            rejected++;
+        }
+    } while (--n != 0u);
+    return rejected;
+}
+
 /* subs + bne per iteration: exactly 2 instructions (n >= 1). */
 __attribute__((noinline, naked)) void count_calib(uint32_t n)
 {
@@ -130,8 +161,10 @@ __attribute__((noinline, naked)) void count_calib(uint32_t n)
 
 /* ---- driver ---- */
 
-enum kind { K_PLAIN, K_SUCCESS, K_REJECTED, K_CALIB, K_COUNT };
-static const char *const kind_name[K_COUNT] = { "plain", "success", "rejected", "calib" };
+enum kind { K_PLAIN, K_SUCCESS, K_REJECTED, K_SUCCESS_WITH, K_REJECTED_WITH, K_CALIB, K_COUNT };
+static const char *const kind_name[K_COUNT] = {
+    "plain", "success", "rejected", "success_with", "rejected_with", "calib"
+};
 
 static tripbit_breaker_t closed_breaker;
 static tripbit_breaker_t open_breaker;
@@ -169,6 +202,18 @@ __attribute__((noinline)) static void run(enum kind k, uint32_t n)
         rejected = count_guarded(&open_breaker, NOW, n);
         if (rejected != n) {
             fail("rejected: admitted calls", (unsigned long)(n - rejected));
+        }
+        break;
+    case K_SUCCESS_WITH:
+        rejected = count_guarded_with(&closed_breaker, n);
+        if (rejected != 0u || record_errors != 0u) {
+            fail("success_with: rejected or record errors", (unsigned long)(rejected + record_errors));
+        }
+        break;
+    case K_REJECTED_WITH:
+        rejected = count_guarded_with(&open_breaker, n);
+        if (rejected != n) {
+            fail("rejected_with: admitted calls", (unsigned long)(n - rejected));
         }
         break;
     case K_CALIB:

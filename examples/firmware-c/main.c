@@ -689,6 +689,17 @@ static void test_ticks_backwards(void)
 
 /* ---------------------------------------------------------------------- */
 
+/* A HAL's 32-bit millisecond tick (as HAL_GetTick), and the 64-bit clock
+ * the _with calls take, extended by tripbit_tick_extend32. */
+static volatile uint32_t hal_tick;
+static unsigned hal_tick_reads;
+static tripbit_tick32_t *hal_tick_state;
+static uint64_t hal_get_tick64(void)
+{
+    hal_tick_reads++;
+    return tripbit_tick_extend32(hal_tick_state, hal_tick);
+}
+
 static void test_hal_ticks(void)
 {
     /* Most HALs give a 32-bit millisecond tick (HAL_GetTick) that wraps
@@ -725,6 +736,33 @@ static void test_hal_ticks(void)
     now = tripbit_tick_extend32(&hal_clock, 0x54u);
     CHECK_RC(tripbit_breaker_acquire(&hal_breaker, now, &t, &tr), TRIPBIT_OK);
     CHECK(tr.occurred && tr.to == TRIPBIT_STATE_HALF_OPEN);
+    CHECK_CS_BALANCED();
+
+    /* the clock-taking calls: tripbit reads the (extended) HAL tick itself,
+     * and only when it needs the time */
+    static tripbit_tick32_t hal_clock2;
+    CHECK_RC(tripbit_breaker_init(&hal_breaker, &cfg), TRIPBIT_OK);
+    hal_tick = 0xFFFFFFF0u;
+    hal_tick_reads = 0;
+    hal_tick_state = &hal_clock2;
+    for (unsigned i = 0; i < 5; i++) {
+        CHECK_RC(tripbit_breaker_acquire_with(&hal_breaker, hal_get_tick64, &t), TRIPBIT_OK);
+        CHECK_RC(tripbit_breaker_record_with(&hal_breaker, &t, TRIPBIT_OUTCOME_SUCCESS, hal_get_tick64), TRIPBIT_OK);
+    }
+    CHECK(hal_tick_reads == 0); /* closed: no clock read at all */
+    CHECK_RC(tripbit_breaker_acquire_with(&hal_breaker, hal_get_tick64, &t), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record_with(&hal_breaker, &t, TRIPBIT_OUTCOME_FAILURE, hal_get_tick64), TRIPBIT_OK);
+    CHECK(hal_tick_reads == 1);
+    hal_tick = 0x53u; /* across the wrap: 99 ms after the trip */
+    CHECK_RC(tripbit_breaker_acquire_with(&hal_breaker, hal_get_tick64, &t), TRIPBIT_E_REJECTED);
+    hal_tick = 0x54u; /* 100 ms: the probe */
+    CHECK_RC(tripbit_breaker_acquire_with(&hal_breaker, hal_get_tick64, &t), TRIPBIT_OK);
+    CHECK(t.probe == 1);
+    CHECK_U64(t.acquired_at, 0x100000054ull);
+    CHECK_RC(tripbit_breaker_record_with(&hal_breaker, &t, TRIPBIT_OUTCOME_SUCCESS, hal_get_tick64), TRIPBIT_OK);
+    CHECK(snap_at(&hal_breaker, 0x100000055ull).state == TRIPBIT_STATE_CLOSED);
+    CHECK(hal_tick_reads == 4);
+    CHECK_RC(tripbit_breaker_acquire_with(&hal_breaker, NULL, &t), TRIPBIT_E_NULL);
     CHECK_CS_BALANCED();
     section_end();
 }

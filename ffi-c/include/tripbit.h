@@ -620,6 +620,16 @@ typedef struct {
 } tripbit_transition_t;
 
 /**
+ * A clock for `tripbit_breaker_acquire_with()` and
+ * `tripbit_breaker_record_with()`: returns the current tick, in the unit
+ * of the breaker's durations (for example a HAL's millisecond counter,
+ * widened by `tripbit_tick_extend32()`). Called only when the breaker
+ * needs a tick (a rejection, a probe, a failure), never on the closed
+ * path; from the calling context, outside any critical section.
+ */
+typedef uint64_t (*tripbit_clock_t)(void);
+
+/**
  * Counters and timestamps of a breaker at one tick, from
  * `tripbit_breaker_snapshot()`.
  */
@@ -944,6 +954,52 @@ tripbit_result_t tripbit_breaker_record(tripbit_breaker_t *breaker,
                                         uint32_t outcome,
                                         uint64_t now,
                                         tripbit_transition_t *transition_out);
+
+/**
+ * `tripbit_breaker_acquire()` with a clock instead of a tick: `clock` is
+ * called only when the breaker needs the time (a rejection, the move to
+ * half-open, a probe), so a closed breaker admits without any clock
+ * read, and with all arguments in registers. The cheapest guarded path
+ * for firmware with a tick function; the ticket's `acquired_at` is then
+ * 0 (the consecutive policy times no closed call). No `transition_out`:
+ * a half-open move shows in `tripbit_breaker_state()`, or use
+ * `tripbit_breaker_acquire()`.
+ *
+ * Returns `TRIPBIT_OK`, `TRIPBIT_E_REJECTED`, `TRIPBIT_E_NULL`
+ * (`breaker`, then `clock`, then `ticket_out`), `TRIPBIT_E_MISALIGNED`,
+ * `TRIPBIT_E_UNINIT`. `*ticket_out` is written only on `TRIPBIT_OK`.
+ * Thread-safe, as `tripbit_breaker_acquire()`.
+ *
+ * # Safety
+ * Each pointer is NULL or valid for its type (`breaker`: the storage);
+ * `clock` is NULL or a function safe to call from every context that
+ * calls this.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_breaker_acquire_with(tripbit_breaker_t *breaker,
+                                              tripbit_clock_t clock,
+                                              tripbit_ticket_t *ticket_out);
+
+/**
+ * `tripbit_breaker_record()` with a clock instead of a tick (see
+ * `tripbit_breaker_acquire_with()`): a success on a clean closed breaker
+ * reads no clock; every other record calls `clock` once, before the
+ * breaker decides. No `transition_out`: a trip or a close shows in
+ * `tripbit_breaker_state()`, or use `tripbit_breaker_record()`.
+ *
+ * Returns what `tripbit_breaker_record()` returns, with
+ * `TRIPBIT_E_NULL` also for a NULL `clock` (after `breaker`'s checks,
+ * before `ticket`'s). Thread-safe.
+ *
+ * # Safety
+ * As `tripbit_breaker_acquire_with()`; `ticket` is NULL or points to a
+ * readable `tripbit_ticket_t`.
+ */
+TRIPBIT_NODISCARD
+tripbit_result_t tripbit_breaker_record_with(tripbit_breaker_t *breaker,
+                                             const tripbit_ticket_t *ticket,
+                                             uint32_t outcome,
+                                             tripbit_clock_t clock);
 
 /**
  * Gives up an admitted call without counting anything (the call was not

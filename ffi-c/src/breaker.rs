@@ -126,6 +126,105 @@ const _: () = {
     assert!(TRIPBIT_BREAKER_ALIGN == align_of::<Breaker>());
 };
 
+/// The guarded path of both acquires: a closed breaker admits on its state
+/// word alone (no setting is read, so only the mark's constant half is
+/// checked), and `*ticket_out` gets the ticket. `false`: nothing was
+/// written; the caller's full path decides (and reports any error in its
+/// documented order).
+///
+/// # Safety
+/// As `tripbit_breaker_acquire` (`breaker`, `ticket_out`).
+#[inline(always)]
+unsafe fn admit_closed(
+    breaker: *mut tripbit_breaker_t,
+    now: u64,
+    ticket_out: *mut tripbit_ticket_t,
+) -> bool {
+    // SAFETY: forwarded contract.
+    let Some(b) = (unsafe { breaker_marked(breaker) }) else {
+        return false;
+    };
+    if ticket_out.is_null() || !ticket_out.is_aligned() {
+        return false;
+    }
+    match b.acquire_closed(now) {
+        Some(ticket) => {
+            // SAFETY: checked just above; writable per the contract.
+            unsafe { write_out(ticket_out, tripbit_ticket_t::from_core(ticket)) };
+            true
+        }
+        None => false,
+    }
+}
+
+/// The guarded path of both records: whether `outcome` is a success of a
+/// closed call on a clean closed breaker, which changes nothing and reads
+/// only the state word (see [`admit_closed`]). `false`: the full path
+/// decides.
+///
+/// # Safety
+/// As `tripbit_breaker_record` (`breaker`, `ticket`).
+#[inline(always)]
+unsafe fn success_is_clean(
+    breaker: *mut tripbit_breaker_t,
+    ticket: *const tripbit_ticket_t,
+    outcome: u32,
+) -> bool {
+    if outcome != tripbit_outcome_t::TRIPBIT_OUTCOME_SUCCESS as u32 {
+        return false;
+    }
+    // SAFETY: forwarded contract.
+    let Some(b) = (unsafe { breaker_marked(breaker) }) else {
+        return false;
+    };
+    if ticket.is_null() || !ticket.is_aligned() {
+        return false;
+    }
+    // SAFETY: non-NULL and aligned (checked); readable per the contract;
+    // plain integers.
+    let t = unsafe { ticket.read() };
+    // A closed call's ticket (a probe's, or a forged one, takes the full
+    // path); `success_changes_nothing` refuses a generation out of range.
+    let closed = Ticket {
+        acquired_at: t.acquired_at,
+        generation: t.generation,
+        probe: false,
+        slot: 0,
+    };
+    t.probe == 0 && t.slot == 0 && b.success_changes_nothing(closed)
+}
+
+/// The tick for a `_with` call off its guarded path: `clock()`, once the
+/// breaker has passed its checks (so that errors keep their documented
+/// order: the breaker first, then the clock). Read before the core's
+/// decision, never inside it (on Cortex-M0 that decision is a critical
+/// section).
+///
+/// # Safety
+/// As `tripbit_breaker_acquire_with` (`breaker`, `clock`).
+#[inline(always)]
+unsafe fn tick_from(
+    breaker: *const tripbit_breaker_t,
+    clock: tripbit_clock_t,
+) -> Result<u64, tripbit_result_t> {
+    // SAFETY: forwarded contract.
+    unsafe { breaker_ref_outlined(breaker) }?;
+    match clock {
+        // SAFETY: the caller's clock, a C function without arguments
+        // (contract); it cannot unwind into Rust (`extern "C"`).
+        Some(f) => Ok(unsafe { f() }),
+        None => Err(TRIPBIT_E_NULL),
+    }
+}
+
+/// A clock for `tripbit_breaker_acquire_with()` and
+/// `tripbit_breaker_record_with()`: returns the current tick, in the unit
+/// of the breaker's durations (for example a HAL's millisecond counter,
+/// widened by `tripbit_tick_extend32()`). Called only when the breaker
+/// needs a tick (a rejection, a probe, a failure), never on the closed
+/// path; from the calling context, outside any critical section.
+pub type tripbit_clock_t = Option<unsafe extern "C" fn() -> u64>;
+
 impl tripbit_breaker_t {
     /// All-zero storage (never initialized).
     #[cfg(test)]
@@ -364,16 +463,10 @@ impl tripbit_breaker_t {
             // checked); every error, and every other state, takes the full
             // path below, with its checks in their documented order.
             // SAFETY: forwarded contract.
-            if let Some(b) = unsafe { breaker_marked(breaker) } {
-                if !ticket_out.is_null() && ticket_out.is_aligned() && transition_out.is_aligned() {
-                    if let Some(ticket) = b.acquire_closed(now) {
-                        // SAFETY: checked just above; writable per the contract.
-                        unsafe { write_out(ticket_out, tripbit_ticket_t::from_core(ticket)) };
-                        let out = (!transition_out.is_null()).then_some(transition_out);
-                        write_transition(out, None);
-                        return TRIPBIT_OK;
-                    }
-                }
+            if transition_out.is_aligned() && unsafe { admit_closed(breaker, now, ticket_out) } {
+                let out = (!transition_out.is_null()).then_some(transition_out);
+                write_transition(out, None);
+                return TRIPBIT_OK;
             }
             // SAFETY: forwarded contract.
             unsafe { Self::acquire_checked(breaker, now, ticket_out, transition_out) }
@@ -440,30 +533,11 @@ impl tripbit_breaker_t {
             // The guarded path: a success on a clean closed breaker changes
             // nothing and reads only the state word (see `_acquire`).
             // SAFETY: forwarded contract.
-            if let Some(b) = unsafe { breaker_marked(breaker) } {
-                if outcome == tripbit_outcome_t::TRIPBIT_OUTCOME_SUCCESS as u32
-                    && !ticket.is_null()
-                    && ticket.is_aligned()
-                    && transition_out.is_aligned()
-                {
-                    // SAFETY: non-NULL and aligned (checked); readable per
-                    // the contract; plain integers.
-                    let t = unsafe { ticket.read() };
-                    // A closed call's ticket (a probe's, or a forged one,
-                    // takes the full path); `success_changes_nothing`
-                    // refuses a generation out of range.
-                    let closed = Ticket {
-                        acquired_at: t.acquired_at,
-                        generation: t.generation,
-                        probe: false,
-                        slot: 0,
-                    };
-                    if t.probe == 0 && t.slot == 0 && b.success_changes_nothing(closed) {
-                        let out = (!transition_out.is_null()).then_some(transition_out);
-                        write_transition(out, None);
-                        return TRIPBIT_OK;
-                    }
-                }
+            if transition_out.is_aligned() && unsafe { success_is_clean(breaker, ticket, outcome) }
+            {
+                let out = (!transition_out.is_null()).then_some(transition_out);
+                write_transition(out, None);
+                return TRIPBIT_OK;
             }
             // SAFETY: forwarded contract.
             unsafe { Self::record_checked(breaker, ticket, outcome, now, transition_out) }
@@ -497,6 +571,107 @@ impl tripbit_breaker_t {
             }
             Err(Stale) => TRIPBIT_E_STALE,
         }
+    }
+
+    /// `tripbit_breaker_acquire()` with a clock instead of a tick: `clock` is
+    /// called only when the breaker needs the time (a rejection, the move to
+    /// half-open, a probe), so a closed breaker admits without any clock
+    /// read, and with all arguments in registers. The cheapest guarded path
+    /// for firmware with a tick function; the ticket's `acquired_at` is then
+    /// 0 (the consecutive policy times no closed call). No `transition_out`:
+    /// a half-open move shows in `tripbit_breaker_state()`, or use
+    /// `tripbit_breaker_acquire()`.
+    ///
+    /// Returns `TRIPBIT_OK`, `TRIPBIT_E_REJECTED`, `TRIPBIT_E_NULL`
+    /// (`breaker`, then `clock`, then `ticket_out`), `TRIPBIT_E_MISALIGNED`,
+    /// `TRIPBIT_E_UNINIT`. `*ticket_out` is written only on `TRIPBIT_OK`.
+    /// Thread-safe, as `tripbit_breaker_acquire()`.
+    ///
+    /// # Safety
+    /// Each pointer is NULL or valid for its type (`breaker`: the storage);
+    /// `clock` is NULL or a function safe to call from every context that
+    /// calls this.
+    #[unsafe(no_mangle)]
+    #[must_use]
+    pub unsafe extern "C" fn tripbit_breaker_acquire_with(
+        breaker: *mut tripbit_breaker_t,
+        clock: tripbit_clock_t,
+        ticket_out: *mut tripbit_ticket_t,
+    ) -> tripbit_result_t {
+        boundary(TRIPBIT_E_PANIC, || {
+            // SAFETY: forwarded contract.
+            if clock.is_some() && unsafe { admit_closed(breaker, 0, ticket_out) } {
+                return TRIPBIT_OK;
+            }
+            // SAFETY: forwarded contract.
+            unsafe { Self::acquire_with_checked(breaker, clock, ticket_out) }
+        })
+    }
+
+    /// `tripbit_breaker_acquire_with` off its guarded path (one out-of-line
+    /// call, so that the guarded path is a leaf that tail-calls it).
+    ///
+    /// # Safety
+    /// As `tripbit_breaker_acquire_with`.
+    #[inline(never)]
+    unsafe fn acquire_with_checked(
+        breaker: *mut tripbit_breaker_t,
+        clock: tripbit_clock_t,
+        ticket_out: *mut tripbit_ticket_t,
+    ) -> tripbit_result_t {
+        // SAFETY: forwarded contract.
+        let now = try_ffi!(unsafe { tick_from(breaker, clock) });
+        // SAFETY: forwarded contract.
+        unsafe { Self::acquire_checked(breaker, now, ticket_out, core::ptr::null_mut()) }
+    }
+
+    /// `tripbit_breaker_record()` with a clock instead of a tick (see
+    /// `tripbit_breaker_acquire_with()`): a success on a clean closed breaker
+    /// reads no clock; every other record calls `clock` once, before the
+    /// breaker decides. No `transition_out`: a trip or a close shows in
+    /// `tripbit_breaker_state()`, or use `tripbit_breaker_record()`.
+    ///
+    /// Returns what `tripbit_breaker_record()` returns, with
+    /// `TRIPBIT_E_NULL` also for a NULL `clock` (after `breaker`'s checks,
+    /// before `ticket`'s). Thread-safe.
+    ///
+    /// # Safety
+    /// As `tripbit_breaker_acquire_with()`; `ticket` is NULL or points to a
+    /// readable `tripbit_ticket_t`.
+    #[unsafe(no_mangle)]
+    #[must_use]
+    pub unsafe extern "C" fn tripbit_breaker_record_with(
+        breaker: *mut tripbit_breaker_t,
+        ticket: *const tripbit_ticket_t,
+        outcome: u32,
+        clock: tripbit_clock_t,
+    ) -> tripbit_result_t {
+        boundary(TRIPBIT_E_PANIC, || {
+            // SAFETY: forwarded contract.
+            if clock.is_some() && unsafe { success_is_clean(breaker, ticket, outcome) } {
+                return TRIPBIT_OK;
+            }
+            // SAFETY: forwarded contract.
+            unsafe { Self::record_with_checked(breaker, ticket, outcome, clock) }
+        })
+    }
+
+    /// `tripbit_breaker_record_with` off its guarded path (see
+    /// `acquire_with_checked`).
+    ///
+    /// # Safety
+    /// As `tripbit_breaker_record_with`.
+    #[inline(never)]
+    unsafe fn record_with_checked(
+        breaker: *mut tripbit_breaker_t,
+        ticket: *const tripbit_ticket_t,
+        outcome: u32,
+        clock: tripbit_clock_t,
+    ) -> tripbit_result_t {
+        // SAFETY: forwarded contract.
+        let now = try_ffi!(unsafe { tick_from(breaker, clock) });
+        // SAFETY: forwarded contract.
+        unsafe { Self::record_checked(breaker, ticket, outcome, now, core::ptr::null_mut()) }
     }
 
     /// Gives up an admitted call without counting anything (the call was not

@@ -25,7 +25,9 @@ mod region;
 mod ticks;
 mod types;
 
-pub use breaker::{TRIPBIT_BREAKER_ALIGN, TRIPBIT_BREAKER_SIZE, tripbit_breaker_t};
+pub use breaker::{
+    TRIPBIT_BREAKER_ALIGN, TRIPBIT_BREAKER_SIZE, tripbit_breaker_t, tripbit_clock_t,
+};
 pub use error::{tripbit_config_field, tripbit_result_t, tripbit_strerror};
 #[cfg(all(feature = "std", target_os = "linux"))]
 pub use region::{

@@ -311,6 +311,102 @@ static void test_init_and_uninit(void) {
     CHECK(state_at(&zeroed, 0) == TRIPBIT_STATE_CLOSED); /* nothing happened */
 }
 
+/* The clock of the _with calls: a settable tick and a count of its reads. */
+static uint64_t with_tick;
+static unsigned with_reads;
+static uint64_t with_clock(void) {
+    with_reads++;
+    return with_tick;
+}
+
+static void test_clock_calls(void) {
+    tripbit_breaker_t b;
+    tripbit_config_t c = config(100, 2);
+    tripbit_ticket_t t, t2;
+    tripbit_snapshot_t s;
+    int i;
+
+    CHECK_RC(tripbit_breaker_init(&b, &c), TRIPBIT_OK);
+
+    /* Closed: admitted and recorded without reading the clock. */
+    with_tick = 5;
+    with_reads = 0;
+    for (i = 0; i < 10; i++) {
+        CHECK_RC(tripbit_breaker_acquire_with(&b, with_clock, &t), TRIPBIT_OK);
+        CHECK(t.probe == 0 && t.slot == 0 && t.acquired_at == 0 && t.generation == 0);
+        CHECK_RC(tripbit_breaker_record_with(&b, &t, TRIPBIT_OUTCOME_SUCCESS, with_clock), TRIPBIT_OK);
+    }
+    CHECK(with_reads == 0);
+
+    /* A failure reads it once; two in a row trip at that tick. */
+    with_tick = 7;
+    CHECK_RC(tripbit_breaker_acquire_with(&b, with_clock, &t), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record_with(&b, &t, TRIPBIT_OUTCOME_FAILURE, with_clock), TRIPBIT_OK);
+    CHECK(with_reads == 1);
+    CHECK_RC(tripbit_breaker_snapshot(&b, 7, &s), TRIPBIT_OK);
+    CHECK(s.consecutive_failures == 1 && !s.open);
+    /* A success after a failure changes the breaker: it reads the clock. */
+    CHECK_RC(tripbit_breaker_acquire_with(&b, with_clock, &t), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record_with(&b, &t, TRIPBIT_OUTCOME_SUCCESS, with_clock), TRIPBIT_OK);
+    CHECK(with_reads == 2);
+    CHECK_RC(tripbit_breaker_snapshot(&b, 7, &s), TRIPBIT_OK);
+    CHECK(s.consecutive_failures == 0);
+    with_tick = 20;
+    for (i = 0; i < 2; i++) {
+        CHECK_RC(tripbit_breaker_acquire_with(&b, with_clock, &t), TRIPBIT_OK);
+        CHECK_RC(tripbit_breaker_record_with(&b, &t, TRIPBIT_OUTCOME_FAILURE, with_clock), TRIPBIT_OK);
+    }
+    CHECK_RC(tripbit_breaker_snapshot(&b, 20, &s), TRIPBIT_OK);
+    CHECK(s.open && s.opened_at == 20 && s.open_until == 120);
+
+    /* Open: rejected at the clock's tick, the ticket untouched. */
+    with_tick = 119;
+    with_reads = 0;
+    memset(&t2, SENTINEL, sizeof t2);
+    CHECK_RC(tripbit_breaker_acquire_with(&b, with_clock, &t2), TRIPBIT_E_REJECTED);
+    CHECK(with_reads == 1 && all_bytes(&t2, sizeof t2, SENTINEL));
+    /* At the end of the period: a probe, timed by the clock; its success
+     * closes the breaker. */
+    with_tick = 120;
+    CHECK_RC(tripbit_breaker_acquire_with(&b, with_clock, &t), TRIPBIT_OK);
+    CHECK(t.probe == 1 && t.acquired_at == 120);
+    CHECK(state_at(&b, 120) == TRIPBIT_STATE_HALF_OPEN);
+    CHECK_RC(tripbit_breaker_record_with(&b, &t, TRIPBIT_OUTCOME_SUCCESS, with_clock), TRIPBIT_OK);
+    CHECK(state_at(&b, 121) == TRIPBIT_STATE_CLOSED);
+    /* The probe's ticket again: stale, never counted twice. */
+    CHECK_RC(tripbit_breaker_record_with(&b, &t, TRIPBIT_OUTCOME_SUCCESS, with_clock), TRIPBIT_E_STALE);
+
+    /* Bad input: a clear code, in the documented order (breaker, clock,
+     * then the rest), nothing changed and the clock not read. */
+    with_reads = 0;
+    memset(&t2, SENTINEL, sizeof t2);
+    CHECK_RC(tripbit_breaker_acquire_with(NULL, NULL, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_acquire_with((tripbit_breaker_t *)((char *)&b + 8), with_clock, &t2),
+             TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_acquire_with(&b, NULL, &t2), TRIPBIT_E_NULL);
+    CHECK(all_bytes(&t2, sizeof t2, SENTINEL));
+    CHECK_RC(tripbit_breaker_acquire_with(&b, with_clock, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_acquire_with(&b, with_clock, (tripbit_ticket_t *)((char *)&t2 + 4)),
+             TRIPBIT_E_MISALIGNED);
+    CHECK_RC(tripbit_breaker_acquire_with(&b, with_clock, &t), TRIPBIT_OK);
+    CHECK_RC(tripbit_breaker_record_with(NULL, &t, TRIPBIT_OUTCOME_SUCCESS, with_clock), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_record_with(&b, &t, TRIPBIT_OUTCOME_SUCCESS, NULL), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_record_with(&b, NULL, TRIPBIT_OUTCOME_SUCCESS, with_clock), TRIPBIT_E_NULL);
+    CHECK_RC(tripbit_breaker_record_with(&b, &t, 7u, with_clock), TRIPBIT_E_OUTCOME);
+    t2 = t;
+    t2.slot = 3; /* a closed ticket never holds a slot */
+    CHECK_RC(tripbit_breaker_record_with(&b, &t2, TRIPBIT_OUTCOME_SUCCESS, with_clock), TRIPBIT_E_TICKET);
+    {
+        static tripbit_breaker_t zeroed;
+        CHECK_RC(tripbit_breaker_acquire_with(&zeroed, with_clock, &t2), TRIPBIT_E_UNINIT);
+        CHECK_RC(tripbit_breaker_record_with(&zeroed, &t, TRIPBIT_OUTCOME_SUCCESS, NULL), TRIPBIT_E_UNINIT);
+    }
+    CHECK_RC(tripbit_breaker_snapshot(&b, 121, &s), TRIPBIT_OK);
+    CHECK(s.state == TRIPBIT_STATE_CLOSED && s.consecutive_failures == 0);
+    /* The good ticket still records. */
+    CHECK_RC(tripbit_breaker_record_with(&b, &t, TRIPBIT_OUTCOME_SUCCESS, with_clock), TRIPBIT_OK);
+}
+
 static void test_trip_probe_close(void) {
     tripbit_breaker_t b;
     tripbit_config_t c = config(100, 3);
@@ -1123,6 +1219,7 @@ int main(void) {
     test_static_init();
     test_init_and_uninit();
     test_trip_probe_close();
+    test_clock_calls();
     test_probes_and_close_after();
     test_stale_and_bad_tickets();
     test_ticks_backwards();
