@@ -63,6 +63,12 @@ pub trait Policy: sealed::Sealed + Sized {
         outcome: Outcome,
         when: &mut When<'_>,
     ) -> Result<Option<Transition>, Stale>;
+    /// Counts a success recorded on the closed word `cur` (the word it was
+    /// admitted on, loaded again just now) when the policy can do it
+    /// without a tick and without a decision, and says whether it did; on
+    /// `false` nothing was counted and `record_closed` records it.
+    #[doc(hidden)]
+    fn record_success_fast(&self, cur: Raw) -> bool;
     #[doc(hidden)]
     fn counts(&self, now: u64, generation: u32) -> WindowCounts;
     /// The policy for `config` (already validated), or why it does not fit.
@@ -92,6 +98,10 @@ impl Policy for Consecutive {
         when: &mut When<'_>,
     ) -> Result<Option<Transition>, Stale> {
         record_consecutive(core, cur, ticket, outcome, when)
+    }
+
+    fn record_success_fast(&self, _cur: Raw) -> bool {
+        false // its clean success is `Breaker::clean_success`, one compare
     }
 
     fn counts(&self, _now: u64, _generation: u32) -> WindowCounts {

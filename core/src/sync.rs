@@ -347,6 +347,10 @@ mod loom_u128 {
             *self.0.lock().unwrap()
         }
 
+        pub(crate) fn store(&self, v: u128, _: Ordering) {
+            *self.0.lock().unwrap() = v;
+        }
+
         pub(crate) fn compare_exchange(
             &self,
             current: u128,

@@ -14,7 +14,9 @@
 //!
 //! A record CASes its bucket `epoch % N`: a bucket of an older epoch (or an
 //! older generation in the same epoch) is replaced in the same CAS that
-//! counts the call, so a rotation can never lose a concurrent count. The
+//! counts the call, so a rotation can never lose a concurrent count. On a
+//! stripe the recording thread owns (see [`Window`]) nobody else writes,
+//! so the same new word is stored with a plain store instead. The
 //! window at epoch `e` is the buckets of the current generation whose epoch
 //! is in `e − N + 1 ..= e`.
 //!
@@ -99,12 +101,22 @@ impl Counts {
 /// call.
 ///
 /// **Stripes**, and the trade-off they make: a record goes to the stripe of
-/// the recording thread (threads are spread round-robin over the stripes
-/// with `std`; by stack address without), so threads that share a breaker
-/// write to different cache lines and scale, while a failure sums the
-/// buckets of every stripe (`S × N` loads, on failures and slow calls only).
-/// Nothing is sampled or lost: every call is counted once, in one bucket of
-/// one stripe, and the ratio is over exactly the calls counted.
+/// the recording thread, so threads that share a breaker write to
+/// different cache lines and scale, while a failure sums the buckets of
+/// every stripe (`S × N` loads, on failures and slow calls only). Nothing
+/// is sampled or lost: every call is counted once, in one bucket of one
+/// stripe, and the ratio is over exactly the calls counted.
+/// - **Owned stripes** (with `std`, `S ≥ 2`): each thread has a number no
+///   other live thread has (reused after it exits), and thread `t` owns
+///   stripe `t % (S − 1)` of a breaker from its first record there, unless
+///   another live thread does. Only the owner writes an owned stripe, so a
+///   success is counted with a plain load and store: no locked instruction,
+///   no contention. A thread whose stripe is owned by another records into
+///   the last stripe, which is never owned and counts with one CAS per
+///   call, as every stripe does without `std` (threads spread by stack
+///   address). So up to `S − 1` threads per breaker record without any
+///   read-modify-write: size `S` for the threads that call it (a runtime's
+///   workers, say).
 /// - A *time* window is the same window whatever `S`: every stripe's buckets
 ///   are keyed by the same epoch (`now / bucket_ticks`).
 /// - A *count* window keeps the last `N × bucket_calls` calls **of each
@@ -157,6 +169,10 @@ struct Stripe<const N: usize> {
     /// Count window: calls this stripe has seen (the call number of its
     /// next call).
     calls: AtomicU64,
+    /// The thread that owns this stripe (its [`thread_id`] + 1), or 0.
+    /// Only the owner writes an owned stripe; the last stripe is never
+    /// owned. (In the 8 bytes the 16-aligned buckets left as padding.)
+    owner: AtomicU64,
     buckets: [AtomicU128; N],
 }
 
@@ -165,60 +181,117 @@ impl<const N: usize> Stripe<N> {
         fn new() -> Stripe<N> {
             Stripe {
                 calls: AtomicU64::new(0),
+                owner: AtomicU64::new(0),
                 buckets: new_buckets(),
             }
         }
     }
 }
 
-/// The stripe the current thread records into.
-#[inline(always)]
-fn stripe_of<const S: usize>() -> usize {
-    if S == 1 { 0 } else { thread_hint() % S }
-}
+/// Whether threads can own stripes here: they need a number that no other
+/// live thread has ([`thread_id`]), which `std` (and loom) give.
+/// (Not with `tripbit_cs_ops`: single-core chips, where every record is
+/// one critical section anyway.)
+const OWNED_STRIPES: bool = cfg!(all(any(feature = "std", loom), not(tripbit_cs_ops)));
 
-/// A number per thread: consecutive for threads in order of their first
-/// record (so `S` threads get `S` different stripes).
+/// A number per thread: with `std` (and under loom), unique among the live
+/// threads, consecutive in order of their first record, and reused after a
+/// thread exits (so they stay below the most threads ever alive at once);
+/// [`NO_ID`] for a thread whose thread-locals are being destroyed. Without
+/// `std`: the stack's address, not unique (threads' stacks are at least
+/// 64 KiB apart on the systems that have threads), used only to spread
+/// threads over the stripes.
 #[cfg(all(feature = "std", not(loom)))]
 #[inline]
-fn thread_hint() -> usize {
-    use core::cell::Cell;
-    static NEXT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
-    std::thread_local! {
-        static HINT: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    HINT.with(|h| {
-        let v = h.get();
-        if v != usize::MAX {
-            return v;
-        }
-        // Ordering: Relaxed: a ticket counter, nothing is published with it.
-        let v = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        h.set(v);
-        v
+fn thread_id() -> usize {
+    ids::ID.with(|id| match id.get() {
+        UNSET => ids::assign(id),
+        v => v,
     })
 }
 
-/// Without `std`: the stack's address (threads' stacks are at least 64 KiB
-/// apart on the systems that have threads).
+/// No number: the thread is exiting (its number went back to the pool), so
+/// it records into the shared stripe.
+const NO_ID: usize = usize::MAX - 1;
+#[cfg(all(feature = "std", not(loom)))]
+const UNSET: usize = usize::MAX;
+
+/// Thread numbers with `std`: taken from a pool at a thread's first record,
+/// given back by a thread-local's destructor when it exits.
+#[cfg(all(feature = "std", not(loom)))]
+mod ids {
+    use core::cell::Cell;
+    use std::sync::Mutex;
+    use std::vec::Vec;
+
+    use super::NO_ID;
+
+    /// Numbers of threads that exited, for the next new threads. A lock,
+    /// taken twice per thread's life (first record, exit), never per call.
+    static FREE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+    static NEXT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+    std::thread_local! {
+        /// This thread's number. No destructor, so it can be read at any
+        /// time, also from other thread-locals' destructors.
+        pub(super) static ID: Cell<usize> = const { Cell::new(super::UNSET) };
+        static RELEASE: Release = const { Release(Cell::new(None)) };
+    }
+
+    /// Gives the number back when the thread exits, after which the thread
+    /// has none ([`NO_ID`]): it never writes an owned stripe again, so the
+    /// next thread given the number is the only writer of its stripes.
+    struct Release(Cell<Option<usize>>);
+
+    impl Drop for Release {
+        fn drop(&mut self) {
+            if let Some(v) = self.0.take() {
+                let _ = ID.try_with(|id| id.set(NO_ID));
+                FREE.lock().unwrap_or_else(|e| e.into_inner()).push(v);
+            }
+        }
+    }
+
+    /// The first record of this thread: a number, or [`NO_ID`] while its
+    /// thread-locals are destroyed (a number taken then could never be
+    /// given back). The pool's lock orders the exited owner's last stores
+    /// to its stripes before the new owner's first loads.
+    #[cold]
+    pub(super) fn assign(id: &Cell<usize>) -> usize {
+        let registered = RELEASE.try_with(|r| {
+            let v = FREE
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop()
+                // Ordering: Relaxed: a ticket counter, nothing is published with it.
+                .unwrap_or_else(|| NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed));
+            r.0.set(Some(v));
+            v
+        });
+        let v = registered.unwrap_or(NO_ID);
+        id.set(v);
+        v
+    }
+}
+
 #[cfg(all(not(feature = "std"), not(loom)))]
 #[inline]
-fn thread_hint() -> usize {
+fn thread_id() -> usize {
     let probe = 0u8;
     (core::ptr::from_ref(&probe) as usize) >> 16
 }
 
 /// Under loom: consecutive per model thread, reset for every execution.
 #[cfg(loom)]
-fn thread_hint() -> usize {
+fn thread_id() -> usize {
     loom::lazy_static! {
         static ref NEXT: loom::sync::atomic::AtomicUsize = loom::sync::atomic::AtomicUsize::new(0);
     }
     loom::thread_local! {
         // Ordering: Relaxed, a ticket counter.
-        static HINT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        static ID: usize = NEXT.fetch_add(1, Ordering::Relaxed);
     }
-    HINT.with(|h| *h)
+    ID.with(|h| *h)
 }
 
 impl<const N: usize, const S: usize> sealed::Sealed for Window<N, S> {}
@@ -326,14 +399,25 @@ fn new_stripes<const N: usize, const S: usize>() -> [Stripe<N>; S] {
 }
 
 impl<const N: usize, const S: usize> Window<N, S> {
-    /// The epoch a call of stripe `st` recorded at `now` falls in.
-    fn epoch(&self, st: &Stripe<N>, when: &mut When<'_>) -> u64 {
+    /// The epoch a call of stripe `st` recorded at `now` falls in (a count
+    /// window numbers the call: with a load and a store on a stripe this
+    /// thread owns, with a read-modify-write on a shared one).
+    #[inline(always)]
+    fn epoch(&self, st: &Stripe<N>, owned: bool, when: &mut When<'_>) -> u64 {
         if self.by_time != 0 {
-            when.now() / self.bucket
+            return when.now() / self.bucket;
+        }
+        let n = if owned {
+            // Ordering: Relaxed: only this thread writes it; readers
+            // (`current_epoch`) only locate the window with it.
+            let n = st.calls.load(Ordering::Relaxed);
+            st.calls.store(n + 1, Ordering::Relaxed);
+            n
         } else {
             // Ordering: Relaxed, a ticket counter; nothing else is published.
-            st.calls.fetch_add(1, Ordering::Relaxed) / self.bucket
-        }
+            st.calls.fetch_add(1, Ordering::Relaxed)
+        };
+        n / self.bucket
     }
 
     /// The epoch stripe `st`'s window ends at, at `now`, without counting
@@ -347,7 +431,43 @@ impl<const N: usize, const S: usize> Window<N, S> {
         }
     }
 
-    /// Counts one call of `generation` in stripe `st`'s bucket of `epoch`.
+    /// The bucket word after counting one call of `generation` in the
+    /// bucket of `epoch` that holds `cur`, or `None` when the call is not
+    /// counted there.
+    #[inline(always)]
+    fn counted(cur: u128, epoch: u64, generation: u32, failure: bool, slow: bool) -> Option<u128> {
+        let c = Counts::unpack(cur);
+        let base = if c.epoch == epoch {
+            if c.generation == generation {
+                c
+            } else if newer_generation(c.generation, generation) {
+                return None; // this result is stale: the breaker moved on
+            } else {
+                Counts::fresh(epoch, generation)
+            }
+        } else if c.epoch < epoch {
+            Counts::fresh(epoch, generation) // rotate an older bucket
+        } else if c.epoch - epoch >= 2 * N as u64 {
+            // Two or more windows ahead of this record: a stray tick from
+            // the future (or a clock that restarted); nobody counts it.
+            Counts::fresh(epoch, generation)
+        } else {
+            return None; // this record is older than the bucket's window
+        };
+        if base.calls >= BUCKET_MAX {
+            return None; // full: every count stops together
+        }
+        let next = Counts {
+            calls: base.calls + 1,
+            failures: base.failures + u64::from(failure),
+            slow: base.slow + u64::from(slow),
+            ..base
+        };
+        Some(next.pack())
+    }
+
+    /// Counts one call of `generation` in the bucket of `epoch` of the
+    /// shared stripe `st` (any thread may write it): one CAS.
     fn add(st: &Stripe<N>, epoch: u64, generation: u32, failure: bool, slow: bool) {
         let bucket = &st.buckets[(epoch % N as u64) as usize];
         // Ordering: Relaxed load (the CAS re-checks it). The CAS is SeqCst,
@@ -359,42 +479,76 @@ impl<const N: usize, const S: usize> Window<N, S> {
         // SeqCst CAS and load cost what Relaxed ones do.
         let mut cur = bucket.load(Ordering::Relaxed);
         loop {
-            let c = Counts::unpack(cur);
-            let base = if c.epoch == epoch {
-                if c.generation == generation {
-                    c
-                } else if newer_generation(c.generation, generation) {
-                    return; // this result is stale: the breaker moved on
-                } else {
-                    Counts::fresh(epoch, generation)
-                }
-            } else if c.epoch < epoch {
-                Counts::fresh(epoch, generation) // rotate an older bucket
-            } else if c.epoch - epoch >= 2 * N as u64 {
-                // Two or more windows ahead of this record: a stray tick from
-                // the future (or a clock that restarted); nobody counts it.
-                Counts::fresh(epoch, generation)
-            } else {
-                return; // this record is older than the bucket's window
+            let Some(next) = Self::counted(cur, epoch, generation, failure, slow) else {
+                return;
             };
-            if base.calls >= BUCKET_MAX {
-                return; // full: every count stops together
-            }
-            let next = Counts {
-                calls: base.calls + 1,
-                failures: base.failures + u64::from(failure),
-                slow: base.slow + u64::from(slow),
-                ..base
-            };
-            match bucket.compare_exchange_weak(
-                cur,
-                next.pack(),
-                Ordering::SeqCst,
-                Ordering::Relaxed,
-            ) {
+            match bucket.compare_exchange_weak(cur, next, Ordering::SeqCst, Ordering::Relaxed) {
                 Ok(_) => return,
                 Err(actual) => cur = actual,
             }
+        }
+    }
+
+    /// [`add`](Self::add) for the stripe this thread owns: nobody else
+    /// writes it, so a load and a store count the call (no locked
+    /// instruction on a success).
+    fn add_owned(st: &Stripe<N>, epoch: u64, generation: u32, failure: bool, slow: bool) {
+        let bucket = &st.buckets[(epoch % N as u64) as usize];
+        // Ordering: Relaxed: this thread is the stripe's only writer, so the
+        // load sees its own last store (and the previous owner's, ordered
+        // by the pool's lock in `ids::assign`).
+        let cur = bucket.load(Ordering::Relaxed);
+        if let Some(next) = Self::counted(cur, epoch, generation, failure, slow) {
+            // Ordering: a failure or a slow call stores SeqCst, the store of
+            // the store-buffer pattern in `add` (it pairs with the SeqCst
+            // loads in `totals`). A fast success stores Relaxed: no trip
+            // decision waits for it (a failure that does not see it yet
+            // decides as if it came after; the next SeqCst store of this
+            // thread, or its next failure's loads, orders it).
+            let order = if failure || slow {
+                Ordering::SeqCst
+            } else {
+                Ordering::Relaxed
+            };
+            bucket.store(next, order);
+        }
+    }
+
+    /// The stripe this thread records into, and whether it owns it: with
+    /// `S ≥ 2` and thread numbers ([`OWNED_STRIPES`]), thread `t` owns stripe
+    /// `t % (S − 1)` if no other live thread does (claimed at its first
+    /// record there), and records into the shared last stripe otherwise;
+    /// without, threads are spread over all `S` shared stripes.
+    #[inline(always)]
+    fn stripe_for(&self) -> (usize, bool) {
+        if S == 1 {
+            return (0, false);
+        }
+        let t = thread_id();
+        if !OWNED_STRIPES {
+            return (t % S, false);
+        }
+        if t == NO_ID {
+            return (S - 1, false);
+        }
+        let i = t % (S - 1);
+        let me = t as u64 + 1;
+        let owner = &self.stripes[i].owner;
+        // Ordering: Relaxed load: the owner field only ever changes from 0
+        // to a thread's number here, and a thread's own claim is visible to
+        // it. The claim is Acquire, so that a stripe claimed from a
+        // previous owner (the same number, reused) reads that owner's last
+        // stores; the pool's lock orders them too.
+        let o = owner.load(Ordering::Relaxed);
+        if o == me
+            || (o == 0
+                && owner
+                    .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok())
+        {
+            (i, true)
+        } else {
+            (S - 1, false)
         }
     }
 
@@ -513,10 +667,14 @@ impl<const N: usize, const S: usize> Policy for Window<N, S> {
         // The clock is read only for a time window, a slow-call rule, or a
         // trip: a count window's success with no slow-call rule reads none.
         let slow = win.slow_ticks != 0 && when.elapsed() >= win.slow_ticks;
-        let i = stripe_of::<S>();
+        let (i, owned) = win.stripe_for();
         let st = &win.stripes[i];
-        let epoch = win.epoch(st, when);
-        Self::add(st, epoch, w.generation, failure, slow);
+        let epoch = win.epoch(st, owned, when);
+        if owned {
+            Self::add_owned(st, epoch, w.generation, failure, slow);
+        } else {
+            Self::add(st, epoch, w.generation, failure, slow);
+        }
         // Only a failure or a slow call can trip it: a fast success never
         // raises a ratio, so it skips the O(S·N) sum over the buckets (the
         // closed-state success path stays one bucket CAS). A success that
@@ -531,6 +689,28 @@ impl<const N: usize, const S: usize> Policy for Window<N, S> {
             }
         }
         Ok(None)
+    }
+
+    /// A fast success of a count window without a slow-call rule, on the
+    /// stripe this thread owns: a load and a store of its call number and
+    /// of one bucket, no clock, no locked instruction. (A time window needs
+    /// the tick, a slow-call rule the call's duration, a shared stripe a
+    /// CAS: `record_closed` does those.)
+    #[inline(always)]
+    fn record_success_fast(&self, cur: Raw) -> bool {
+        if self.by_time != 0 || self.slow_ticks != 0 || !Word::raw_is_closed(cur) {
+            return false;
+        }
+        let (i, owned) = self.stripe_for();
+        if !owned {
+            return false;
+        }
+        let st = &self.stripes[i];
+        // Ordering: Relaxed, as in `epoch`: this thread owns the stripe.
+        let n = st.calls.load(Ordering::Relaxed);
+        st.calls.store(n + 1, Ordering::Relaxed);
+        Self::add_owned(st, n / self.bucket, Word::raw_generation(cur), false, false);
+        true
     }
 
     fn counts(&self, now: u64, generation: u32) -> WindowCounts {
@@ -638,6 +818,50 @@ mod tests {
             Window::<4, 2>::add(&w.stripes[0], 7, 0, false, false);
             assert!(w.trips(w.totals(None, 7, 0))); // 2 of 4 = 50 %
         });
+    }
+
+    #[cfg(all(feature = "std", not(loom), not(tripbit_cs_ops)))] // OWNED_STRIPES
+    #[test]
+    fn a_thread_owns_one_stripe_and_the_last_stays_shared() {
+        use core::sync::atomic::Ordering::Relaxed;
+        let b = match Breaker::<Window<4, 2>>::try_new_window(
+            Config::new(10).failure_rate(50, 1).count_window(8),
+        ) {
+            Ok(b) => b,
+            Err(e) => panic!("{e}"),
+        };
+        let w = &b.policy;
+        // A new breaker's ownable stripe goes to the first thread, for good.
+        let (first, again) =
+            std::thread::scope(|s| s.spawn(|| (w.stripe_for(), w.stripe_for())).join().unwrap());
+        assert_eq!((first, again), ((0, true), (0, true)));
+        assert_ne!(w.stripes[0].owner.load(Relaxed), 0);
+        assert_eq!(
+            w.stripes[1].owner.load(Relaxed),
+            0,
+            "the last stripe is never owned"
+        );
+        // Two live threads: at most one of them is stripe 0's owner (the
+        // exited owner's number, reused, if the pool gave it to one of
+        // them), and the other records into the shared stripe.
+        let barrier = std::sync::Barrier::new(2);
+        let got: std::vec::Vec<(usize, bool)> = std::thread::scope(|s| {
+            let hs: std::vec::Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        let r = w.stripe_for();
+                        barrier.wait(); // both alive while they decide
+                        r
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(got.iter().filter(|g| g.1).count() <= 1, "{got:?}");
+        for g in &got {
+            assert!(*g == (0, true) || *g == (1, false), "{got:?}");
+        }
     }
 
     #[test]

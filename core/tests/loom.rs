@@ -216,31 +216,47 @@ fn a_restamp_after_the_clock_went_back_never_ends_the_period_early() {
 #[test]
 fn window_records_race_rollover_and_reset() {
     model("window_records_vs_rollover_vs_reset", 100, || {
-        let b: Arc<Breaker<Window<2, 1>>> = Arc::new(Breaker::new_window(
-            Config::new(100).failure_rate(100, 2).count_window(1),
-        ));
-        let old = b.acquire_ticket(0).unwrap().0;
-        let b1 = b.clone();
-        let t1 = thread::spawn(move || b1.record_ticket(old, Outcome::Failure, 0));
-        let b2 = b.clone();
-        let t2 = thread::spawn(move || b2.reset());
-        let b3 = b.clone();
-        let t3 = thread::spawn(move || {
-            let (t, _) = b3.acquire_ticket(0).unwrap();
-            (t, b3.record_ticket(t, Outcome::Success, 0))
-        });
-        let r1 = t1.join().unwrap();
-        assert!(t2.join().unwrap().is_none()); // closed -> closed: no transition
-        let (fresh, r3) = t3.join().unwrap();
-        assert!(r1.is_ok() || r1 == Err(Stale));
-        let s = b.snapshot(0);
-        // The old-generation failure is gone with the reset, whatever the
-        // order; the fresh success counts iff it belongs to the final generation.
-        assert_eq!(s.window.failures, 0, "a pre-reset result in the new window");
-        let counted = u32::from(fresh.generation == s.generation && r3.is_ok());
-        assert_eq!(s.window.calls, counted);
-        assert_eq!(s.state, State::Closed);
+        records_race_rollover_and_reset::<1>()
     });
+}
+
+/// The same with two stripes: whichever of the two recording threads
+/// records first owns stripe 0 and the other records into the shared
+/// stripe, so the fresh success (on the owned fast path, with plain
+/// stores, or by CAS) and the stale failure race the reset on different
+/// stripes. (3 threads; 22765 executions at LOOM_MAX_PREEMPTIONS=3.)
+#[test]
+fn owned_stripe_records_race_rollover_and_reset() {
+    model("owned_stripe_records_vs_rollover_vs_reset", 100, || {
+        records_race_rollover_and_reset::<2>()
+    });
+}
+
+fn records_race_rollover_and_reset<const S: usize>() {
+    let b: Arc<Breaker<Window<2, S>>> = Arc::new(Breaker::new_window(
+        Config::new(100).failure_rate(100, 2).count_window(1),
+    ));
+    let old = b.acquire_ticket(0).unwrap().0;
+    let b1 = b.clone();
+    let t1 = thread::spawn(move || b1.record_ticket(old, Outcome::Failure, 0));
+    let b2 = b.clone();
+    let t2 = thread::spawn(move || b2.reset());
+    let b3 = b.clone();
+    let t3 = thread::spawn(move || {
+        let (t, _) = b3.acquire_ticket(0).unwrap();
+        (t, b3.record_ticket(t, Outcome::Success, 0))
+    });
+    let r1 = t1.join().unwrap();
+    assert!(t2.join().unwrap().is_none()); // closed -> closed: no transition
+    let (fresh, r3) = t3.join().unwrap();
+    assert!(r1.is_ok() || r1 == Err(Stale));
+    let s = b.snapshot(0);
+    // The old-generation failure is gone with the reset, whatever the
+    // order; the fresh success counts iff it belongs to the final generation.
+    assert_eq!(s.window.failures, 0, "a pre-reset result in the new window");
+    let counted = u32::from(fresh.generation == s.generation && r3.is_ok());
+    assert_eq!(s.window.calls, counted);
+    assert_eq!(s.state, State::Closed);
 }
 
 /// A probe's success closes the breaker while a closed-looking call races
@@ -456,15 +472,46 @@ fn probe_deadline_reclaim_races_a_late_record() {
     });
 }
 
+/// An owned stripe (plain stores) and the shared one (CASes) count every
+/// call exactly once while the first record claims the owned stripe: both
+/// model threads prefer stripe 0 of a `Window<2, 2>`, one owns it and the
+/// other records into the shared stripe, and a failure's sum over the
+/// stripes races the other thread's stores. (2 threads; 13454 executions
+/// at LOOM_MAX_PREEMPTIONS=3.)
+#[test]
+fn owned_and_shared_stripes_count_every_call_once() {
+    model("owned_and_shared_stripes", 50, || {
+        let b: Arc<Breaker<Window<2, 2>>> = Arc::new(Breaker::new_window(
+            Config::new(100).failure_rate(100, 8).count_window(4),
+        ));
+        let spawn = |b: &Arc<Breaker<Window<2, 2>>>| {
+            let b = b.clone();
+            thread::spawn(move || {
+                for outcome in [Outcome::Success, Outcome::Failure] {
+                    let (t, _) = b.acquire_ticket(5).unwrap();
+                    assert_eq!(b.record_ticket(t, outcome, 5), Ok(None));
+                }
+            })
+        };
+        let (t1, t2) = (spawn(&b), spawn(&b));
+        t1.join().unwrap();
+        t2.join().unwrap();
+        let w = b.snapshot(5).window;
+        assert_eq!((w.calls, w.failures), (4, 2), "{w:?}");
+    });
+}
+
 /// Two failures recorded at once into two stripes of a time window whose
 /// bar is two failures: the window trips exactly once (a store-buffer
 /// pattern across the stripes, which the SeqCst pair in `add` and `totals`
-/// closes). What this model checks: the stripe choice (each model thread
-/// records into its own stripe), the sum across stripes, and the single
-/// trip. What it cannot check: the SeqCst argument itself, since loom has
-/// no 128-bit atomic and the stand-in (`src/sync.rs`) is a mutex, which
-/// is sequentially consistent whatever the orderings asked (checked: with
-/// Relaxed there the model still passes).
+/// closes). What this model checks: the stripe choice (one model thread
+/// owns stripe 0, the other records into the shared stripe 1), the sum
+/// across stripes, and the single trip. (2 threads; 1440 executions at
+/// LOOM_MAX_PREEMPTIONS=3.) What it cannot check: the SeqCst argument
+/// itself, since loom has no 128-bit atomic and the stand-in
+/// (`src/sync.rs`) is a mutex, which is sequentially consistent whatever
+/// the orderings asked (checked: with Relaxed there the model still
+/// passes).
 #[test]
 fn striped_window_failures_trip_exactly_once() {
     model("striped_window_failures_trip_once", 4, || {
