@@ -441,6 +441,14 @@ class Report:
                 f"| {label} | {c['baseline']} | {c['success']} | **+{c['added_success']}** | "
                 f"{c['rejected']} | **+{c['added_rejected']}** | {c['cs_success']} / {c['cs_rejected']} |"
             )
+            if "added_success_with" in c:
+                base = int(c["baseline"])
+                sw, rw = int(c["added_success_with"]), int(c["added_rejected_with"])
+                self.w(
+                    f"| … through `tripbit_breaker_acquire_with` / `_record_with` (a clock "
+                    f"function, read only when needed) | {base} | {base + sw} | **+{sw}** | "
+                    f"{base + rw} | +{rw} | {c['cs_success_with']} / {c['cs_rejected_with']} |"
+                )
         self.w()
         mhz = {}
         for l in text.splitlines():
