@@ -116,7 +116,10 @@ impl Counts {
 ///   call, as every stripe does without `std` (threads spread by stack
 ///   address). So up to `S − 1` threads per breaker record without any
 ///   read-modify-write: size `S` for the threads that call it (a runtime's
-///   workers, say).
+///   workers, say). Thread numbers are per process: a window with `S ≥ 2`
+///   belongs to the threads of one process. In memory shared between
+///   processes, use `Window<N, 1>` (as the C and Python bindings do), whose
+///   one stripe is always shared.
 /// - A *time* window is the same window whatever `S`: every stripe's buckets
 ///   are keyed by the same epoch (`now / bucket_ticks`).
 /// - A *count* window keeps the last `N × bucket_calls` calls **of each
