@@ -28,6 +28,10 @@ setup_rust() {
 setup_apt() {
     local need=()
     command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
+    # The RV32 firmware (examples/hal-sensor/riscv): QEMU's virt board, and
+    # objdump for its image check.
+    command -v qemu-system-riscv32 >/dev/null || need+=(qemu-system-misc)
+    command -v riscv64-unknown-elf-objdump >/dev/null || need+=(binutils-riscv64-unknown-elf)
     command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi)
     [ -e /usr/lib/arm-none-eabi/newlib/libc.a ] || need+=(libnewlib-arm-none-eabi)
     command -v valgrind >/dev/null || need+=(valgrind)

@@ -88,6 +88,7 @@ step "C firmware size report (M0, M3, M4F)" bash examples/firmware-c/run-qemu.sh
 step "C firmware: instructions per guarded call (M3, M0) and objdump: no interrupt masking on the M3" \
     bash examples/firmware-c/count-insns.sh
 step "hal-sensor: no_std Rust firmware (embedded-hal + defmt) under QEMU" bash examples/hal-sensor/run-qemu.sh
+step "RV32 firmware under QEMU: riscv32imac (lock-free) and riscv32imc (one critical section per operation), timer interrupt inside tripbit" bash examples/hal-sensor/riscv/run-qemu.sh
 step "Python wheel: build, pytest, mypy --strict, stubtest" bash py/test.sh
 step "gRPC tree with tripbit swapped in: the five scenarios" \
     env -C examples/grpc-tree "$ROOT/.venv/bin/python" scenarios.py --quiet-servers
