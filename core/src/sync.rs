@@ -82,82 +82,25 @@ pub(crate) fn op<R>(f: impl FnOnce() -> R) -> R {
 mod op_word {
     use super::Ordering;
 
-    /// A 32-bit word whose writes happen only inside [`super::op`]: `load`
-    /// is an atomic load (anywhere); `store` and `compare_exchange` are a
-    /// plain load and store, atomic because the caller's critical section
-    /// excludes every other writer (interrupt handlers, and the other cores
-    /// with a multi-core `critical-section` implementation). Debug builds
-    /// check that they run inside one. `Ordering` arguments are accepted and
-    /// ignored: a critical section orders memory at least as strongly as
-    /// any of them (its acquire and release are compiler barriers at the
-    /// least, and the hardware fences of a multi-core implementation).
-    #[repr(transparent)]
-    pub(crate) struct OpAtomicU32(core::sync::atomic::AtomicU32);
-
-    #[allow(dead_code)]
-    impl OpAtomicU32 {
-        pub(crate) const fn new(v: u32) -> Self {
-            OpAtomicU32(core::sync::atomic::AtomicU32::new(v))
-        }
-
-        #[inline(always)]
-        pub(crate) fn load(&self, _: Ordering) -> u32 {
-            // Ordering: Relaxed: see the type; the critical section of the
-            // writer and of any reader's operation orders the rest.
-            self.0.load(Ordering::Relaxed)
-        }
-
-        #[inline(always)]
-        pub(crate) fn store(&self, v: u32, _: Ordering) {
-            Inside::check();
-            // Ordering: Relaxed, inside the operation's critical section.
-            self.0.store(v, Ordering::Relaxed);
-        }
-
-        #[inline(always)]
-        pub(crate) fn compare_exchange(
-            &self,
-            current: u32,
-            new: u32,
-            _: Ordering,
-            _: Ordering,
-        ) -> Result<u32, u32> {
-            Inside::check();
-            // Ordering: Relaxed both, inside the operation's critical
-            // section: nothing else writes between this load and the store.
-            let v = self.0.load(Ordering::Relaxed);
-            if v == current {
-                self.0.store(new, Ordering::Relaxed);
-                Ok(v)
-            } else {
-                Err(v)
-            }
-        }
-
-        /// Never fails spuriously.
-        #[inline(always)]
-        pub(crate) fn compare_exchange_weak(
-            &self,
-            current: u32,
-            new: u32,
-            success: Ordering,
-            failure: Ordering,
-        ) -> Result<u32, u32> {
-            self.compare_exchange(current, new, success, failure)
-        }
-    }
-
-    const _: () = assert!(core::mem::size_of::<OpAtomicU32>() == 4);
-
-    /// Defines a wider word (the window policy's buckets) for the same
-    /// cores, as `$n` 32-bit words (no `unsafe` in this crate): every
-    /// access, loads included (a wider load is several instructions, which
-    /// an interrupt could split), runs inside [`super::op`], where the
-    /// halves are read and written one after the other. Debug builds check
-    /// it. The layout is the one `CsAtomicU64`/`CsAtomicU128` have on the
-    /// cores with CAS, so `Breaker`'s `#[repr(C)]` layout is the same.
-    macro_rules! op_cell {
-        ($(#[$meta:meta])* $name:ident, $int:ty, $n:literal) => {
+    /// Defines a word of `$n` 32-bit words for these cores, written only
+    /// inside [`super::op`]: `store` and the read-modify-writes are plain
+    /// loads and stores (no `unsafe` in this crate), atomic because the
+    /// operation's critical section excludes every other writer (interrupt
+    /// handlers, and the other cores with a multi-core `critical-section`
+    /// implementation). Debug builds check that they run inside one, and,
+    /// for the wider words, that loads do too (a load of several words is
+    /// several instructions, which an interrupt could split). `Ordering`
+    /// arguments are accepted and ignored: a critical section orders memory
+    /// at least as strongly as any of them (its acquire and release are
+    /// compiler barriers at the least, and the hardware fences of a
+    /// multi-core implementation). The layouts are those of the words they
+    /// stand for (`AtomicU32`, and `CsAtomicU64`/`CsAtomicU128` on the cores
+    /// with CAS), so `Breaker`'s `#[repr(C)]` layout is the same.
+    macro_rules! op_word {
+        (
+            $(#[$meta:meta])* $name:ident, $int:ty, $n:literal,
+            checked_load: $checked:literal, #[$access:meta]
+        ) => {
             $(#[$meta])*
             pub(crate) struct $name([core::sync::atomic::AtomicU32; $n]);
 
@@ -173,30 +116,31 @@ mod op_word {
                     $name(words)
                 }
 
-                /// Out of line, as `store`: inlined at every bucket access,
-                /// the word-by-word copies cost the C API 224 B on a Cortex-M0.
-                #[inline(never)]
+                #[$access]
                 pub(crate) fn load(&self, _: Ordering) -> $int {
-                    Inside::check();
+                    if $checked {
+                        Inside::check();
+                    }
                     let mut v: $int = 0;
                     for (i, w) in self.0.iter().enumerate() {
-                        // Ordering: Relaxed, inside the operation's critical
-                        // section: no other context writes any half meanwhile.
+                        // Ordering: Relaxed: a single word is atomic anywhere;
+                        // several are read inside the operation's critical
+                        // section, where no other context writes any of them.
                         v |= (w.load(Ordering::Relaxed) as $int) << (32 * i);
                     }
                     v
                 }
 
-                #[inline(never)]
+                #[$access]
                 pub(crate) fn store(&self, v: $int, _: Ordering) {
                     Inside::check();
                     for (i, w) in self.0.iter().enumerate() {
-                        // Ordering: Relaxed, as in `load`.
+                        // Ordering: Relaxed, inside the operation's critical section.
                         w.store((v >> (32 * i)) as u32, Ordering::Relaxed);
                     }
                 }
 
-                #[inline]
+                #[inline(always)]
                 pub(crate) fn compare_exchange(
                     &self,
                     current: $int,
@@ -204,6 +148,9 @@ mod op_word {
                     _: Ordering,
                     _: Ordering,
                 ) -> Result<$int, $int> {
+                    Inside::check();
+                    // Inside the critical section: nothing else writes
+                    // between this load and the store.
                     let v = self.load(Ordering::Relaxed);
                     if v == current {
                         self.store(new, Ordering::Relaxed);
@@ -214,7 +161,7 @@ mod op_word {
                 }
 
                 /// Never fails spuriously.
-                #[inline]
+                #[inline(always)]
                 pub(crate) fn compare_exchange_weak(
                     &self,
                     current: $int,
@@ -226,7 +173,7 @@ mod op_word {
                 }
 
                 /// Wrapping, as the native `fetch_add`.
-                #[inline]
+                #[inline(always)]
                 pub(crate) fn fetch_add(&self, v: $int, _: Ordering) -> $int {
                     let old = self.load(Ordering::Relaxed);
                     self.store(old.wrapping_add(v), Ordering::Relaxed);
@@ -236,22 +183,39 @@ mod op_word {
         };
     }
 
-    op_cell!(
+    op_word!(
+        /// The 32-bit state word and stamp words: loaded anywhere, inline
+        /// (the closed fast paths read it outside any critical section).
+        #[repr(transparent)]
+        OpAtomicU32,
+        u32,
+        1,
+        checked_load: false,
+        #[inline(always)]
+    );
+    op_word!(
         /// A 64-bit word, written and read only inside an operation.
         #[repr(C, align(8))]
         OpCell64,
         u64,
-        2
+        2,
+        checked_load: true,
+        // Out of line, as `store`: inlined at every bucket access, the
+        // word-by-word copies cost the C API 224 B on a Cortex-M0.
+        #[inline(never)]
     );
-    op_cell!(
+    op_word!(
         /// A 128-bit word, written and read only inside an operation;
         /// 16-aligned like `portable_atomic::AtomicU128`.
         #[repr(C, align(16))]
         OpCell128,
         u128,
-        4
+        4,
+        checked_load: true,
+        #[inline(never)]
     );
 
+    const _: () = assert!(core::mem::size_of::<OpAtomicU32>() == 4);
     const _: () = assert!(core::mem::size_of::<OpCell64>() == 8);
     const _: () = assert!(core::mem::size_of::<OpCell128>() == 16);
     const _: () = assert!(core::mem::align_of::<OpCell128>() == 16);

@@ -410,7 +410,13 @@ impl<const N: usize, const S: usize> Window<N, S> {
         if self.by_time != 0 {
             return when.now() / self.bucket;
         }
-        let n = if owned {
+        Self::next_call(st, owned) / self.bucket
+    }
+
+    /// A count window's number for the next call of stripe `st`.
+    #[inline(always)]
+    fn next_call(st: &Stripe<N>, owned: bool) -> u64 {
+        if owned {
             // Ordering: Relaxed: only this thread writes it; readers
             // (`current_epoch`) only locate the window with it.
             let n = st.calls.load(Ordering::Relaxed);
@@ -419,8 +425,7 @@ impl<const N: usize, const S: usize> Window<N, S> {
         } else {
             // Ordering: Relaxed, a ticket counter; nothing else is published.
             st.calls.fetch_add(1, Ordering::Relaxed)
-        };
-        n / self.bucket
+        }
     }
 
     /// The epoch stripe `st`'s window ends at, at `now`, without counting
@@ -709,10 +714,8 @@ impl<const N: usize, const S: usize> Policy for Window<N, S> {
             return false;
         }
         let st = &self.stripes[i];
-        // Ordering: Relaxed, as in `epoch`: this thread owns the stripe.
-        let n = st.calls.load(Ordering::Relaxed);
-        st.calls.store(n + 1, Ordering::Relaxed);
-        Self::add_owned(st, n / self.bucket, Word::raw_generation(cur), false, false);
+        let epoch = Self::next_call(st, true) / self.bucket;
+        Self::add_owned(st, epoch, Word::raw_generation(cur), false, false);
         true
     }
 

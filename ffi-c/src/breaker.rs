@@ -6,13 +6,13 @@
 //! exactly a `Breaker`: same size, same alignment (asserted at compile time
 //! here and in the header).
 
-use tripbit::{Breaker, Rejected, Stale, Ticket};
+use tripbit::{Breaker, Ticket};
 
 use crate::panic::{boundary, opt_out_ptr, out_ptr, read_in, ref_in, try_ffi, write_out};
 use crate::tripbit_result_t::{self, *};
 use crate::types::{
-    outcome_of, tripbit_config_t, tripbit_outcome_t, tripbit_snapshot_t, tripbit_state_t,
-    tripbit_ticket_t, tripbit_transition_t, write_transition,
+    acquire_on, record_on, tripbit_config_t, tripbit_outcome_t, tripbit_snapshot_t,
+    tripbit_state_t, tripbit_ticket_t, tripbit_transition_t, write_transition,
 };
 
 /// `sizeof(tripbit_breaker_t)`: RAM per breaker, in bytes.
@@ -194,21 +194,16 @@ unsafe fn success_is_clean(
     t.probe == 0 && t.slot == 0 && b.success_changes_nothing(closed)
 }
 
-/// The tick for a `_with` call off its guarded path: `clock()`, once the
-/// breaker has passed its checks (so that errors keep their documented
-/// order: the breaker first, then the clock). Read before the core's
-/// decision, never inside it (on Cortex-M0 that decision is a critical
-/// section).
+/// The tick for a `_with` call off its guarded path, read after the
+/// breaker passed its checks (so that errors keep their documented order:
+/// the breaker first, then the clock) and before the core's decision,
+/// never inside it (on Cortex-M0 that decision is a critical section).
 ///
 /// # Safety
-/// As `tripbit_breaker_acquire_with` (`breaker`, `clock`).
+/// `clock` is NULL or a function safe to call here (the `_with` calls'
+/// contract).
 #[inline(always)]
-unsafe fn tick_from(
-    breaker: *const tripbit_breaker_t,
-    clock: tripbit_clock_t,
-) -> Result<u64, tripbit_result_t> {
-    // SAFETY: forwarded contract.
-    unsafe { breaker_ref_outlined(breaker) }?;
+unsafe fn read_clock(clock: tripbit_clock_t) -> Result<u64, tripbit_result_t> {
     match clock {
         // SAFETY: the caller's clock, a C function without arguments
         // (contract); it cannot unwind into Rust (`extern "C"`).
@@ -487,18 +482,8 @@ impl tripbit_breaker_t {
     ) -> tripbit_result_t {
         // SAFETY: forwarded contract.
         let b = try_ffi!(unsafe { breaker_ref(breaker) });
-        let ticket_out = try_ffi!(out_ptr(ticket_out));
-        let transition_out = try_ffi!(opt_out_ptr(transition_out));
-        match b.acquire_ticket(now) {
-            Ok((ticket, transition)) => {
-                // SAFETY: the out-parameter passed `out_ptr`/`opt_out_ptr`, and the
-                // caller promised it is writable (the header's contract).
-                unsafe { write_out(ticket_out, tripbit_ticket_t::from_core(ticket)) };
-                write_transition(transition_out, transition);
-                TRIPBIT_OK
-            }
-            Err(Rejected { .. }) => TRIPBIT_E_REJECTED,
-        }
+        // SAFETY: forwarded contract.
+        unsafe { acquire_on(b, now, ticket_out, transition_out) }
     }
 
     /// Reports the outcome (`TRIPBIT_OUTCOME_*`) of the call admitted as
@@ -559,18 +544,8 @@ impl tripbit_breaker_t {
     ) -> tripbit_result_t {
         // SAFETY: forwarded contract.
         let b = try_ffi!(unsafe { breaker_ref(breaker) });
-        // SAFETY: forwarded contract; `tripbit_ticket_t` is plain integers.
-        let ticket = try_ffi!(unsafe { read_in(ticket) });
-        let transition_out = try_ffi!(opt_out_ptr(transition_out));
-        let outcome = try_ffi!(outcome_of(outcome));
-        let ticket = try_ffi!(ticket.to_core());
-        match b.record_ticket(ticket, outcome, now) {
-            Ok(transition) => {
-                write_transition(transition_out, transition);
-                TRIPBIT_OK
-            }
-            Err(Stale) => TRIPBIT_E_STALE,
-        }
+        // SAFETY: forwarded contract.
+        unsafe { record_on(b, ticket, outcome, now, transition_out) }
     }
 
     /// `tripbit_breaker_acquire()` with a clock instead of a tick: `clock` is
@@ -620,9 +595,11 @@ impl tripbit_breaker_t {
         ticket_out: *mut tripbit_ticket_t,
     ) -> tripbit_result_t {
         // SAFETY: forwarded contract.
-        let now = try_ffi!(unsafe { tick_from(breaker, clock) });
+        let b = try_ffi!(unsafe { breaker_ref(breaker) });
         // SAFETY: forwarded contract.
-        unsafe { Self::acquire_checked(breaker, now, ticket_out, core::ptr::null_mut()) }
+        let now = try_ffi!(unsafe { read_clock(clock) });
+        // SAFETY: forwarded contract.
+        unsafe { acquire_on(b, now, ticket_out, core::ptr::null_mut()) }
     }
 
     /// `tripbit_breaker_record()` with a clock instead of a tick (see
@@ -669,9 +646,11 @@ impl tripbit_breaker_t {
         clock: tripbit_clock_t,
     ) -> tripbit_result_t {
         // SAFETY: forwarded contract.
-        let now = try_ffi!(unsafe { tick_from(breaker, clock) });
+        let b = try_ffi!(unsafe { breaker_ref(breaker) });
         // SAFETY: forwarded contract.
-        unsafe { Self::record_checked(breaker, ticket, outcome, now, core::ptr::null_mut()) }
+        let now = try_ffi!(unsafe { read_clock(clock) });
+        // SAFETY: forwarded contract.
+        unsafe { record_on(b, ticket, outcome, now, core::ptr::null_mut()) }
     }
 
     /// Gives up an admitted call without counting anything (the call was not

@@ -11,13 +11,13 @@
 //! a firmware links only the sizes it uses, and a storage can never be
 //! used with another `N` than it was built for (that would index past it).
 
-use tripbit::{Breaker, Config, Rejected, Stale, Window};
+use tripbit::{Breaker, Config, Window};
 
 use crate::panic::{boundary, opt_out_ptr, out_ptr, read_in, ref_in, try_ffi, write_out};
 use crate::tripbit_result_t::{self, *};
 use crate::types::{
-    outcome_of, tripbit_snapshot_t, tripbit_state_t, tripbit_ticket_t, tripbit_transition_t,
-    write_transition,
+    acquire_on, record_on, tripbit_snapshot_t, tripbit_state_t, tripbit_ticket_t,
+    tripbit_transition_t, write_transition,
 };
 
 /// The breaker type behind every `tripbit_window<N>_t`.
@@ -347,17 +347,8 @@ unsafe fn acquire<const N: usize, T>(
     boundary(TRIPBIT_E_PANIC, || {
         // SAFETY: forwarded contract.
         let b = try_ffi!(unsafe { window_ref::<N, T>(w) });
-        let ticket_out = try_ffi!(out_ptr(ticket_out));
-        let transition_out = try_ffi!(opt_out_ptr(transition_out));
-        match b.acquire_ticket(now) {
-            Ok((ticket, transition)) => {
-                // SAFETY: checked out-parameters, writable per the contract.
-                unsafe { write_out(ticket_out, tripbit_ticket_t::from_core(ticket)) };
-                write_transition(transition_out, transition);
-                TRIPBIT_OK
-            }
-            Err(Rejected { .. }) => TRIPBIT_E_REJECTED,
-        }
+        // SAFETY: forwarded contract.
+        unsafe { acquire_on(b, now, ticket_out, transition_out) }
     })
 }
 
@@ -375,18 +366,8 @@ unsafe fn record<const N: usize, T>(
     boundary(TRIPBIT_E_PANIC, || {
         // SAFETY: forwarded contract.
         let b = try_ffi!(unsafe { window_ref::<N, T>(w) });
-        // SAFETY: forwarded contract; plain integers.
-        let ticket = try_ffi!(unsafe { read_in(ticket) });
-        let transition_out = try_ffi!(opt_out_ptr(transition_out));
-        let outcome = try_ffi!(outcome_of(outcome));
-        let ticket = try_ffi!(ticket.to_core());
-        match b.record_ticket(ticket, outcome, now) {
-            Ok(transition) => {
-                write_transition(transition_out, transition);
-                TRIPBIT_OK
-            }
-            Err(Stale) => TRIPBIT_E_STALE,
-        }
+        // SAFETY: forwarded contract.
+        unsafe { record_on(b, ticket, outcome, now, transition_out) }
     })
 }
 

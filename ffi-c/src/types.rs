@@ -237,6 +237,61 @@ pub(crate) fn write_transition(
     }
 }
 
+/// Every acquire's checks after its storage's, in their documented order
+/// (`ticket_out`, `transition_out`), then the decision at `now` and the
+/// out-parameters: `tripbit_breaker_acquire` and `tripbit_window<N>_acquire`.
+///
+/// # Safety
+/// Each pointer is NULL or valid for its type.
+#[inline(always)]
+pub(crate) unsafe fn acquire_on<P: tripbit::Policy>(
+    b: &tripbit::Breaker<P>,
+    now: u64,
+    ticket_out: *mut tripbit_ticket_t,
+    transition_out: *mut tripbit_transition_t,
+) -> tripbit_result_t {
+    let ticket_out = try_ffi!(crate::panic::out_ptr(ticket_out));
+    let transition_out = try_ffi!(crate::panic::opt_out_ptr(transition_out));
+    match b.acquire_ticket(now) {
+        Ok((ticket, transition)) => {
+            // SAFETY: the out-parameter passed `out_ptr`, and the caller
+            // promised it is writable (the header's contract).
+            unsafe { crate::panic::write_out(ticket_out, tripbit_ticket_t::from_core(ticket)) };
+            write_transition(transition_out, transition);
+            TRIPBIT_OK
+        }
+        Err(tripbit::Rejected { .. }) => TRIPBIT_E_REJECTED,
+    }
+}
+
+/// Every record's checks after its storage's, in their documented order
+/// (`ticket`, `transition_out`, `outcome`, the ticket's fields), then the
+/// record at `now`: `tripbit_breaker_record` and `tripbit_window<N>_record`.
+///
+/// # Safety
+/// Each pointer is NULL or valid for its type.
+#[inline(always)]
+pub(crate) unsafe fn record_on<P: tripbit::Policy>(
+    b: &tripbit::Breaker<P>,
+    ticket: *const tripbit_ticket_t,
+    outcome: u32,
+    now: u64,
+    transition_out: *mut tripbit_transition_t,
+) -> tripbit_result_t {
+    // SAFETY: forwarded contract; `tripbit_ticket_t` is plain integers.
+    let ticket = try_ffi!(unsafe { read_in(ticket) });
+    let transition_out = try_ffi!(crate::panic::opt_out_ptr(transition_out));
+    let outcome = try_ffi!(outcome_of(outcome));
+    let ticket = try_ffi!(ticket.to_core());
+    match b.record_ticket(ticket, outcome, now) {
+        Ok(transition) => {
+            write_transition(transition_out, transition);
+            TRIPBIT_OK
+        }
+        Err(tripbit::Stale) => TRIPBIT_E_STALE,
+    }
+}
+
 /// An admitted call, in plain data: keep it from `tripbit_breaker_acquire()`
 /// until you report the call with `tripbit_breaker_record()` or give it up
 /// with `tripbit_breaker_release()`, exactly once. Do not build or edit
