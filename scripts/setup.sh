@@ -45,7 +45,15 @@ setup_apt() {
         local sudo=""
         [ "$(id -u)" = 0 ] || sudo=sudo
         $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+        if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null; then
+            # Some images carry a backported qemu-utils that Breaks the
+            # distribution's qemu-system-common; one package at a time lets
+            # apt replace it (qemu-system-* bring their own qemu-img).
+            local p
+            for p in "${need[@]}"; do
+                DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$p" >/dev/null
+            done
+        fi
     fi
 }
 
