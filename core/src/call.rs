@@ -34,8 +34,9 @@ pub mod clock {
 
     /// The vDSO's own `clock_gettime`, looked up once. Calling it directly
     /// skips glibc's wrapper (an indirect call and its checks): a coarse
-    /// read took 3.0 ns against 3.6–4.0 ns through glibc on the benchmark
-    /// machine, most of a rejected `call()`. vdso(7) documents the entry
+    /// read took 3.1 ns against 3.5–3.8 ns through glibc, alternating in
+    /// one process on the benchmark machine; it is most of a rejected
+    /// `call()`. vdso(7) documents the entry
     /// points and their versions (`__vdso_clock_gettime` on x86_64,
     /// `__kernel_clock_gettime` on aarch64); glibc registers the vDSO as
     /// the loaded object `linux-vdso.so.1`, so `dlopen(RTLD_NOLOAD)` and

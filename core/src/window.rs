@@ -284,7 +284,8 @@ mod ids {
 ///
 /// With `std`, through a one-entry cache per thread of its last such
 /// division: a 64-bit division was about 4 ns of the 9 ns a closed window
-/// success took through `call()` (benches/README.md), and a thread's calls
+/// success took through `call()` (measured by swapping it for a shift),
+/// and a thread's calls
 /// of one window fall in the same epoch `bucket` times in a row. The cache
 /// needs no key and cannot be stale: it holds a `(bucket, epoch)` that a
 /// real division gave, so `epoch × bucket` does not overflow, and whenever
@@ -296,7 +297,7 @@ fn epoch_of(call: u64, bucket: u64) -> u64 {
     ids::LAST_EPOCH.with(|last| {
         let (b, e) = last.get();
         // `b` is 0 only before the first division, and `bucket` never is.
-        if b == bucket && call >= e * b && call - e * b < b {
+        if b == bucket && call.checked_sub(e * b).is_some_and(|d| d < b) {
             return e;
         }
         let e = call / bucket;
@@ -445,6 +446,13 @@ impl<const N: usize, const S: usize> Window<N, S> {
         if self.by_time != 0 {
             return when.now() / self.bucket;
         }
+        self.count_epoch(st, owned)
+    }
+
+    /// A count window's epoch for the next call of stripe `st` (numbering
+    /// it, as [`next_call`](Self::next_call)).
+    #[inline(always)]
+    fn count_epoch(&self, st: &Stripe<N>, owned: bool) -> u64 {
         epoch_of(Self::next_call(st, owned), self.bucket)
     }
 
@@ -749,7 +757,7 @@ impl<const N: usize, const S: usize> Policy for Window<N, S> {
             return false;
         }
         let st = &self.stripes[i];
-        let epoch = epoch_of(Self::next_call(st, true), self.bucket);
+        let epoch = self.count_epoch(st, true);
         Self::add_owned(st, epoch, Word::raw_generation(cur), false, false);
         true
     }
