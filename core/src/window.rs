@@ -12,6 +12,17 @@
 //! | 40..64   | `gen`      | the breaker's 24-bit generation the counts belong to  |
 //! | 64..128  | `epoch`    | the bucket's epoch, in full: `now / bucket_ticks` (time window) or `call number / bucket_calls` (count window) |
 //!
+//! A stripe that a thread owns in a count window (see [`Window`]) is
+//! counted by call number instead: its call number is the count of its
+//! calls, so a success stores only that number, and its buckets keep
+//! 0..13 = the *offset* within the epoch of the bucket's first call of its
+//! generation (in place of `calls`) and 64..128 = the number of the last
+//! call that wrote the bucket, plus one (0: never written; the bucket's
+//! epoch is `(last − 1) / bucket_calls`). The calls of such a bucket are
+//! the call numbers from `epoch × bucket_calls + offset` up to the end of
+//! its epoch or the stripe's call number (`Window::call_number_totals`
+//! says why a reader never sees a failure without its call).
+//!
 //! A record CASes its bucket `epoch % N`: a bucket of an older epoch (or an
 //! older generation in the same epoch) is replaced in the same CAS that
 //! counts the call, so a rotation can never lose a concurrent count. On a
@@ -110,8 +121,12 @@ impl Counts {
 ///   other live thread has (reused after it exits), and thread `t` owns
 ///   stripe `t % (S − 1)` of a breaker from its first record there, unless
 ///   another live thread does. Only the owner writes an owned stripe, so a
-///   success is counted with a plain load and store: no locked instruction,
-///   no contention. A thread whose stripe is owned by another records into
+///   success is counted with plain loads and stores: no locked
+///   instruction, no contention. In a count window an owned stripe counts
+///   its calls by their number: a success stores the stripe's next call
+///   number and nothing else (its bucket is written only at the bucket's
+///   first call of a generation), and the buckets keep the failures, the
+///   slow calls and where each bucket's generation began (module docs). A thread whose stripe is owned by another records into
 ///   the last stripe, which is never owned and counts with one CAS per
 ///   call, as every stripe does without `std` (threads spread by stack
 ///   address). So up to `S − 1` threads per breaker record without any
@@ -127,7 +142,7 @@ impl Counts {
 ///   the configured window; `k` threads on different stripes see up to `k`
 ///   times as many calls, the most recent of each thread.
 /// - Memory: each stripe is its own 64-byte-aligned block of
-///   `16 + 16 × N` bytes rounded up to 64; `Breaker<Window<N, S>>` is
+///   `32 + 16 × N` bytes rounded up to 64; `Breaker<Window<N, S>>` is
 ///   `128 + S × that` bytes, aligned to 64. The default `S = 4` is for
 ///   servers; use `Window<N, 1>` where one thread (or one core) records, as
 ///   on a microcontroller, from C or from Python (under the GIL).
@@ -174,9 +189,34 @@ struct Stripe<const N: usize> {
     calls: AtomicU64,
     /// The thread that owns this stripe (its [`thread_id`] + 1), or 0.
     /// Only the owner writes an owned stripe; the last stripe is never
-    /// owned. (In the 8 bytes the 16-aligned buckets left as padding.)
+    /// owned.
     owner: AtomicU64,
+    /// An owned stripe of a count window: the bucket its next calls go to,
+    /// as `(generation << 40) | end` (`end` = the call number at which
+    /// that bucket's epoch ends, mod 2⁴⁰), written by the owner with the
+    /// bucket (see [`Window::add_counted`]); a success whose call number is
+    /// below `end` in that generation is counted by the call number alone.
+    span: AtomicU64,
     buckets: [AtomicU128; N],
+}
+
+/// Bits of a [`Stripe::span`]'s `end`.
+const SPAN_END_BITS: u32 = 40;
+const SPAN_END_MASK: u64 = (1 << SPAN_END_BITS) - 1;
+
+const fn span_pack(generation: u32, end: u64) -> u64 {
+    ((generation as u64) << SPAN_END_BITS) | (end & SPAN_END_MASK)
+}
+
+/// Whether `span` says call number `call` of `generation` goes to the
+/// bucket it was written for: same generation, and `1 ≤ end − call ≤
+/// bucket` (mod 2⁴⁰; an owned stripe's calls are numbered one by one by its
+/// owner, so after the span was written at a call of that bucket the
+/// distance only shrinks, and at 0 the owner writes the next span).
+#[inline(always)]
+const fn span_covers(span: u64, generation: u32, call: u64, bucket: u64) -> bool {
+    (span >> SPAN_END_BITS) as u32 == generation
+        && (span.wrapping_sub(call) & SPAN_END_MASK).wrapping_sub(1) < bucket
 }
 
 impl<const N: usize> Stripe<N> {
@@ -185,6 +225,7 @@ impl<const N: usize> Stripe<N> {
             Stripe {
                 calls: AtomicU64::new(0),
                 owner: AtomicU64::new(0),
+                span: AtomicU64::new(0),
                 buckets: new_buckets(),
             }
         }
@@ -565,6 +606,82 @@ impl<const N: usize, const S: usize> Window<N, S> {
         }
     }
 
+    /// Whether stripe `i` is counted by call number: the stripes threads
+    /// can own ([`OWNED_STRIPES`], all but the last) of a count window.
+    /// Such a stripe's call number (`calls`) is the count of its calls:
+    /// its buckets keep the epoch, the generation, the failures and slow
+    /// calls, and in place of `calls` the *offset* of the bucket's first
+    /// call of that generation within its epoch, so that a bucket of epoch
+    /// `e` holds the calls numbered `e × bucket + offset ..` up to the end
+    /// of its epoch or the stripe's call number, whichever is first
+    /// (`totals`). A success then writes only the call number.
+    #[inline(always)]
+    fn by_call_number(&self, i: usize) -> bool {
+        OWNED_STRIPES && S >= 2 && i < S - 1 && self.by_time == 0
+    }
+
+    /// Counts call number `call` (of `epoch`, `generation`) in the stripe
+    /// this thread owns, for a count window ([`by_call_number`](Self::by_call_number)),
+    /// and then stores the stripe's next call number: a success in a
+    /// bucket that already holds this epoch and generation writes no
+    /// bucket; a failure or slow call adds to it; the first call of an
+    /// epoch or generation starts the bucket at its offset. Then the
+    /// stripe's span names this bucket, for the successes that follow
+    /// (`record_success_fast`).
+    fn add_counted(
+        &self,
+        st: &Stripe<N>,
+        call: u64,
+        epoch: u64,
+        generation: u32,
+        failure: bool,
+        slow: bool,
+    ) {
+        let bucket = &st.buckets[(epoch % N as u64) as usize];
+        // Ordering: Relaxed, as in `add_owned`: the owner's own last store.
+        let c = Counts::unpack(bucket.load(Ordering::Relaxed));
+        let held = c.epoch != 0 && (c.epoch - 1) / self.bucket == epoch;
+        let base = if held && c.generation == generation {
+            Some(c)
+        } else if held && newer_generation(c.generation, generation) {
+            // Not reached: the owner's records load the word after its
+            // earlier ones, so their generations never go back.
+            None
+        } else {
+            // The epoch's first call in this generation (an owner's call
+            // numbers only grow, so an older bucket is the one to replace).
+            Some(Counts {
+                calls: call - epoch * self.bucket,
+                ..Counts::fresh(0, generation)
+            })
+        };
+        if let Some(base) = base.filter(|b| !held || *b != c || failure || slow) {
+            let next = Counts {
+                epoch: call + 1,
+                failures: base.failures + u64::from(failure),
+                slow: base.slow + u64::from(slow),
+                ..base
+            };
+            // Ordering: as in `add_owned` (SeqCst for a failure or a slow
+            // call: the store-buffer pattern of `add`).
+            let order = if failure || slow {
+                Ordering::SeqCst
+            } else {
+                Ordering::Relaxed
+            };
+            bucket.store(next.pack(), order);
+        }
+        // Ordering: Release, pairs with the Acquire load in
+        // `call_number_totals`: a reader that sees this number sees the
+        // bucket stored above.
+        st.calls.store(call + 1, Ordering::Release);
+        // Ordering: Relaxed: only the owner reads or writes it.
+        st.span.store(
+            span_pack(generation, epoch.wrapping_add(1).wrapping_mul(self.bucket)),
+            Ordering::Relaxed,
+        );
+    }
+
     /// The stripe this thread records into, and whether it owns it: with
     /// `S ≥ 2` and thread numbers ([`OWNED_STRIPES`]), thread `t` owns stripe
     /// `t % (S − 1)` if no other live thread does (claimed at its first
@@ -609,13 +726,22 @@ impl<const N: usize, const S: usize> Window<N, S> {
     fn totals(&self, own: Option<(usize, u64)>, now: u64, generation: u32) -> WindowCounts {
         let mut t = WindowCounts::ZERO;
         for (i, st) in self.stripes.iter().enumerate() {
+            if self.by_call_number(i) {
+                let c =
+                    self.call_number_totals(st, own.filter(|o| o.0 == i).map(|o| o.1), generation);
+                t.calls += c.calls;
+                t.failures += c.failures;
+                t.slow += c.slow;
+                continue;
+            }
             let epoch = match own {
                 Some((j, e)) if j == i => e,
                 _ => self.current_epoch(st, now),
             };
             for b in &st.buckets {
-                // Ordering: SeqCst, pairs with the SeqCst CAS in `add` (see
-                // there); counts publish no other memory.
+                // Ordering: SeqCst, pairs with the SeqCst CAS in `add` and
+                // the SeqCst stores of `add_owned` (see `add`); counts
+                // publish no other memory.
                 let c = Counts::unpack(b.load(Ordering::SeqCst));
                 if c.generation == generation && c.epoch <= epoch && epoch - c.epoch < N as u64 {
                     // At most 64 × 1024 × 8191 < 2³² calls: no overflow.
@@ -623,6 +749,49 @@ impl<const N: usize, const S: usize> Window<N, S> {
                     t.failures += c.failures as u32;
                     t.slow += c.slow as u32;
                 }
+            }
+        }
+        t
+    }
+
+    /// [`totals`](Self::totals) of one stripe counted by call number
+    /// ([`by_call_number`](Self::by_call_number)): its window ends at
+    /// `own_epoch` (the recording thread's own stripe) or at its call
+    /// number's epoch.
+    ///
+    /// Why a snapshot is always a prefix of the owner's records (never a
+    /// failure without its call, nor a call whose failure is missing): the
+    /// owner stores a bucket *before* the call number (Release), and this
+    /// loads the call number first (Acquire), so every bucket the owner
+    /// wrote before the number loaded is seen; a bucket written after it
+    /// (a later failure, a new epoch) carries its own call number
+    /// (`last`), which is counted with it (`max(calls, last)`).
+    fn call_number_totals(
+        &self,
+        st: &Stripe<N>,
+        own_epoch: Option<u64>,
+        generation: u32,
+    ) -> WindowCounts {
+        // Ordering: Acquire, pairs with the Release stores of the call
+        // number in `record_closed` and `record_success_fast`.
+        let n = st.calls.load(Ordering::Acquire);
+        let epoch = own_epoch.unwrap_or(n.saturating_sub(1) / self.bucket);
+        let mut t = WindowCounts::ZERO;
+        for b in &st.buckets {
+            // Ordering: SeqCst, as in `totals` (pairs with the SeqCst
+            // stores of `add_counted`).
+            let c = Counts::unpack(b.load(Ordering::SeqCst));
+            if c.epoch == 0 {
+                continue; // never written (`last` is a call number + 1)
+            }
+            let e = (c.epoch - 1) / self.bucket;
+            if c.generation == generation && e <= epoch && epoch - e < N as u64 {
+                let start = e * self.bucket + c.calls;
+                let end = e.saturating_add(1).saturating_mul(self.bucket);
+                // At most `bucket` ≤ 8191 calls per bucket: no overflow.
+                t.calls += n.max(c.epoch).min(end).saturating_sub(start) as u32;
+                t.failures += c.failures as u32;
+                t.slow += c.slow as u32;
             }
         }
         t
@@ -720,12 +889,22 @@ impl<const N: usize, const S: usize> Policy for Window<N, S> {
         let slow = win.slow_ticks != 0 && when.elapsed() >= win.slow_ticks;
         let (i, owned) = win.stripe_for();
         let st = &win.stripes[i];
-        let epoch = win.epoch(st, owned, when);
-        if owned {
-            Self::add_owned(st, epoch, w.generation, failure, slow);
+        let epoch = if owned && win.by_call_number(i) {
+            // Ordering: Relaxed: only this thread writes it (`add_counted`
+            // stores the next number).
+            let call = st.calls.load(Ordering::Relaxed);
+            let epoch = epoch_of(call, win.bucket);
+            win.add_counted(st, call, epoch, w.generation, failure, slow);
+            epoch
         } else {
-            Self::add(st, epoch, w.generation, failure, slow);
-        }
+            let epoch = win.epoch(st, owned, when);
+            if owned {
+                Self::add_owned(st, epoch, w.generation, failure, slow);
+            } else {
+                Self::add(st, epoch, w.generation, failure, slow);
+            }
+            epoch
+        };
         // Only a failure or a slow call can trip it: a fast success never
         // raises a ratio, so it skips the O(S·N) sum over the buckets (the
         // closed-state success path stays one bucket CAS). A success that
@@ -753,12 +932,29 @@ impl<const N: usize, const S: usize> Policy for Window<N, S> {
             return false;
         }
         let (i, owned) = self.stripe_for();
-        if !owned {
+        if !owned || !self.by_call_number(i) {
             return false;
         }
         let st = &self.stripes[i];
-        let epoch = self.count_epoch(st, true);
-        Self::add_owned(st, epoch, Word::raw_generation(cur), false, false);
+        let generation = Word::raw_generation(cur);
+        // Ordering: Relaxed: only the owner writes the stripe's call
+        // number and span (`add_counted`).
+        let span = st.span.load(Ordering::Relaxed);
+        let call = st.calls.load(Ordering::Relaxed);
+        if span_covers(span, generation, call, self.bucket) {
+            // Ordering: Release, as in `add_counted` (free on x86).
+            st.calls.store(call + 1, Ordering::Release);
+        } else {
+            // The first call of a bucket or of a generation.
+            self.add_counted(
+                st,
+                call,
+                epoch_of(call, self.bucket),
+                generation,
+                false,
+                false,
+            );
+        }
         true
     }
 
