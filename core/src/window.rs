@@ -331,15 +331,25 @@ mod ids {
 /// needs no key and cannot be stale: it holds a `(bucket, epoch)` that a
 /// real division gave, so `epoch × bucket` does not overflow, and whenever
 /// `epoch × bucket ≤ call < (epoch + 1) × bucket` the quotient is `epoch`
-/// whatever window the pair came from; anything else divides.
+/// whatever window the pair came from, and `epoch + 1` one bucket further
+/// (the next call after a bucket's last); anything else divides.
 #[cfg(all(feature = "std", not(loom)))]
 #[inline(always)]
 fn epoch_of(call: u64, bucket: u64) -> u64 {
     ids::LAST_EPOCH.with(|last| {
         let (b, e) = last.get();
         // `b` is 0 only before the first division, and `bucket` never is.
-        if b == bucket && call.checked_sub(e * b).is_some_and(|d| d < b) {
-            return e;
+        if b == bucket
+            && let Some(d) = call.checked_sub(e * b)
+        {
+            if d < b {
+                return e;
+            }
+            if d - b < b {
+                // The next epoch: (e + 1) × b ≤ call < (e + 2) × b.
+                last.set((b, e + 1));
+                return e + 1;
+            }
         }
         let e = call / bucket;
         last.set((bucket, e));
@@ -638,9 +648,20 @@ impl<const N: usize, const S: usize> Window<N, S> {
         slow: bool,
     ) {
         let bucket = &st.buckets[(epoch % N as u64) as usize];
-        // Ordering: Relaxed, as in `add_owned`: the owner's own last store.
-        let c = Counts::unpack(bucket.load(Ordering::Relaxed));
-        let held = c.epoch != 0 && (c.epoch - 1) / self.bucket == epoch;
+        // The first call after the span's bucket, in its generation: the
+        // bucket of this epoch holds an older one (the owner's call numbers
+        // only grow), so it is replaced without being read.
+        // Ordering: Relaxed: only the owner reads or writes the span.
+        let span = st.span.load(Ordering::Relaxed);
+        let next_of_span = (span >> SPAN_END_BITS) as u32 == generation
+            && span.wrapping_sub(call) & SPAN_END_MASK == 0;
+        let c = if next_of_span {
+            Counts::fresh(0, 0)
+        } else {
+            // Ordering: Relaxed, as in `add_owned`: the owner's own last store.
+            Counts::unpack(bucket.load(Ordering::Relaxed))
+        };
+        let held = !next_of_span && c.epoch != 0 && (c.epoch - 1) / self.bucket == epoch;
         let base = if held && c.generation == generation {
             Some(c)
         } else if held && newer_generation(c.generation, generation) {

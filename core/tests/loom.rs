@@ -224,7 +224,7 @@ fn window_records_race_rollover_and_reset() {
 /// records first owns stripe 0 and the other records into the shared
 /// stripe, so the fresh success (on the owned fast path, with plain
 /// stores, or by CAS) and the stale failure race the reset on different
-/// stripes. (3 threads; 21449 executions at LOOM_MAX_PREEMPTIONS=3.)
+/// stripes. (3 threads; 20043 executions at LOOM_MAX_PREEMPTIONS=3.)
 #[test]
 fn owned_stripe_records_race_rollover_and_reset() {
     model("owned_stripe_records_vs_rollover_vs_reset", 100, || {
@@ -476,7 +476,7 @@ fn probe_deadline_reclaim_races_a_late_record() {
 /// call exactly once while the first record claims the owned stripe: both
 /// model threads prefer stripe 0 of a `Window<2, 2>`, one owns it and the
 /// other records into the shared stripe, and a failure's sum over the
-/// stripes races the other thread's stores. (2 threads; 13296 executions
+/// stripes races the other thread's stores. (2 threads; 11788 executions
 /// at LOOM_MAX_PREEMPTIONS=3.)
 #[test]
 fn owned_and_shared_stripes_count_every_call_once() {
@@ -507,7 +507,7 @@ fn owned_and_shared_stripes_count_every_call_once() {
 /// without its call, nor a call whose failure is missing, nor more calls
 /// than were recorded. It fails if the owner stores its call number
 /// before the bucket, or if the reader ignores the call number a bucket
-/// carries (both checked). (2 threads; 1454 executions at
+/// carries (both checked). (2 threads; 1358 executions at
 /// LOOM_MAX_PREEMPTIONS=3.)
 #[test]
 fn a_reader_never_sees_a_failure_without_its_call() {
