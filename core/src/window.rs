@@ -1203,6 +1203,8 @@ mod tests {
     #[test]
     fn sizes_are_as_documented() {
         assert_eq!(core::mem::size_of::<Breaker<Window<1, 1>>>(), 128 + 64);
+        // 32 + 16 × 3 = 80 bytes, rounded up to 64.
+        assert_eq!(core::mem::size_of::<Breaker<Window<3, 1>>>(), 128 + 128);
         assert_eq!(core::mem::size_of::<Breaker<Window<10, 1>>>(), 128 + 192);
         assert_eq!(core::mem::size_of::<Breaker<Window<10>>>(), 128 + 4 * 192);
         assert_eq!(core::mem::align_of::<Breaker<Window<10>>>(), 64);
