@@ -666,7 +666,8 @@ impl<const N: usize, const S: usize> Window<N, S> {
             Some(c)
         } else if held && newer_generation(c.generation, generation) {
             // Not reached: the owner's records load the word after its
-            // earlier ones, so their generations never go back.
+            // earlier ones, so their generations never go back. Were it
+            // reached, the record would count nothing, not even its call.
             None
         } else {
             // The epoch's first call in this generation (an owner's call
@@ -676,7 +677,13 @@ impl<const N: usize, const S: usize> Window<N, S> {
                 ..Counts::fresh(0, generation)
             })
         };
-        if let Some(base) = base.filter(|b| !held || *b != c || failure || slow) {
+        let Some(base) = base else {
+            return;
+        };
+        // A success in the bucket its epoch and generation already hold
+        // writes no bucket. (`held` alone does not say so: a new
+        // generation in the same epoch is held, and replaced.)
+        if !held || base != c || failure || slow {
             let next = Counts {
                 epoch: call + 1,
                 failures: base.failures + u64::from(failure),
