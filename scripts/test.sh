@@ -64,7 +64,7 @@ step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy (all targets, all features, -D warnings)" \
     cargo clippy -q --workspace --all-targets --all-features -- -D warnings
 step "cargo doc (warnings denied)" env RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace --no-deps --all-features
-step "cargo test --workspace" cargo test -q --workspace --exclude tripbit-fleet --exclude tripbit-shm
+step "cargo test --workspace (with tripbit-benches: benches/tests/smoke.rs checks every benchmarked guard does what its case claims)" cargo test -q --workspace --exclude tripbit-fleet --exclude tripbit-shm
 # Starts its own redis-server processes on free loopback ports (a few at once).
 step "fleet: monitors and processors on a real redis-server" cargo test -q -p tripbit-fleet
 step "shm: shared breakers across real processes (hammer, SIGKILL mid-claim/mid-probe, hostile files, fuzz)" \

@@ -502,10 +502,7 @@ impl<P: Policy> Breaker<P> {
                 transition: None,
             });
         }
-        if let Some(r) = CoarseVerdict::unpack(self.reject_coarse_out(cur, coarse)) {
-            return Err(r);
-        }
-        let (a, now) = self.admit_precise(clock)?;
+        let (a, now) = self.admit_coarse(cur, coarse, clock)?;
         Ok(Permit {
             breaker: self,
             admitted: a.word,
@@ -536,11 +533,24 @@ impl<P: Policy> Breaker<P> {
         if self.untimed_closed(cur) {
             return Ok((Ticket::admitted_on(cur, 0, 0), None));
         }
+        let (a, now) = self.admit_coarse(cur, coarse, clock)?;
+        Ok((Ticket::admitted_on(a.word, now, a.probe_gen), a.transition))
+    }
+
+    /// The admission of the coarse entry points off the closed path: the
+    /// rejection the coarse reading proves, else the precise admission and
+    /// its tick (both out of line).
+    #[inline(always)]
+    fn admit_coarse(
+        &self,
+        cur: Raw,
+        coarse: impl FnOnce() -> TickBounds,
+        clock: impl FnOnce() -> u64,
+    ) -> Result<(Admitted, u64), Rejected> {
         if let Some(r) = CoarseVerdict::unpack(self.reject_coarse_out(cur, coarse)) {
             return Err(r);
         }
-        let (a, now) = self.admit_precise(clock)?;
-        Ok((Ticket::admitted_on(a.word, now, a.probe_gen), a.transition))
+        self.admit_precise(clock)
     }
 
     /// The coarse rejection off the closed path, out of line (inlined, the

@@ -208,15 +208,29 @@ const fn span_pack(generation: u32, end: u64) -> u64 {
     ((generation as u64) << SPAN_END_BITS) | (end & SPAN_END_MASK)
 }
 
+/// The calls left, counting `call`, in the bucket `span` was written for:
+/// `end − call` (mod 2⁴⁰), if the span is of `generation`. An owned
+/// stripe's calls are numbered one by one by its owner, so after the span
+/// was written at a call of that bucket this only shrinks: `1 ..= bucket`
+/// while `call` is in it ([`span_covers`]), 0 at the next bucket's first
+/// call.
+#[inline(always)]
+const fn span_left(span: u64, generation: u32, call: u64) -> Option<u64> {
+    if (span >> SPAN_END_BITS) as u32 == generation {
+        Some(span.wrapping_sub(call) & SPAN_END_MASK)
+    } else {
+        None
+    }
+}
+
 /// Whether `span` says call number `call` of `generation` goes to the
-/// bucket it was written for: same generation, and `1 ≤ end − call ≤
-/// bucket` (mod 2⁴⁰; an owned stripe's calls are numbered one by one by its
-/// owner, so after the span was written at a call of that bucket the
-/// distance only shrinks, and at 0 the owner writes the next span).
+/// bucket it was written for.
 #[inline(always)]
 const fn span_covers(span: u64, generation: u32, call: u64, bucket: u64) -> bool {
-    (span >> SPAN_END_BITS) as u32 == generation
-        && (span.wrapping_sub(call) & SPAN_END_MASK).wrapping_sub(1) < bucket
+    match span_left(span, generation, call) {
+        Some(left) => left.wrapping_sub(1) < bucket,
+        None => false,
+    }
 }
 
 impl<const N: usize> Stripe<N> {
@@ -653,15 +667,18 @@ impl<const N: usize, const S: usize> Window<N, S> {
         // only grow), so it is replaced without being read.
         // Ordering: Relaxed: only the owner reads or writes the span.
         let span = st.span.load(Ordering::Relaxed);
-        let next_of_span = (span >> SPAN_END_BITS) as u32 == generation
-            && span.wrapping_sub(call) & SPAN_END_MASK == 0;
+        let next_of_span = matches!(span_left(span, generation, call), Some(0));
         let c = if next_of_span {
             Counts::fresh(0, 0)
         } else {
             // Ordering: Relaxed, as in `add_owned`: the owner's own last store.
             Counts::unpack(bucket.load(Ordering::Relaxed))
         };
-        let held = !next_of_span && c.epoch != 0 && (c.epoch - 1) / self.bucket == epoch;
+        // Its last call (`c.epoch − 1`) is in this epoch: no division.
+        let held = !next_of_span
+            && c.epoch
+                .checked_sub(1 + epoch * self.bucket)
+                .is_some_and(|d| d < self.bucket);
         let base = if held && c.generation == generation {
             Some(c)
         } else if held && newer_generation(c.generation, generation) {
