@@ -145,6 +145,30 @@ impl Guard for NotCalled {
     }
 }
 
+/// The floor of [`RejectedCall`] for any breaker that reads a clock to
+/// reject: `tripbit::clock::coarse()` alone (`CLOCK_MONOTONIC_COARSE`, the
+/// read a rejected `Breaker::call` makes), then the rejection, in the same
+/// loop as the cases. Not a breaker: it rejects every call.
+#[derive(Debug)]
+pub struct CoarseClockOnly;
+
+impl Guard for CoarseClockOnly {
+    fn build(_: Policy, _: Setup) -> CoarseClockOnly {
+        CoarseClockOnly
+    }
+
+    #[inline(always)]
+    fn guard(&self, f: impl FnOnce() -> Result<u64, OpError>) -> R {
+        // Never 0 (a monotonic reading since boot): the result depends on
+        // the read, so it is neither skipped nor hoisted.
+        if tripbit::clock::coarse().lo == 0 {
+            from_op(f())
+        } else {
+            R::Rejected
+        }
+    }
+}
+
 impl Guard for Raw {
     fn build(_: Policy, _: Setup) -> Raw {
         Raw
@@ -571,6 +595,7 @@ pub const LIBS: &[(&str, &str)] = &[
     ("recloser", "recloser 1.4"),
     ("failsafe", "failsafe 1.3"),
     ("circuitbreaker_rs", "circuitbreaker-rs 0.1"),
+    ("coarse_clock", "floor: clock::coarse() alone (rejected case only)"),
 ];
 
 /// Scenario ids and titles, in report order.
@@ -582,8 +607,9 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     (Probe::ID, Probe::TITLE),
 ];
 
-/// How many cases [`visit_all`] visits.
-pub const CASES: usize = 30;
+/// How many cases [`visit_all`] visits: 6 libraries × 5 scenarios, and
+/// the rejected case's floor ([`CoarseClockOnly`]).
+pub const CASES: usize = 31;
 
 /// Every case, in report order.
 pub fn visit_all(v: &mut impl Visitor) {
@@ -614,6 +640,7 @@ pub fn visit_all(v: &mut impl Visitor) {
     v.visit::<RejectedCall, Recloser>("recloser");
     v.visit::<RejectedCall, Failsafe>("failsafe");
     v.visit::<RejectedCall, CircuitbreakerRs>("circuitbreaker_rs");
+    v.visit::<RejectedCall, CoarseClockOnly>("coarse_clock");
 
     v.visit::<Probe, Raw>("raw");
     v.visit::<Probe, TripbitTickProbing>("tripbit_tick");
