@@ -595,7 +595,10 @@ pub const LIBS: &[(&str, &str)] = &[
     ("recloser", "recloser 1.4"),
     ("failsafe", "failsafe 1.3"),
     ("circuitbreaker_rs", "circuitbreaker-rs 0.1"),
-    ("coarse_clock", "floor: clock::coarse() alone (rejected case only)"),
+    (
+        "coarse_clock",
+        "floor: clock::coarse() alone (rejected case only)",
+    ),
 ];
 
 /// Scenario ids and titles, in report order.
