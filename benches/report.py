@@ -188,7 +188,7 @@ class Report:
             self.w("|---|---:|---:|---:|---:|---:|---:|---:|")
             t_ns = self.added_ns(sid, "tripbit_tick")
             t_ir = self.added_ir(sid, "tripbit_tick")
-            for lib, name in LIBS:
+            for lib, name in [*LIBS, ("coarse_clock", FLOOR)]:
                 m = self.ns(sid, lib)
                 ir = self.ir(sid, lib)
                 if m is None and ir is None:
@@ -205,13 +205,6 @@ class Report:
                 added_ir = "" if lib == "raw" else fmt_ns(self.added_ir(sid, lib))
                 self.w(
                     f"| {name} | {cell} | {added} | {fmt_ns(ir)} | {added_ir} | {rmw_s} | {r_ns} | {r_ir} |"
-                )
-            m = self.ns(sid, "coarse_clock")
-            if m:
-                self.w(
-                    f"| {FLOOR} | {fmt_ns(m['median'])} [{fmt_ns(m['min'])} – {fmt_ns(m['max'])}] "
-                    f"| {fmt_ns(self.added_ns(sid, 'coarse_clock'))} | {fmt_ns(self.ir(sid, 'coarse_clock'))} "
-                    f"| {fmt_ns(self.added_ir(sid, 'coarse_clock'))} | | | |"
                 )
             self.w()
 

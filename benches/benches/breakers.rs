@@ -14,15 +14,19 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion};
 use tripbit_benches::{Guard, Scenario, Visitor, build, run_threads, visit_all};
 
+/// The guard of scenario `S` on the heap, where programs keep a shared
+/// breaker (a static or an `Arc`). On the loop's stack, a 16-byte load of
+/// tripbit's stamp made a rejected `call()` 11.6-13.8 ns instead of 7.0 in
+/// one build (benches/notes.md).
+fn shared<S: Scenario, G: Guard>() -> Box<G> {
+    Box::new(build::<S, G>())
+}
+
 struct Single<'a>(&'a mut Criterion);
 
 impl Visitor for Single<'_> {
     fn visit<S: Scenario, G: Guard>(&mut self, lib: &'static str) {
-        // On the heap, where programs keep a shared breaker (a static or an
-        // `Arc`). On this loop's stack, a 16-byte load of tripbit's stamp
-        // next to the loop's own stack traffic made a rejected `call()`
-        // 11.6-13.8 ns instead of 7.0 (benches/notes.md).
-        let g: Box<G> = Box::new(build::<S, G>());
+        let g = shared::<S, G>();
         let g = &*g;
         let mut group = self.0.benchmark_group(S::ID);
         group.bench_function(lib, |b| {
@@ -48,9 +52,8 @@ impl Visitor for Threads<'_> {
         }
         let mut group = self.c.benchmark_group(format!("threads_{}", S::ID));
         for threads in [1usize, 2] {
-            // One breaker per thread count, shared by every sample (on the
-            // heap, as in `Single`).
-            let g: Box<G> = Box::new(build::<S, G>());
+            // One breaker per thread count, shared by every sample.
+            let g = shared::<S, G>();
             let g = &*g;
             let mut wrong = 0u64;
             let mut calls = 0u64;
